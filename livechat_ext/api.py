@@ -1,0 +1,90 @@
+"""REST history for pages, with the same Bearer JWT as the WebSocket."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .auth import Operator
+from .errors import AuthError
+
+if TYPE_CHECKING:
+    from .core import LiveChat
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def build_api(live_chat: LiveChat) -> APIRouter:
+    """`/conversations`, `/conversations/{id}`, `/conversations/{id}/messages`, `/operators`."""
+    router = APIRouter()
+
+    async def operator(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Operator:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(401, "a Bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        try:
+            return live_chat.verifier.verify(credentials.credentials)
+        except AuthError as exc:
+            raise HTTPException(401, exc.message, headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
+            }) from exc
+
+    Op = Annotated[Operator, Depends(operator)]
+
+    async def check(op: Operator, line_user_id: str) -> None:
+        if not await live_chat.chat.allowed(op, line_user_id):
+            raise HTTPException(403, "not allowed for this conversation")
+
+    @router.get("/conversations")
+    async def conversations(
+        op: Op,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        try:
+            page = await live_chat.store.list_conversations(limit=limit, cursor=cursor)
+        except ValueError as exc:
+            raise HTTPException(400, "invalid cursor") from exc
+        visible = [c for c in page.conversations if await live_chat.chat.allowed(op, c.line_user_id)]
+        return {"conversations": [c.model_dump(mode="json") for c in visible],
+                "next_cursor": page.next_cursor}
+
+    @router.get("/conversations/{line_user_id}")
+    async def conversation(op: Op, line_user_id: str) -> dict[str, Any]:
+        await check(op, line_user_id)
+        found = await live_chat.store.get_conversation(line_user_id)
+        if found is None:
+            raise HTTPException(404, "no such conversation")
+        return found.model_dump(mode="json")
+
+    @router.get("/conversations/{line_user_id}/messages")
+    async def messages(
+        op: Op,
+        line_user_id: str,
+        limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+        after_seq: Annotated[int | None, Query(ge=0)] = None,
+        before_seq: Annotated[int | None, Query(ge=1)] = None,
+    ) -> dict[str, Any]:
+        await check(op, line_user_id)
+        page = await live_chat.store.history(
+            line_user_id, limit=limit or live_chat.settings.history_limit,
+            after_seq=after_seq, before_seq=before_seq)
+        return {"messages": [m.model_dump(mode="json") for m in page.messages],
+                "has_more": page.has_more}
+
+    @router.get("/operators")
+    async def operators(op: Op) -> dict[str, Any]:
+        return {"operators": [
+            {"admin_id": a, "status": s, "last_seen": seen.isoformat() if seen else None}
+            for a, s, seen in live_chat.chat.presence.snapshot()
+        ]}
+
+    @router.get("/me")
+    async def me(op: Op) -> dict[str, Any]:
+        return {"admin_id": op.admin_id, "name": op.name}
+
+    return router

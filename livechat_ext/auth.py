@@ -1,0 +1,89 @@
+"""Operator identity: JWT verification into an `Operator`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from .errors import AuthError, AuthErrorCode, ConfigError
+from .settings import LiveChatSettings
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An authenticated operator: `admin_id` is the token's `sub`."""
+
+    admin_id: str
+    name: str | None = None
+    expires_at: datetime | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class TokenVerifier:
+    """Verifies operator JWTs with PyJWT (secret or public key, algorithms,
+    audience, issuer, leeway). `verify` raises `AuthError`."""
+
+    def __init__(self, settings: LiveChatSettings) -> None:
+        key = settings.jwt_public_key or settings.jwt_secret
+        if not key:
+            raise ConfigError("no JWT secret or public key is configured")
+        self._key = key
+        self._algorithms = list(settings.jwt_algorithms)
+        self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+        self._leeway = settings.jwt_leeway
+
+    def verify(self, token: str) -> Operator:
+        """The operator a token names; raises `AuthError` (`token_expired` or `invalid_token`)."""
+        options = {"require": ["sub", "exp"], "verify_aud": self._audience is not None}
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options=options,  # type: ignore[arg-type]
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError(AuthErrorCode.TOKEN_EXPIRED, "token has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(AuthErrorCode.INVALID_TOKEN, f"invalid token: {exc}") from exc
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub or len(sub) > 128:
+            raise AuthError(AuthErrorCode.INVALID_TOKEN, "invalid token: bad 'sub' claim")
+        name = claims.get("name")
+        return Operator(
+            admin_id=sub,
+            name=name if isinstance(name, str) else None,
+            expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
+            claims=claims,
+        )
+
+
+def mint_token(
+    settings: LiveChatSettings,
+    admin_id: str,
+    *,
+    name: str | None = None,
+    ttl: float = 3600.0,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """A token signed with the configured secret (for the CLI, the demo and tests)."""
+    if not settings.jwt_secret:
+        raise ConfigError("minting a token needs LIVECHAT_JWT_SECRET")
+    now = datetime.now(UTC).timestamp()
+    claims: dict[str, Any] = {"sub": admin_id, "iat": int(now), "exp": int(now + ttl)}
+    if name:
+        claims["name"] = name
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    claims.update(extra or {})
+    algorithm = next((a for a in settings.jwt_algorithms if a.upper().startswith("HS")), "HS256")
+    return jwt.encode(claims, settings.jwt_secret, algorithm=algorithm)

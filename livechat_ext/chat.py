@@ -1,0 +1,296 @@
+"""The frame handling core: a function of (session, frame) that returns what to
+send back and publishes room events through the hub. No sockets here."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .auth import Operator, TokenVerifier
+from .connection import Connection
+from .errors import AuthError, AuthErrorCode, CloseCode, ErrorCode, StoreError
+from .hub import BROADCAST, Hub, admin_room, conversation_room
+from .outbound import Outbound
+from .presence import Presence
+from .protocol.client import (
+    AuthFrame, ClientFrame, FrameError, JoinConversationFrame, LeaveConversationFrame,
+    MessageSendFrame, PingFrame, TypingStartFrame, TypingStopFrame, parse_client_frame,
+)
+from .protocol.server import (
+    AuthErrorPayload, AuthSuccess, ConversationJoined, ConversationLeft, OperatorState,
+    OperatorStatus, Pong, UserTyping, encode, error,
+)
+from .ratelimit import FrameLimiter, Verdict
+from .session import Outcome, Session
+from .settings import LiveChatSettings
+from .store import Store
+from .typing_indicator import TypingTracker
+
+log = logging.getLogger("livechat_ext.chat")
+
+Authorize = Callable[[Operator, str], Awaitable[bool] | bool]
+
+
+async def allow_all(operator: Operator, line_user_id: str) -> bool:
+    """The default authorization hook: every authenticated operator may act."""
+    return True
+
+
+class Chat:
+    """Serves the frames of every connection of this node."""
+
+    def __init__(
+        self,
+        settings: LiveChatSettings,
+        *,
+        store: Store,
+        hub: Hub,
+        verifier: TokenVerifier,
+        outbound: Outbound,
+        authorize: Authorize = allow_all,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.verifier = verifier
+        self.outbound = outbound
+        self._authorize = authorize
+        self.presence = Presence(settings.presence_grace, self._announce_presence)
+        self.typing = TypingTracker(settings.typing_timeout, self._announce_typing_stop)
+        self.on_typing: Callable[[Session, str], None] | None = None
+        hub.listeners.append(self._on_remote_event)
+        self._handlers: dict[str, Callable[[Session, Any], Awaitable[Outcome]]] = {
+            "auth": self._on_auth,
+            "ping": self._on_ping,
+            "join_conversation": self._on_join,
+            "leave_conversation": self._on_leave,
+            "typing_start": self._on_typing_start,
+            "typing_stop": self._on_typing_stop,
+            "message_send": self._on_send,
+        }
+
+    # connection lifecycle -------------------------------------------------
+
+    def open(self, conn: Connection) -> Session:
+        """A session for a freshly accepted connection, with its deadlines armed."""
+        s = self.settings
+        session = Session(conn, FrameLimiter(s.rate_limit_per_second, s.rate_limit_burst),
+                          s.heartbeat_interval)
+        self.hub.add(conn)
+        session.start_deadlines(s.auth_timeout)
+        return session
+
+    def close(self, session: Session) -> None:
+        """Clean up everything a connection held, however it ended."""
+        session.cancel_timers()
+        conn = session.conn
+        self.hub.remove(conn)
+        self.typing.connection_closed(conn.id)
+        if session.operator is not None:
+            self.presence.disconnected(session.operator.admin_id)
+
+    # frames -----------------------------------------------------------------
+
+    async def handle_text(self, session: Session, text: str) -> Outcome:
+        """Serve one text frame: size, rate limit, parse, dispatch."""
+        session.touch()
+        if len(text) > self.settings.max_frame_bytes // 4 and (
+            len(text.encode()) > self.settings.max_frame_bytes
+        ):
+            return Outcome(close=(CloseCode.MESSAGE_TOO_BIG, "frame too large"))
+        verdict = session.limiter.check()
+        if verdict is Verdict.ABUSE:
+            return Outcome(close=(CloseCode.RATE_LIMIT_ABUSE, "rate limit abuse"))
+        try:
+            frame = parse_client_frame(text)
+        except FrameError as exc:
+            if verdict is Verdict.DROP:
+                return self._rate_limited(exc.ref)
+            return Outcome([error(exc.code, exc.message, ref=exc.ref, details=exc.details)])
+        if verdict is Verdict.DROP:
+            return self._rate_limited(frame.ref)
+        return await self.dispatch(session, frame)
+
+    def handle_binary(self, session: Session, size: int) -> Outcome:
+        session.touch()
+        if size > self.settings.max_frame_bytes:
+            return Outcome(close=(CloseCode.MESSAGE_TOO_BIG, "frame too large"))
+        if session.limiter.check() is Verdict.ABUSE:
+            return Outcome(close=(CloseCode.RATE_LIMIT_ABUSE, "rate limit abuse"))
+        return Outcome([error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text")])
+
+    @staticmethod
+    def _rate_limited(ref: str | None) -> Outcome:
+        return Outcome([error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref)])
+
+    async def dispatch(self, session: Session, frame: ClientFrame) -> Outcome:
+        """Run a parsed frame's handler; an unexpected failure answers `internal_error`."""
+        if not session.authenticated and frame.type not in ("auth", "ping"):
+            return Outcome([error(ErrorCode.NOT_AUTHENTICATED, "send auth first", ref=frame.ref)])
+        try:
+            return await self._handlers[frame.type](session, frame)
+        except StoreError:
+            log.exception("store failed serving %s on %s", frame.type, session.conn.id)
+            return Outcome([error(ErrorCode.INTERNAL_ERROR, "storage is unavailable; try again",
+                                  ref=frame.ref)])
+        except Exception:
+            log.exception("handler for %s failed on %s", frame.type, session.conn.id)
+            return Outcome([error(ErrorCode.INTERNAL_ERROR, "internal error", ref=frame.ref)])
+
+    async def authenticate(self, session: Session, token: str, ref: str | None) -> Outcome:
+        """Verify a token (first auth, or in-band re-auth that extends the session)."""
+        try:
+            operator = self.verifier.verify(token)
+        except AuthError as exc:
+            return self._auth_failed(exc.code, exc.message, ref)
+        current = session.operator
+        if current is not None and current.admin_id != operator.admin_id:
+            return self._auth_failed(AuthErrorCode.INVALID_TOKEN,
+                                     "token is for another operator", ref)
+        session.operator = operator
+        self._arm_expiry(session, operator)
+        if current is None:
+            session.disarm("auth")
+            conn = session.conn
+            conn.admin_id = operator.admin_id
+            self.hub.join(conn, admin_room(operator.admin_id))
+            self.hub.join(conn, BROADCAST)
+            self.presence.connected(operator.admin_id)
+        return Outcome([encode(AuthSuccess(
+            admin_id=operator.admin_id, session_id=session.conn.id,
+            heartbeat_interval=self.settings.heartbeat_interval,
+            operators=[OperatorState(admin_id=a, status=st, last_seen=seen)  # type: ignore[arg-type]
+                       for a, st, seen in self.presence.snapshot()],
+        ), ref)])
+
+    def _arm_expiry(self, session: Session, operator: Operator) -> None:
+        if operator.expires_at is None:
+            return
+        leeway = self.settings.jwt_leeway
+        from datetime import timedelta
+        session.expire_at(Operator(operator.admin_id, operator.name,
+                                   operator.expires_at + timedelta(seconds=leeway)))
+
+    @staticmethod
+    def _auth_failed(code: AuthErrorCode, message: str, ref: str | None) -> Outcome:
+        frame = encode(AuthErrorPayload(code=code, message=message), ref)
+        return Outcome([frame], close=(CloseCode.UNAUTHORIZED, code.value))
+
+    async def _on_auth(self, session: Session, frame: AuthFrame) -> Outcome:
+        return await self.authenticate(session, frame.payload.token, frame.ref)
+
+    async def _on_ping(self, session: Session, frame: PingFrame) -> Outcome:
+        return Outcome([encode(Pong(), frame.ref)])
+
+    async def allowed(self, operator: Operator, line_user_id: str) -> bool:
+        """Ask the host's authorization hook (sync or async)."""
+        result = self._authorize(operator, line_user_id)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+
+    def _forbidden(self, frame: ClientFrame, client_msg_id: str | None = None) -> Outcome:
+        return Outcome([error(ErrorCode.FORBIDDEN, "not allowed for this conversation",
+                              ref=frame.ref, client_msg_id=client_msg_id)])
+
+    async def _on_join(self, session: Session, frame: JoinConversationFrame) -> Outcome:
+        assert_operator = session.operator
+        line_user_id = frame.payload.line_user_id
+        if assert_operator is None or not await self.allowed(assert_operator, line_user_id):
+            return self._forbidden(frame)
+        # join first, read second: a message stored in between arrives twice, never zero times
+        self.hub.join(session.conn, conversation_room(line_user_id))
+        session.joined.add(line_user_id)
+        page = await self.store.history(line_user_id, limit=self.settings.history_limit,
+                                        after_seq=frame.payload.after_seq)
+        conversation = await self.store.get_conversation(line_user_id)
+        return Outcome([encode(ConversationJoined(
+            line_user_id=line_user_id,
+            last_seq=conversation.last_seq if conversation else 0,
+            messages=page.messages, has_more=page.has_more,
+            typing=self.typing.typing_in(line_user_id),
+        ), frame.ref)])
+
+    async def _on_leave(self, session: Session, frame: LeaveConversationFrame) -> Outcome:
+        line_user_id = frame.payload.line_user_id
+        self.hub.leave(session.conn, conversation_room(line_user_id))
+        session.joined.discard(line_user_id)
+        operator = session.operator
+        if operator is not None and self.typing.stop(line_user_id, operator.admin_id):
+            await self._publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
+        return Outcome([encode(ConversationLeft(line_user_id=line_user_id), frame.ref)])
+
+    async def _on_typing_start(self, session: Session, frame: TypingStartFrame) -> Outcome:
+        operator = session.operator
+        line_user_id = frame.payload.line_user_id
+        if operator is None or not await self.allowed(operator, line_user_id):
+            return self._forbidden(frame)
+        if self.typing.start(line_user_id, operator.admin_id, session.conn.id):
+            await self._publish_typing(line_user_id, operator.admin_id, True, session.conn.id)
+        if self.on_typing is not None:
+            self.on_typing(session, line_user_id)
+        return Outcome()
+
+    async def _on_typing_stop(self, session: Session, frame: TypingStopFrame) -> Outcome:
+        operator = session.operator
+        line_user_id = frame.payload.line_user_id
+        if operator is None or not await self.allowed(operator, line_user_id):
+            return self._forbidden(frame)
+        if self.typing.stop(line_user_id, operator.admin_id):
+            await self._publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
+        return Outcome()
+
+    async def _on_send(self, session: Session, frame: MessageSendFrame) -> Outcome:
+        operator = session.operator
+        p = frame.payload
+        if operator is None or not await self.allowed(operator, p.line_user_id):
+            return self._forbidden(frame, p.client_msg_id)
+        if self.typing.stop(p.line_user_id, operator.admin_id):
+            await self._publish_typing(p.line_user_id, operator.admin_id, False, session.conn.id)
+        try:
+            replies = await self.outbound.submit(session.conn, operator, p.line_user_id,
+                                                 p.text, p.client_msg_id, frame.ref)
+        except StoreError:
+            log.exception("could not store an outbound message")
+            return Outcome([error(ErrorCode.DELIVERY_FAILED, "the message could not be stored",
+                                  ref=frame.ref, client_msg_id=p.client_msg_id)])
+        return Outcome(replies)
+
+    # typing and presence ---------------------------------------------------------
+
+    async def _publish_typing(
+        self, line_user_id: str, admin_id: str, is_typing: bool, exclude: str | None
+    ) -> None:
+        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id,
+                                 is_typing=is_typing))
+        await self.hub.publish(conversation_room(line_user_id), text, exclude=exclude,
+                               typing=(line_user_id, admin_id, is_typing))
+
+    def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
+        self.outbound.spawn(self._publish_typing(line_user_id, admin_id, is_typing, None))
+
+    def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
+        text = encode(OperatorStatus(admin_id=admin_id, status=status,  # type: ignore[arg-type]
+                                     last_seen=last_seen))
+        self.outbound.spawn(self.hub.publish(BROADCAST, text, presence=(admin_id, status)))
+
+    def _on_remote_event(self, event: Any) -> None:
+        if event.typing is not None:
+            line_user_id, admin_id, is_typing = event.typing
+            if is_typing:
+                self.typing.start(line_user_id, admin_id, None)
+            else:
+                self.typing.stop(line_user_id, admin_id)
+        if event.presence is not None:
+            self.presence.remote(*event.presence)
+
+    def shutdown(self) -> None:
+        self.presence.close()
+        self.typing.close()
+
+
+def new_connection_id() -> str:
+    return uuid.uuid4().hex

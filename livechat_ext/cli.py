@@ -1,0 +1,115 @@
+"""`livechat-ext serve | demo | token | db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from .errors import ConfigError
+from .settings import LiveChatSettings
+
+
+def _settings(env_file: str | None, **overrides: object) -> LiveChatSettings:
+    kwargs: dict[str, object] = dict(overrides)
+    if env_file:
+        if not os.path.isfile(env_file):
+            raise ConfigError(f"env file {env_file!r} does not exist")
+        kwargs["_env_file"] = env_file
+    return LiveChatSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .core import create_app
+
+    settings = _settings(args.env_file)
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                ws_max_size=max(settings.max_frame_bytes * 2, 1 << 20), ws_ping_interval=None)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(host=args.host, port=args.port, env_file=args.env_file,
+                    store_url=args.store_url)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .auth import mint_token
+
+    settings = _settings(args.env_file)
+    if not settings.jwt_secret:
+        raise ConfigError("set LIVECHAT_JWT_SECRET (or use --env-file) to mint a token")
+    print(mint_token(settings, args.admin_id, name=args.name, ttl=args.ttl))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from .store import create_store
+
+    settings = _settings(args.env_file)
+
+    async def run() -> None:
+        store = create_store(settings.store_url)
+        await store.start()
+        try:
+            await store.create_schema()
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    print(f"schema is up to date on {settings.store_url.split('@')[-1]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livechat-ext", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the plugin in a minimal host app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--env-file")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="console + LINE simulator on one port, nothing to set up")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--env-file")
+    demo.add_argument("--store-url", default=None,
+                      help="default: a SQLite file in a temporary folder")
+    demo.set_defaults(func=_demo)
+
+    token = sub.add_parser("token", help="print an operator token signed with the configured secret")
+    token.add_argument("--admin-id", required=True)
+    token.add_argument("--name")
+    token.add_argument("--ttl", type=float, default=8 * 3600.0, help="seconds (default 8 h)")
+    token.add_argument("--env-file")
+    token.set_defaults(func=_token)
+
+    db = sub.add_parser("db", help="store schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="create or upgrade the schema (safe in parallel)")
+    upgrade.add_argument("--env-file")
+    upgrade.set_defaults(func=_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"livechat-ext: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

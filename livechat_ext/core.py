@@ -1,0 +1,228 @@
+"""`LiveChat`: the one object a host creates and mounts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+
+from .api import build_api
+from .auth import TokenVerifier
+from .broker import Broker, create_broker
+from .chat import Authorize, Chat, allow_all
+from .endpoint import Endpoint
+from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
+from .hub import BROADCAST, Hub, admin_room, conversation_room
+from .inbound import Inbound
+from .logging_filters import install_redaction
+from .models import utcnow
+from .outbound import Delivery, LineDelivery, NoDelivery, Outbound
+from .protocol.server import Notification, encode
+from .settings import LiveChatSettings
+from .store import Store, create_store
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from .line import LineClient
+
+log = logging.getLogger("livechat_ext")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class LiveChat:
+    """Real-time live chat for a LINE Official Account, as a FastAPI plugin.
+
+    Mount with `app.include_router(live_chat.router)`: the router carries the
+    plugin's lifespan. Raises `ConfigError` when a required secret is missing.
+    """
+
+    def __init__(
+        self,
+        settings: LiveChatSettings | None = None,
+        *,
+        broker: Broker | None = None,
+        store: Store | None = None,
+        engine: AsyncEngine | None = None,
+        authorize: Authorize | None = None,
+        delivery: Delivery | None = None,
+        line_client: LineClient | None = None,
+        node_id: str | None = None,
+    ) -> None:
+        self.settings = settings = settings or LiveChatSettings()
+        settings.check()
+        self.store = store or create_store(settings.store_url, engine=engine)
+        self.broker = broker or create_broker(settings.broker_url)
+        self.hub = Hub(self.broker, node_id)
+        self.verifier = TokenVerifier(settings)
+        self._line = line_client
+        self._own_line = False
+        self._delivery = delivery
+        lease = settings.line_timeout * settings.line_max_attempts + 30.0
+        self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
+        self.chat = Chat(settings, store=self.store, hub=self.hub, verifier=self.verifier,
+                         outbound=self.outbound, authorize=authorize or allow_all)
+        self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
+        self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
+        self._starts = 0
+        self._start_lock = asyncio.Lock()
+        self.router = self._build_router()
+
+    # lifecycle ------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Start the plugin for the duration of the context; nested entries start it once."""
+        async with self._start_lock:
+            self._starts += 1
+            if self._starts == 1:
+                try:
+                    await self.start()
+                except BaseException:
+                    self._starts -= 1
+                    raise
+        try:
+            yield
+        finally:
+            async with self._start_lock:
+                self._starts -= 1
+                if self._starts == 0:
+                    await self.stop()
+
+    async def start(self) -> None:
+        """Open the store (creating the schema if configured), the broker and the LINE client."""
+        install_redaction()
+        await self.store.start()
+        if self.settings.create_schema:
+            await self.store.create_schema()
+        await self.hub.start()
+        if self._line is None and self.settings.line_channel_access_token:
+            from .line import LineClient
+
+            self._line = LineClient(
+                self.settings.line_channel_access_token,
+                base_url=self.settings.line_api_base_url,
+                timeout=self.settings.line_timeout,
+                max_attempts=self.settings.line_max_attempts,
+            )
+            self._own_line = True
+        self.inbound.line = self._line
+        self.outbound.delivery = self._delivery or (
+            LineDelivery(self._line) if self._line is not None else NoDelivery())
+        log.info("livechat_ext started (node %s)", self.hub.node_id)
+
+    async def stop(self) -> None:
+        """Finish or cancel in-flight work and release every resource."""
+        self.chat.shutdown()
+        await self.outbound.close()
+        await self.broker.close()
+        if self._own_line and self._line is not None:
+            await self._line.aclose()
+            self._line = None
+        await self.store.close()
+
+    # host API -----------------------------------------------------------------
+
+    async def ingest_webhook(self, body: bytes, signature: str | None) -> int:
+        """Handle a LINE webhook request body for a host that keeps its own route.
+
+        Returns how many events were new. Raises `InvalidSignatureError`,
+        `InvalidWebhookError` (nothing stored) or `StoreError` (answer non-2xx).
+        """
+        return await self.inbound.ingest(body, signature)
+
+    async def is_live(self, line_user_id: str) -> bool:
+        """Whether a human handles this conversation: an operator has it open, or
+        an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
+        if self.hub.members(conversation_room(line_user_id)) > 0:
+            return True
+        last = await self.store.last_outbound_at(line_user_id)
+        window = timedelta(seconds=self.settings.handoff_window)
+        return last is not None and utcnow() - last <= window
+
+    async def notify(
+        self, kind: str, title: str, body: str, *, admin_id: str | None = None,
+        line_user_id: str | None = None, data: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a `notification` to one operator (`admin_id`) or to all."""
+        room = admin_room(admin_id) if admin_id else BROADCAST
+        await self.hub.publish(room, encode(Notification(
+            kind=kind, title=title, body=body, line_user_id=line_user_id, data=data)))
+
+    # routes -------------------------------------------------------------------
+
+    def _build_router(self) -> APIRouter:
+        router = APIRouter(lifespan=self.lifespan)
+        router.add_api_websocket_route("/ws/live-chat", Endpoint(self.chat))
+        prefix = self.settings.api_prefix.rstrip("/")
+        router.include_router(build_api(self), prefix=f"{prefix}/api", tags=["live-chat"])
+        if self.settings.webhook_path:
+            router.add_api_route(self.settings.webhook_path, self._webhook, methods=["POST"],
+                                 include_in_schema=False)
+        router.add_api_route(f"{prefix}/health", self._health, methods=["GET"])
+        router.add_api_route(f"{prefix}/static/{{path:path}}", self._static, methods=["GET"],
+                             include_in_schema=False)
+        if self.settings.console_enabled:
+            router.add_api_route(f"{prefix}/console", self._console_redirect, methods=["GET"],
+                                 include_in_schema=False)
+            router.add_api_route(f"{prefix}/console/{{path:path}}", self._console,
+                                 methods=["GET"], include_in_schema=False)
+        return router
+
+    async def _webhook(self, request: Request) -> Response:
+        body = await request.body()
+        try:
+            await self.ingest_webhook(body, request.headers.get("x-line-signature"))
+        except InvalidSignatureError as exc:
+            log.warning("refused a webhook: %s", exc)
+            return JSONResponse({"detail": "invalid signature"}, status_code=400)
+        except InvalidWebhookError as exc:
+            log.warning("refused a webhook body: %s", exc)
+            return JSONResponse({"detail": "invalid webhook body"}, status_code=400)
+        except StoreError:
+            log.exception("webhook not stored; LINE will redeliver")
+            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def _health(self) -> JSONResponse:
+        store_ok = True
+        try:
+            await self.store.ping()
+        except StoreError:
+            store_ok = False
+        body = {"status": "ok" if store_ok else "degraded", "store": "ok" if store_ok else "down",
+                "broker": "ok", "node": self.hub.node_id, "connections": len(self.hub.connections)}
+        return JSONResponse(body, status_code=200 if store_ok else 503)
+
+    @staticmethod
+    def _file(base: Path, path: str) -> FileResponse:
+        target = (base / path).resolve()
+        if not target.is_relative_to(base.resolve()) or not target.is_file():
+            raise HTTPException(404, "not found")
+        media = "text/javascript" if target.suffix in (".js", ".mjs") else None
+        return FileResponse(target, media_type=media, headers={"Cache-Control": "no-cache"})
+
+    async def _static(self, path: str) -> FileResponse:
+        return self._file(STATIC_DIR, path)
+
+    async def _console_redirect(self) -> RedirectResponse:
+        return RedirectResponse(f"{self.settings.api_prefix.rstrip('/')}/console/")
+
+    async def _console(self, path: str) -> FileResponse:
+        return self._file(STATIC_DIR / "console", path or "index.html")
+
+
+def create_app(settings: LiveChatSettings | None = None, **kwargs: Any) -> FastAPI:
+    """A minimal host app with the plugin mounted (for `livechat-ext serve` and tests)."""
+    live_chat = LiveChat(settings, **kwargs)
+    app = FastAPI(title="livechat_ext")
+    app.include_router(live_chat.router)
+    app.state.live_chat = live_chat
+    return app

@@ -1,0 +1,102 @@
+"""The WebSocket endpoint: checks the handshake, then only moves frames between
+the socket and the `Chat` core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .chat import Chat, new_connection_id
+from .connection import Connection
+from .errors import CloseCode
+from .session import Outcome, Session
+
+log = logging.getLogger("livechat_ext.ws")
+
+CLOSE_HANDSHAKE_SECONDS = 5.0
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Same-origin, listed, or no Origin at all (a non-browser client)."""
+    if origin is None:
+        return True
+    normalized = origin.rstrip("/").lower()
+    if "*" in allowed or normalized in {a.rstrip("/").lower() for a in allowed}:
+        return True
+    return bool(host) and urlsplit(normalized).netloc == (host or "").lower()
+
+
+class Endpoint:
+    """`GET /ws/live-chat`."""
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+
+    async def __call__(self, ws: WebSocket) -> None:
+        settings = self.chat.settings
+        if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"),
+                              settings.allowed_origins):
+            log.warning("refused a WebSocket from origin %r", ws.headers.get("origin"))
+            await ws.close(code=CloseCode.POLICY_VIOLATION)  # before accept: HTTP 403
+            return
+        await ws.accept()
+        peer = f"{ws.client.host}:{ws.client.port}" if ws.client else ""
+        conn = Connection(new_connection_id(), limit=settings.send_queue_size, peer=peer)
+        session = self.chat.open(conn)
+        writer = asyncio.create_task(conn.run_writer(ws.send_text, self._closer(ws)))
+        reader = asyncio.create_task(self._read(ws, session))
+        conn.on_overflow = lambda _conn: writer.cancel()
+        try:
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if writer in done:
+                if writer.cancelled():  # overflow: the socket may not be writable at all
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
+                await asyncio.wait({reader}, timeout=CLOSE_HANDSHAKE_SECONDS)
+        finally:
+            for task in (reader, writer):
+                task.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+            self.chat.close(session)
+
+    @staticmethod
+    def _closer(ws: WebSocket):  # type: ignore[no-untyped-def]
+        async def close(code: int, reason: str) -> None:
+            with contextlib.suppress(RuntimeError, OSError):
+                await ws.close(code=code, reason=reason[:120])
+        return close
+
+    async def _read(self, ws: WebSocket, session: Session) -> None:
+        conn = session.conn
+        token = ws.query_params.get("token")
+        if token:
+            self._apply(conn, await self.chat.authenticate(session, token, None))
+        try:
+            while not conn.closing:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    outcome = self.chat.handle_binary(session, len(message.get("bytes") or b""))
+                else:
+                    outcome = await self.chat.handle_text(session, text)
+                self._apply(conn, outcome)
+            # a close was asked for: wait for the peer's side of the handshake
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+    @staticmethod
+    def _apply(conn: Connection, outcome: Outcome) -> None:
+        if outcome.close is not None:
+            code, reason = outcome.close
+            conn.close(code, reason, final=outcome.replies)
+            return
+        for frame in outcome.replies:
+            conn.push(frame)

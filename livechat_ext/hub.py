@@ -1,0 +1,99 @@
+"""The hub: this node's connections and their rooms, fed by the broker."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from .broker import Broker, BrokerEvent
+from .connection import Connection
+
+log = logging.getLogger("livechat_ext.hub")
+
+BROADCAST = "broadcast"
+
+
+def admin_room(admin_id: str) -> str:
+    return f"admin:{admin_id}"
+
+
+def conversation_room(line_user_id: str) -> str:
+    return f"conversation:{line_user_id}"
+
+
+class Hub:
+    """Rooms of local connections. `publish` delivers locally at once, then
+    hands the event to the broker for the other nodes; events from other nodes
+    are delivered to local members only."""
+
+    def __init__(self, broker: Broker, node_id: str | None = None) -> None:
+        self.node_id = node_id or uuid.uuid4().hex
+        self.broker = broker
+        self.rooms: dict[str, dict[str, Connection]] = {}
+        self.connections: dict[str, Connection] = {}
+        self.listeners: list[Callable[[BrokerEvent], None]] = []
+        self.broker_failures = 0
+
+    async def start(self) -> None:
+        await self.broker.start(self._on_broker_event)
+
+    def add(self, conn: Connection) -> None:
+        self.connections[conn.id] = conn
+
+    def remove(self, conn: Connection) -> None:
+        """Forget a connection and every room membership it had."""
+        self.connections.pop(conn.id, None)
+        for room in tuple(conn.rooms):
+            self.leave(conn, room)
+
+    def join(self, conn: Connection, room: str) -> None:
+        self.rooms.setdefault(room, {})[conn.id] = conn
+        conn.rooms.add(room)
+
+    def leave(self, conn: Connection, room: str) -> None:
+        members = self.rooms.get(room)
+        if members is not None:
+            members.pop(conn.id, None)
+            if not members:
+                del self.rooms[room]
+        conn.rooms.discard(room)
+
+    def members(self, room: str) -> int:
+        return len(self.rooms.get(room, ()))
+
+    def deliver(self, room: str, frame: str, exclude: str | None = None) -> int:
+        """Queue `frame` on every local member of `room`; never awaits a socket."""
+        members = self.rooms.get(room)
+        if not members:
+            return 0
+        sent = 0
+        for conn_id, conn in tuple(members.items()):
+            if conn_id != exclude and conn.push(frame):
+                sent += 1
+        return sent
+
+    async def publish(
+        self,
+        room: str,
+        frame: str,
+        *,
+        exclude: str | None = None,
+        typing: tuple[str, str, bool] | None = None,
+        presence: tuple[str, str] | None = None,
+    ) -> None:
+        """Deliver to local members now and to the other nodes through the broker."""
+        self.deliver(room, frame, exclude)
+        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence)
+        try:
+            await self.broker.publish(event)
+        except Exception:  # a broker outage must not stop local delivery
+            self.broker_failures += 1
+            log.exception("broker publish failed; other nodes recover by catch-up")
+
+    def _on_broker_event(self, event: BrokerEvent) -> None:
+        if event.node == self.node_id:
+            return
+        for listener in self.listeners:
+            listener(event)
+        self.deliver(event.room, event.frame, event.exclude)

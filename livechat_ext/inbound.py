@@ -1,0 +1,182 @@
+"""LINE webhooks in: verify, de-duplicate, store, fan out; profiles and the
+loading animation on the side."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from .errors import DeliveryError, StoreError
+from .hub import BROADCAST, Hub, conversation_room
+from .models import Message, MessageKind
+from .outbound import Outbound
+from .protocol.server import ConversationUpdated, MessageReceived, Notification, encode
+from .settings import LiveChatSettings
+from .store import NewInbound, Store
+
+if TYPE_CHECKING:
+    from .line import InboundEvent, LineClient
+
+log = logging.getLogger("livechat_ext.inbound")
+
+_PREVIEW = {
+    MessageKind.STICKER: "sent a sticker",
+    MessageKind.IMAGE: "sent an image",
+    MessageKind.VIDEO: "sent a video",
+    MessageKind.AUDIO: "sent a voice message",
+    MessageKind.FILE: "sent a file",
+    MessageKind.LOCATION: "shared a location",
+    MessageKind.UNSUPPORTED: "sent something the console cannot show",
+}
+
+
+def preview(message: Message) -> str:
+    """A one-line description of a message for notifications."""
+    if message.kind is MessageKind.TEXT and message.text:
+        return message.text if len(message.text) <= 120 else message.text[:119] + "…"
+    return _PREVIEW.get(message.kind, "sent a message")
+
+
+class Inbound:
+    """Turns webhook events into stored messages and room events.
+
+    Group and room sources are ignored on purpose (logged): operators chat
+    one-on-one, and LINE's loading animation and profiles are 1:1 only.
+    """
+
+    def __init__(
+        self, settings: LiveChatSettings, store: Store, hub: Hub, outbound: Outbound,
+        line: LineClient | None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.outbound = outbound
+        self.line = line
+        self._profiles_tried: set[str] = set()
+        self._loading_at: dict[str, float] = {}
+
+    async def ingest(self, body: bytes, signature: str | None) -> int:
+        """Verify and handle one webhook request; returns how many events were new.
+
+        Raises `InvalidSignatureError` or `InvalidWebhookError` (nothing stored)
+        and `StoreError` (answer non-2xx so LINE redelivers).
+        """
+        from .line import parse_webhook
+
+        secret = self.settings.line_channel_secret or ""
+        events = parse_webhook(body, signature, secret)
+        handled = 0
+        for event in events:
+            if await self.handle(event):
+                handled += 1
+        return handled
+
+    async def handle(self, event: InboundEvent) -> bool:
+        if event.source_type != "user" or not event.line_user_id:
+            log.info("ignored a %s event from a %s source", event.type, event.source_type)
+            return False
+        if event.type in ("follow", "unfollow"):
+            return await self._follow(event, event.type == "follow")
+        if event.type == "unsend":
+            return await self._unsend(event)
+        kind = event.kind or MessageKind.UNSUPPORTED
+        data = dict(event.data)
+        if event.type != "message":
+            data.setdefault("event_type", event.type)
+            if event.postback_data is not None:
+                data["postback_data"] = event.postback_data
+        stored = await self.store.add_inbound(NewInbound(
+            line_user_id=event.line_user_id, kind=kind, text=event.text, data=data,
+            webhook_event_id=event.webhook_event_id, created_at=event.timestamp,
+        ))
+        if stored is None:
+            log.info("duplicate webhook event %s ignored", event.webhook_event_id)
+            return False
+        await self._fan_out(stored.message)
+        if stored.new_conversation:
+            self.outbound.spawn(self._fetch_profile(event.line_user_id))
+        return True
+
+    async def _fan_out(self, message: Message) -> None:
+        room = conversation_room(message.line_user_id)
+        watched = self.hub.members(room) > 0
+        await self.hub.publish(room, encode(MessageReceived(message=message)))
+        conversation = await self.store.get_conversation(message.line_user_id)
+        if conversation is not None:
+            await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+        if not watched:
+            name = conversation.display_name if conversation else None
+            await self.hub.publish(BROADCAST, encode(Notification(
+                kind="new_message", title=name or "New message", body=preview(message),
+                line_user_id=message.line_user_id, data={"seq": message.seq},
+            )))
+
+    async def _follow(self, event: InboundEvent, followed: bool) -> bool:
+        assert event.line_user_id is not None
+        if not await self.store.record_event(event.webhook_event_id):
+            return False
+        conversation = await self.store.update_conversation(
+            event.line_user_id, followed=followed, touch=True)
+        await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+        name = conversation.display_name or event.line_user_id
+        body = f"{name} added the account" if followed else f"{name} blocked the account"
+        if followed and event.follow_is_unblocked:
+            body = f"{name} unblocked the account"
+        await self.hub.publish(BROADCAST, encode(Notification(
+            kind="follow" if followed else "unfollow", title=name, body=body,
+            line_user_id=event.line_user_id,
+        )))
+        if followed and conversation.display_name is None:
+            self.outbound.spawn(self._fetch_profile(event.line_user_id))
+        return True
+
+    async def _unsend(self, event: InboundEvent) -> bool:
+        assert event.line_user_id is not None
+        if not await self.store.record_event(event.webhook_event_id):
+            return False
+        await self.hub.publish(BROADCAST, encode(Notification(
+            kind="unsend", title="Message unsent",
+            body="The user unsent a message; please do not keep or quote it.",
+            line_user_id=event.line_user_id,
+            data={"line_message_id": event.unsend_message_id},
+        )))
+        return True
+
+    async def _fetch_profile(self, line_user_id: str) -> None:
+        if self.line is None or line_user_id in self._profiles_tried:
+            return
+        self._profiles_tried.add(line_user_id)
+        try:
+            profile = await self.line.get_profile(line_user_id)
+        except (DeliveryError, OSError) as exc:
+            log.warning("profile of %s not available: %s", line_user_id, exc)
+            return
+        if profile is None:
+            return
+        try:
+            conversation = await self.store.update_conversation(
+                line_user_id, display_name=profile.display_name, picture_url=profile.picture_url)
+        except StoreError:
+            log.exception("could not store the profile of %s", line_user_id)
+            return
+        await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+
+    def typing(self, line_user_id: str) -> None:
+        """An operator types: show LINE's loading animation, at most once per half period."""
+        if self.line is None or not self.settings.loading_animation:
+            return
+        now = time.monotonic()
+        seconds = self.settings.loading_seconds
+        if now - self._loading_at.get(line_user_id, -1e9) < seconds / 2:
+            return
+        self._loading_at[line_user_id] = now
+        self.outbound.spawn(self._start_loading(line_user_id, seconds))
+
+    async def _start_loading(self, line_user_id: str, seconds: int) -> None:
+        assert self.line is not None
+        try:
+            await self.line.start_loading(line_user_id, seconds)
+        except (DeliveryError, OSError) as exc:
+            log.info("loading animation for %s failed: %s", line_user_id, exc)

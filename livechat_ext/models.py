@@ -1,0 +1,98 @@
+"""The wire objects of PROTOCOL.md: Message, Conversation and their parts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def iso_ms(value: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a trailing `Z`."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class SenderType(StrEnum):
+    USER = "user"
+    OPERATOR = "operator"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    STICKER = "sticker"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    FILE = "file"
+    LOCATION = "location"
+    UNSUPPORTED = "unsupported"
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class WireModel(BaseModel):
+    """Base of the wire objects: frozen, extra fields ignored on input."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Sender(WireModel):
+    type: SenderType
+    id: str | None = None
+
+
+class Message(WireModel):
+    """One message of a conversation (PROTOCOL.md, Objects)."""
+
+    id: str
+    line_user_id: str
+    seq: int
+    direction: Direction
+    sender: Sender
+    kind: MessageKind
+    text: str | None = None
+    data: dict[str, Any] = {}
+    status: MessageStatus
+    client_msg_id: str | None = None
+    created_at: datetime
+    error: str | None = None
+
+    @field_serializer("created_at")
+    def _ser_created(self, value: datetime) -> str:
+        return iso_ms(value)
+
+
+class Conversation(WireModel):
+    """One LINE user's conversation with the Official Account."""
+
+    line_user_id: str
+    display_name: str | None = None
+    picture_url: str | None = None
+    last_message: Message | None = None
+    last_seq: int = 0
+    updated_at: datetime
+    followed: bool = True
+
+    @field_serializer("updated_at")
+    def _ser_updated(self, value: datetime) -> str:
+        return iso_ms(value)

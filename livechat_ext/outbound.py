@@ -1,0 +1,184 @@
+"""Operator messages out: store as `pending`, deliver once, confirm or fail."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .auth import Operator
+from .connection import Connection
+from .errors import DeliveryError, ErrorCode, StoreError
+from .hub import BROADCAST, Hub, conversation_room
+from .models import Message, MessageStatus
+from .protocol.server import ConversationUpdated, MessageReceived, MessageSent, encode, error
+from .store import Store
+
+log = logging.getLogger("livechat_ext.outbound")
+
+
+class Delivery(Protocol):
+    """Sends a stored outbound message to the LINE user."""
+
+    async def deliver(self, message: Message) -> dict[str, Any]:
+        """Deliver it; return fields to merge into the message's `data`.
+        Raise `DeliveryError` when it cannot be delivered."""
+
+
+class NoDelivery:
+    """Used when no channel access token is configured: every send fails clearly."""
+
+    async def deliver(self, message: Message) -> dict[str, Any]:
+        raise DeliveryError("LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN is not configured")
+
+
+@dataclass(frozen=True)
+class _Result:
+    message: Message
+    error: DeliveryError | None
+
+
+class Outbound:
+    """Runs deliveries in the background so a slow LINE API never blocks a
+    connection's other frames; idempotent on (line_user_id, client_msg_id)."""
+
+    def __init__(self, store: Store, hub: Hub, delivery: Delivery, *, lease: float) -> None:
+        self.store = store
+        self.hub = hub
+        self.delivery = delivery
+        self.lease = lease
+        self._inflight: dict[str, asyncio.Future[_Result | None]] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine in the background, kept until it finishes."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def submit(
+        self, conn: Connection | None, operator: Operator, line_user_id: str, text: str,
+        client_msg_id: str, ref: str | None,
+    ) -> list[str]:
+        """Store the message and start its delivery; returns the immediate replies."""
+        stored = await self.store.add_outbound(line_user_id, client_msg_id, operator.admin_id,
+                                               text)
+        message = stored.message
+        if message.status is MessageStatus.SENT:
+            return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
+        running = self._inflight.get(message.id)
+        if running is not None:
+            self.spawn(self._reply_when_done(conn, running, ref))
+            return []
+        future: asyncio.Future[_Result | None] = asyncio.get_running_loop().create_future()
+        self._inflight[message.id] = future
+        self.spawn(self._deliver(conn, message, future, ref))
+        return []
+
+    async def _reply_when_done(
+        self, conn: Connection | None, future: asyncio.Future[_Result | None], ref: str | None
+    ) -> None:
+        result = await asyncio.shield(future)
+        if conn is not None and result is not None:
+            conn.push(self._answer(result, ref))
+
+    @staticmethod
+    def _answer(result: _Result, ref: str | None) -> str:
+        msg = result.message
+        if result.error is None:
+            return encode(MessageSent(client_msg_id=msg.client_msg_id or "", message=msg), ref)
+        return error(ErrorCode.DELIVERY_FAILED, f"LINE did not accept the message: "
+                     f"{result.error.message}", ref=ref, client_msg_id=msg.client_msg_id,
+                     details={"status": result.error.status, "line": result.error.detail,
+                              "transient": result.error.transient})
+
+    async def _deliver(
+        self, conn: Connection | None, message: Message,
+        future: asyncio.Future[_Result | None], ref: str | None,
+    ) -> None:
+        result: _Result | None
+        try:
+            result = await self._deliver_once(message)
+        except StoreError as exc:
+            log.exception("store failed while delivering %s", message.id)
+            result = _Result(message, DeliveryError(f"storage failed: {exc}", transient=True))
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            self._inflight.pop(message.id, None)
+        if not future.done():
+            future.set_result(result)
+        if result is None:
+            return
+        if conn is not None:
+            conn.push(self._answer(result, ref))
+        if result.error is None:
+            await self._fan_out(result.message, conn.id if conn else None)
+
+    async def _deliver_once(self, message: Message) -> _Result | None:
+        if not await self.store.claim(message.id, self.lease):
+            log.info("message %s is being delivered elsewhere", message.id)
+            return None
+        lock = self._locks.get(message.line_user_id)
+        if lock is None:
+            lock = self._locks[message.line_user_id] = asyncio.Lock()
+        async with lock:  # keep one conversation's messages in order
+            try:
+                data = await self.delivery.deliver(message)
+            except DeliveryError as exc:
+                failed = await self.store.set_status(message.id, MessageStatus.FAILED,
+                                                     error=exc.message)
+                return _Result(failed, exc)
+            sent = await self.store.set_status(message.id, MessageStatus.SENT, data=data)
+            return _Result(sent, None)
+
+    async def _fan_out(self, message: Message, exclude: str | None) -> None:
+        await self.hub.publish(conversation_room(message.line_user_id),
+                               encode(MessageReceived(message=message)), exclude=exclude)
+        conversation = await self.store.get_conversation(message.line_user_id)
+        if conversation is not None:
+            await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+
+    async def close(self) -> None:
+        """Wait briefly for running deliveries, then cancel what is left (it stays `pending`)."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=5.0)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+
+class LineDelivery:
+    """Pushes a text message through the LINE Messaging API with a retry key
+    derived from (`line_user_id`, `client_msg_id`), so a retry never sends twice."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def deliver(self, message: Message) -> dict[str, Any]:
+        from .line import retry_key_for
+
+        result = await self.client.push_text(
+            message.line_user_id, message.text or "",
+            retry_key=retry_key_for(message.line_user_id, message.client_msg_id or message.id),
+        )
+        data: dict[str, Any] = {}
+        if result.message_ids:
+            data["line_message_id"] = result.message_ids[0]
+        if result.request_id:
+            data["line_request_id"] = result.request_id
+        return data

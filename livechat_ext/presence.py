@@ -1,0 +1,88 @@
+"""Operator presence: online while any connection is open, offline after a grace."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from .models import utcnow
+
+Announce = Callable[[str, str, datetime | None], None]
+
+
+class Presence:
+    """Counts each operator's connections on this node.
+
+    `announce(admin_id, status, last_seen)` is called once when an operator
+    comes online and once when their last connection has been gone for
+    `grace` seconds (a page reload inside the grace announces nothing).
+    """
+
+    def __init__(self, grace: float, announce: Announce) -> None:
+        self.grace = grace
+        self._announce = announce
+        self._counts: dict[str, int] = {}
+        self._pending_offline: dict[str, asyncio.TimerHandle] = {}
+        self._last_seen: dict[str, datetime] = {}
+        self._remote: dict[str, str] = {}
+
+    def connected(self, admin_id: str) -> None:
+        count = self._counts.get(admin_id, 0)
+        self._counts[admin_id] = count + 1
+        if count:
+            return
+        pending = self._pending_offline.pop(admin_id, None)
+        if pending is not None:
+            pending.cancel()  # back within the grace: still online for everyone
+            return
+        self._announce(admin_id, "online", None)
+
+    def disconnected(self, admin_id: str) -> None:
+        count = self._counts.get(admin_id, 0) - 1
+        if count > 0:
+            self._counts[admin_id] = count
+            return
+        self._counts.pop(admin_id, None)
+        self._last_seen[admin_id] = utcnow()
+        if self.grace <= 0:
+            self._go_offline(admin_id)
+            return
+        loop = asyncio.get_running_loop()
+        self._pending_offline[admin_id] = loop.call_later(self.grace, self._go_offline, admin_id)
+
+    def _go_offline(self, admin_id: str) -> None:
+        self._pending_offline.pop(admin_id, None)
+        self._announce(admin_id, "offline", self._last_seen.get(admin_id, utcnow()))
+
+    def remote(self, admin_id: str, status: str) -> None:
+        """Record another node's announcement."""
+        self._remote[admin_id] = status
+        if status == "offline":
+            self._last_seen[admin_id] = utcnow()
+
+    def is_online(self, admin_id: str) -> bool:
+        return (
+            admin_id in self._counts
+            or admin_id in self._pending_offline
+            or self._remote.get(admin_id) == "online"
+        )
+
+    def connections(self, admin_id: str) -> int:
+        return self._counts.get(admin_id, 0)
+
+    def snapshot(self) -> list[tuple[str, str, datetime | None]]:
+        """Every operator this node knows, with status and last_seen."""
+        known = set(self._counts) | set(self._pending_offline) | set(self._last_seen)
+        known |= set(self._remote)
+        out = []
+        for admin_id in sorted(known):
+            online = self.is_online(admin_id)
+            out.append((admin_id, "online" if online else "offline",
+                        None if online else self._last_seen.get(admin_id)))
+        return out
+
+    def close(self) -> None:
+        for handle in self._pending_offline.values():
+            handle.cancel()
+        self._pending_offline.clear()

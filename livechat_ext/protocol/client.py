@@ -1,0 +1,180 @@
+"""Client-to-server frames of PROTOCOL.md and their parsing at the edge."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from ..errors import ErrorCode, LiveChatError
+
+MAX_REF_LENGTH = 64
+MAX_TEXT_LENGTH = 5000
+
+
+def utf16_length(text: str) -> int:
+    """Length as LINE counts it: UTF-16 code units (an emoji may count 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+LineUserId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AuthPayload(_Payload):
+    token: str = Field(min_length=1, max_length=8192)
+
+
+class ConversationPayload(_Payload):
+    line_user_id: LineUserId
+
+
+class JoinPayload(_Payload):
+    line_user_id: LineUserId
+    after_seq: int | None = Field(default=None, ge=0)
+
+
+class MessageSendPayload(_Payload):
+    line_user_id: LineUserId
+    text: str = Field(min_length=1)
+    client_msg_id: str = Field(min_length=1, max_length=64)
+
+    @field_validator("text")
+    @classmethod
+    def _line_limit(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        if utf16_length(value) > MAX_TEXT_LENGTH:
+            raise ValueError(
+                f"text is longer than {MAX_TEXT_LENGTH} characters (UTF-16 units, as LINE counts)"
+            )
+        return value
+
+
+class EmptyPayload(_Payload):
+    pass
+
+
+class _ClientFrame(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    ref: str | None = None
+
+
+class AuthFrame(_ClientFrame):
+    type: Literal["auth"]
+    payload: AuthPayload
+
+
+class JoinConversationFrame(_ClientFrame):
+    type: Literal["join_conversation"]
+    payload: JoinPayload
+
+
+class LeaveConversationFrame(_ClientFrame):
+    type: Literal["leave_conversation"]
+    payload: ConversationPayload
+
+
+class TypingStartFrame(_ClientFrame):
+    type: Literal["typing_start"]
+    payload: ConversationPayload
+
+
+class TypingStopFrame(_ClientFrame):
+    type: Literal["typing_stop"]
+    payload: ConversationPayload
+
+
+class MessageSendFrame(_ClientFrame):
+    type: Literal["message_send"]
+    payload: MessageSendPayload
+
+
+class PingFrame(_ClientFrame):
+    type: Literal["ping"]
+    payload: EmptyPayload = EmptyPayload()
+
+
+ClientFrame = Annotated[
+    AuthFrame
+    | JoinConversationFrame
+    | LeaveConversationFrame
+    | TypingStartFrame
+    | TypingStopFrame
+    | MessageSendFrame
+    | PingFrame,
+    Field(discriminator="type"),
+]
+CLIENT_TYPES = frozenset(
+    {"auth", "join_conversation", "leave_conversation", "typing_start", "typing_stop",
+     "message_send", "ping"}
+)
+_client_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class FrameError(LiveChatError):
+    """A client frame that cannot be served; becomes an `error` frame."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        ref: str | None = None,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+        self.details = details
+
+
+def _details(exc: ValidationError, kind: str) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = list(err["loc"])
+        if loc and loc[0] == kind:  # the discriminator's tag, not a field
+            loc = loc[1:]
+        out.append({"field": ".".join(str(part) for part in loc), "reason": err["msg"]})
+    return out
+
+
+def parse_client_frame(raw: str | bytes) -> ClientFrame:
+    """Parse one text frame into a client frame model.
+
+    Raises `FrameError` (`invalid_json`, `invalid_message` or `unknown_type`),
+    carrying the frame's `ref` whenever it could be read.
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError(ErrorCode.INVALID_JSON, "frame is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "frame must be a JSON object",
+                         details=[{"field": "", "reason": "expected an object"}])
+    ref = data.get("ref")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF_LENGTH):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "ref must be a string of at most 64 characters",
+                         details=[{"field": "ref", "reason": "string, at most 64 characters"}])
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "frame has no string 'type'", ref=ref,
+                         details=[{"field": "type", "reason": "required string"}])
+    if kind not in CLIENT_TYPES:
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:64]!r}", ref=ref)
+    if "payload" in data:
+        payload = data["payload"]
+        if payload is None:
+            payload = {}
+    else:
+        payload = {k: v for k, v in data.items() if k not in {"type", "ref", "timestamp"}}
+    try:
+        return _client_adapter.validate_python({"type": kind, "payload": payload, "ref": ref})
+    except ValidationError as exc:
+        raise FrameError(ErrorCode.INVALID_MESSAGE, f"invalid {kind} frame", ref=ref,
+                         details=_details(exc, kind)) from exc

@@ -1,0 +1,173 @@
+"""Server-to-client frames of PROTOCOL.md: payload models, a parsing union for
+Python clients and tests, and serialization done once per event."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, field_serializer
+
+from ..errors import AuthErrorCode, ErrorCode
+from ..models import Conversation, Message, iso_ms, utcnow
+
+PROTOCOL_VERSION = 1
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class OperatorState(_Out):
+    admin_id: str
+    status: Literal["online", "offline"]
+    last_seen: datetime | None = None
+
+    @field_serializer("last_seen")
+    def _ser(self, value: datetime | None) -> str | None:
+        return None if value is None else iso_ms(value)
+
+
+class AuthSuccess(_Out):
+    admin_id: str
+    session_id: str
+    heartbeat_interval: float
+    operators: list[OperatorState]
+    protocol_version: int = PROTOCOL_VERSION
+
+
+class AuthErrorPayload(_Out):
+    code: AuthErrorCode
+    message: str
+
+
+class ConversationJoined(_Out):
+    line_user_id: str
+    last_seq: int
+    messages: list[Message]
+    has_more: bool
+    typing: list[str]
+
+
+class ConversationLeft(_Out):
+    line_user_id: str
+
+
+class MessageReceived(_Out):
+    message: Message
+
+
+class MessageSent(_Out):
+    client_msg_id: str
+    message: Message
+
+
+class UserTyping(_Out):
+    line_user_id: str
+    admin_id: str
+    is_typing: bool
+
+
+class ConversationUpdated(_Out):
+    conversation: Conversation
+
+
+class OperatorStatus(OperatorState):
+    pass
+
+
+class Notification(_Out):
+    kind: str
+    title: str
+    body: str
+    line_user_id: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class Pong(_Out):
+    pass
+
+
+class ErrorPayload(_Out):
+    code: ErrorCode
+    message: str
+    client_msg_id: str | None = None
+    details: Any = None
+
+
+PAYLOADS: dict[str, type[_Out]] = {
+    "auth_success": AuthSuccess,
+    "auth_error": AuthErrorPayload,
+    "conversation_joined": ConversationJoined,
+    "conversation_left": ConversationLeft,
+    "message_received": MessageReceived,
+    "message_sent": MessageSent,
+    "user_typing": UserTyping,
+    "conversation_updated": ConversationUpdated,
+    "operator_status": OperatorStatus,
+    "notification": Notification,
+    "pong": Pong,
+    "error": ErrorPayload,
+}
+SERVER_TYPES = frozenset(PAYLOADS)
+_OPTIONAL = {"notification": ("line_user_id", "data"), "error": ("client_msg_id", "details")}
+
+
+def encode(payload: _Out, ref: str | None = None) -> str:
+    """Serialize one server frame. Call it once per event, never once per socket."""
+    type_ = _TYPE_OF[type(payload)]
+    body = payload.model_dump(mode="json")
+    for name in _OPTIONAL.get(type_, ()):
+        if body.get(name) is None:
+            body.pop(name, None)
+    out: dict[str, Any] = {"type": type_, "payload": body, "timestamp": iso_ms(utcnow())}
+    if ref is not None:
+        out["ref"] = ref
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+_TYPE_OF = {model: name for name, model in PAYLOADS.items()}
+
+
+class ServerFrame(BaseModel):
+    """A server frame as a client reads it (for Python clients and tests)."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str
+    payload: dict[str, Any]
+    timestamp: str
+    ref: str | None = None
+
+    def parsed(self) -> _Out:
+        return PAYLOADS[self.type].model_validate(self.payload)
+
+
+def decode(raw: str | bytes) -> ServerFrame:
+    """Parse a server frame; raises pydantic's ValidationError on a bad one."""
+    frame = _server_adapter.validate_json(raw)
+    if frame.type not in PAYLOADS:
+        raise ValueError(f"unknown server frame type {frame.type!r}")
+    frame.parsed()
+    return frame
+
+
+_server_adapter: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
+
+
+def error(
+    code: ErrorCode, message: str, *, ref: str | None = None,
+    client_msg_id: str | None = None, details: Any = None,
+) -> str:
+    """An `error` frame."""
+    return encode(ErrorPayload(code=code, message=message, client_msg_id=client_msg_id,
+                               details=details), ref)
+
+
+__all__ = [
+    "PAYLOADS", "PROTOCOL_VERSION", "SERVER_TYPES", "AuthErrorPayload",
+    "AuthSuccess", "ConversationJoined", "ConversationLeft", "ConversationUpdated",
+    "ErrorPayload", "MessageReceived", "MessageSent", "Notification",
+    "OperatorState", "OperatorStatus", "Pong", "ServerFrame", "UserTyping", "decode",
+    "encode", "error",
+]

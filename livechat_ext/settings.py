@@ -1,0 +1,116 @@
+"""`LiveChatSettings`: every setting, read from `LIVECHAT_*` environment variables."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import ConfigError
+
+DEMO_JWT_SECRET = "livechat-demo-secret-not-for-production-use-0123456789"
+DEMO_CHANNEL_SECRET = "livechat-demo-channel-secret"
+DEMO_ACCESS_TOKEN = "livechat-demo-access-token"
+_UNSAFE_ALGORITHMS = {"none", ""}
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string, as people write it."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class LiveChatSettings(BaseSettings):
+    """Settings of one `LiveChat`; env names are `LIVECHAT_` + the field name upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVECHAT_", env_file=None, extra="ignore", validate_default=True
+    )
+
+    demo: bool = False
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway: float = Field(default=0.0, ge=0)
+
+    line_channel_secret: str | None = None
+    line_channel_access_token: str | None = None
+    line_api_base_url: str = "https://api.line.me"
+    line_timeout: float = Field(default=10.0, gt=0)
+    line_max_attempts: int = Field(default=4, ge=1, le=10)
+    webhook_path: str | None = "/line/webhook"
+    loading_animation: bool = True
+    loading_seconds: int = Field(default=10, ge=5, le=60)
+    handoff_window: float = Field(default=600.0, ge=0)
+
+    broker_url: str = "memory://"
+    store_url: str = "sqlite+aiosqlite:///./livechat.db"
+    create_schema: bool = True
+
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    heartbeat_interval: float = Field(default=30.0, gt=0)
+    auth_timeout: float = Field(default=10.0, gt=0)
+    typing_timeout: float = Field(default=6.0, gt=0)
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=40, ge=1)
+    max_frame_bytes: int = Field(default=65536, ge=256)
+    history_limit: int = Field(default=50, ge=1, le=1000)
+    presence_grace: float = Field(default=3.0, ge=0)
+    send_queue_size: int = Field(default=256, ge=1)
+    api_prefix: str = "/live-chat"
+    console: bool | None = None
+
+    @field_validator("jwt_algorithms", "allowed_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _safe_algorithms(cls, value: list[str]) -> list[str]:
+        bad = [alg for alg in value if alg.strip().lower() in _UNSAFE_ALGORITHMS]
+        if bad or not value:
+            raise ValueError("jwt_algorithms must name real algorithms; 'none' is refused")
+        return value
+
+    @field_validator("webhook_path", mode="before")
+    @classmethod
+    def _webhook_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"", "off", "none", "false"}:
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _demo_defaults(self) -> LiveChatSettings:
+        if self.demo:
+            self.jwt_secret = self.jwt_secret or DEMO_JWT_SECRET
+            self.line_channel_secret = self.line_channel_secret or DEMO_CHANNEL_SECRET
+            self.line_channel_access_token = (
+                self.line_channel_access_token or DEMO_ACCESS_TOKEN
+            )
+        return self
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.demo if self.console is None else self.console
+
+    def check(self) -> None:
+        """Raise `ConfigError` when a setting that must not default is missing."""
+        missing = []
+        if not (self.jwt_secret or self.jwt_public_key):
+            missing.append("LIVECHAT_JWT_SECRET (or LIVECHAT_JWT_PUBLIC_KEY)")
+        if not self.line_channel_secret:
+            missing.append("LIVECHAT_LINE_CHANNEL_SECRET")
+        if missing:
+            raise ConfigError(
+                "livechat_ext cannot start without " + ", ".join(missing)
+                + " (or set LIVECHAT_DEMO=true for a demo)"
+            )

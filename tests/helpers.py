@@ -1,0 +1,163 @@
+"""Test helpers: a real uvicorn serving a LiveChat on a free port, and a small
+WebSocket client that awaits frames by type (no sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+import websockets
+from fastapi import FastAPI
+
+from livechat_ext import LiveChat, LiveChatSettings, mint_token
+from tests.conftest import free_port
+
+SECRET = "test-jwt-secret-0123456789abcdef0123456789"
+CHANNEL_SECRET = "test-channel-secret"
+
+
+def make_settings(tmp_path: Any, **overrides: Any) -> LiveChatSettings:
+    values: dict[str, Any] = {
+        "jwt_secret": SECRET,
+        "line_channel_secret": CHANNEL_SECRET,
+        "store_url": f"sqlite+aiosqlite:///{tmp_path}/livechat.db",
+        "presence_grace": 0.2,
+    }
+    values.update(overrides)
+    return LiveChatSettings(**values)
+
+
+@dataclass
+class Server:
+    live_chat: LiveChat
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/live-chat"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def token(self, admin_id: str, **kwargs: Any) -> str:
+        return mint_token(self.live_chat.settings, admin_id, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def serve(live_chat: LiveChat, app: FastAPI | None = None) -> AsyncIterator[Server]:
+    """Run `live_chat` in a real uvicorn on a free port until the block ends."""
+    if app is None:
+        app = FastAPI()
+        app.include_router(live_chat.router)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            ws_ping_interval=None, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn did not start")
+        await asyncio.sleep(0.01)  # uvicorn exposes no start event; poll its flag
+    try:
+        yield Server(live_chat, port, server)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+@dataclass
+class Client:
+    """A real WebSocket client that collects frames and awaits them by predicate."""
+
+    ws: Any
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _reader: asyncio.Task[None] | None = None
+    close_code: int | None = None
+    _ref: int = 0
+
+    @classmethod
+    async def connect(cls, url: str, token: str | None = None, **kwargs: Any) -> Client:
+        ws = await websockets.connect(url, max_size=None, **kwargs)
+        client = cls(ws)
+        client._reader = asyncio.create_task(client._read())
+        if token is not None:
+            await client.auth(token)
+        return client
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                async with self._cond:
+                    self.frames.append(json.loads(raw))
+                    self._cond.notify_all()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            async with self._cond:
+                self._cond.notify_all()
+
+    async def send(self, type_: str, **payload: Any) -> str:
+        self._ref += 1
+        ref = str(self._ref)
+        await self.ws.send(json.dumps({"type": type_, "payload": payload, "ref": ref}))
+        return ref
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.ws.send(data)
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0, *, start: int = 0
+    ) -> dict[str, Any]:
+        async def find() -> dict[str, Any]:
+            async with self._cond:
+                while True:
+                    for frame in self.frames[start:]:
+                        if predicate(frame):
+                            return frame
+                    if self._reader is not None and self._reader.done():
+                        raise ConnectionError(f"closed with {self.close_code}; got {self.frames}")
+                    await self._cond.wait()
+        return await asyncio.wait_for(find(), timeout)
+
+    async def wait_type(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        def ok(frame: dict[str, Any]) -> bool:
+            if frame["type"] != type_:
+                return False
+            return all(frame["payload"].get(k) == v for k, v in match.items())
+        return await self.wait_for(ok, timeout)
+
+    async def request(self, type_: str, answer: str, **payload: Any) -> dict[str, Any]:
+        ref = await self.send(type_, **payload)
+        return await self.wait_for(lambda f: f.get("ref") == ref and f["type"] in (answer, "error"))
+
+    async def auth(self, token: str) -> dict[str, Any]:
+        return await self.request("auth", "auth_success", token=token)
+
+    async def join(self, line_user_id: str, after_seq: int | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"line_user_id": line_user_id}
+        if after_seq is not None:
+            payload["after_seq"] = after_seq
+        return await self.request("join_conversation", "conversation_joined", **payload)
+
+    async def wait_closed(self, timeout: float = 5.0) -> int | None:
+        if self._reader is not None:
+            await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.close_code
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == type_]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._reader is not None:
+            await self._reader
