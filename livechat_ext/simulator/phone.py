@@ -1,0 +1,127 @@
+"""What each simulated LINE user's phone shows: their messages and the account's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from livechat_ext.simulator.fake_records import Push
+from livechat_ext.simulator.fake_state import FakeLine
+from livechat_ext.simulator.webhooks import JSONDict
+
+Sender = Literal["user", "account"]
+
+_ALT_TEXT_TYPES = {"template", "flex", "imagemap"}
+
+
+@dataclass(frozen=True)
+class PhoneMessage:
+    """One bubble in the chat: sent by the user (right) or by the account (left)."""
+
+    id: str
+    sender: Sender
+    type: str
+    at: float
+    text: str | None = None
+    package_id: str | None = None
+    sticker_id: str | None = None
+
+    def to_json(self) -> JSONDict:
+        return {
+            "id": self.id,
+            "sender": self.sender,
+            "type": self.type,
+            "at_ms": int(self.at * 1000),
+            "text": self.text,
+            "package_id": self.package_id,
+            "sticker_id": self.sticker_id,
+        }
+
+
+def _summary(message: JSONDict) -> str | None:
+    kind = message.get("type")
+    if kind == "text":
+        text = message.get("text")
+        return text if isinstance(text, str) else None
+    if kind in _ALT_TEXT_TYPES:
+        alt = message.get("altText")
+        return alt if isinstance(alt, str) else None
+    if kind == "location":
+        return f"{message.get('title', '')} {message.get('address', '')}".strip()
+    return None
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def messages_from_push(push: Push) -> list[PhoneMessage]:
+    """The bubbles one accepted push shows on the recipient's phone."""
+    bubbles = []
+    for message, sent in zip(push.messages, push.sent_messages, strict=True):
+        bubbles.append(
+            PhoneMessage(
+                id=sent["id"],
+                sender="account",
+                type=str(message.get("type", "")),
+                at=push.accepted_at,
+                text=_summary(message),
+                package_id=_optional_str(message.get("packageId")),
+                sticker_id=_optional_str(message.get("stickerId")),
+            )
+        )
+    return bubbles
+
+
+class Phones:
+    """The simulated users' side: sent messages and follow state, per user.
+
+    Pushes are not copied here: they are read from the `FakeLine`, so a push
+    the fake accepted is on the phone exactly when it was delivered.
+    """
+
+    def __init__(self, fake: FakeLine) -> None:
+        self._fake = fake
+        self._sent: dict[str, list[PhoneMessage]] = {}
+        self._following: set[str] = set()
+
+    def knows(self, user_id: str) -> bool:
+        return any(p.user_id == user_id for p in self._fake.profiles)
+
+    def is_following(self, user_id: str) -> bool:
+        return user_id in self._following
+
+    def follow(self, user_id: str) -> bool:
+        """Mark the user as a friend; True when this unblocks the account."""
+        unblocked = self._fake.is_blocked(user_id)
+        self._fake.unblock(user_id)
+        self._following.add(user_id)
+        return unblocked
+
+    def unfollow(self, user_id: str) -> None:
+        """The user blocks the account: later pushes are accepted but not delivered."""
+        self._fake.block(user_id)
+        self._following.discard(user_id)
+
+    def record_sent(self, user_id: str, message: PhoneMessage) -> None:
+        self._sent.setdefault(user_id, []).append(message)
+
+    def conversation(self, user_id: str) -> list[PhoneMessage]:
+        """Everything the user's phone shows, oldest first."""
+        bubbles = list(self._sent.get(user_id, []))
+        for push in self._fake.pushes:
+            if push.to == user_id and push.delivered:
+                bubbles.extend(messages_from_push(push))
+        bubbles.sort(key=lambda m: m.at)
+        return bubbles
+
+    def user_json(self, user_id: str) -> JSONDict:
+        profile = self._fake.profile(user_id)
+        name = profile.display_name if profile is not None else user_id
+        return {"user_id": user_id, "display_name": name, "following": self.is_following(user_id)}
+
+    def users_json(self) -> list[JSONDict]:
+        return [self.user_json(p.user_id) for p in self._fake.profiles]
+
+
+__all__ = ["PhoneMessage", "Phones", "Sender", "messages_from_push"]
