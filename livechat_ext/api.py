@@ -24,14 +24,19 @@ def build_api(live_chat: LiveChat) -> APIRouter:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Operator:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "a Bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         try:
             return live_chat.verifier.verify(credentials.credentials)
         except AuthError as exc:
-            raise HTTPException(401, exc.message, headers={
-                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
-            }) from exc
+            raise HTTPException(
+                401,
+                exc.message,
+                headers={
+                    "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
+                },
+            ) from exc
 
     Op = Annotated[Operator, Depends(operator)]
 
@@ -49,9 +54,13 @@ def build_api(live_chat: LiveChat) -> APIRouter:
             page = await live_chat.store.list_conversations(limit=limit, cursor=cursor)
         except ValueError as exc:
             raise HTTPException(400, "invalid cursor") from exc
-        visible = [c for c in page.conversations if await live_chat.chat.allowed(op, c.line_user_id)]
-        return {"conversations": [c.model_dump(mode="json") for c in visible],
-                "next_cursor": page.next_cursor}
+        visible = [
+            c for c in page.conversations if await live_chat.chat.allowed(op, c.line_user_id)
+        ]
+        return {
+            "conversations": [c.model_dump(mode="json") for c in visible],
+            "next_cursor": page.next_cursor,
+        }
 
     @router.get("/conversations/{line_user_id}")
     async def conversation(op: Op, line_user_id: str) -> dict[str, Any]:
@@ -71,17 +80,24 @@ def build_api(live_chat: LiveChat) -> APIRouter:
     ) -> dict[str, Any]:
         await check(op, line_user_id)
         page = await live_chat.store.history(
-            line_user_id, limit=limit or live_chat.settings.history_limit,
-            after_seq=after_seq, before_seq=before_seq)
-        return {"messages": [m.model_dump(mode="json") for m in page.messages],
-                "has_more": page.has_more}
+            line_user_id,
+            limit=limit or live_chat.settings.history_limit,
+            after_seq=after_seq,
+            before_seq=before_seq,
+        )
+        return {
+            "messages": [m.model_dump(mode="json") for m in page.messages],
+            "has_more": page.has_more,
+        }
 
     @router.get("/operators")
     async def operators(op: Op) -> dict[str, Any]:
-        return {"operators": [
-            {"admin_id": a, "status": s, "last_seen": seen.isoformat() if seen else None}
-            for a, s, seen in live_chat.chat.presence.snapshot()
-        ]}
+        return {
+            "operators": [
+                {"admin_id": a, "status": s, "last_seen": seen.isoformat() if seen else None}
+                for a, s, seen in live_chat.chat.presence.snapshot()
+            ]
+        }
 
     @router.get("/me")
     async def me(op: Op) -> dict[str, Any]:

@@ -16,12 +16,28 @@ from .hub import BROADCAST, Hub, admin_room, conversation_room
 from .outbound import Outbound
 from .presence import Presence
 from .protocol.client import (
-    AuthFrame, ClientFrame, FrameError, JoinConversationFrame, LeaveConversationFrame,
-    MessageSendFrame, PingFrame, TypingStartFrame, TypingStopFrame, parse_client_frame,
+    AuthFrame,
+    ClientFrame,
+    FrameError,
+    JoinConversationFrame,
+    LeaveConversationFrame,
+    MessageSendFrame,
+    PingFrame,
+    TypingStartFrame,
+    TypingStopFrame,
+    parse_client_frame,
 )
 from .protocol.server import (
-    AuthErrorPayload, AuthSuccess, ConversationJoined, ConversationLeft, OperatorState,
-    OperatorStatus, Pong, UserTyping, encode, error,
+    AuthErrorPayload,
+    AuthSuccess,
+    ConversationJoined,
+    ConversationLeft,
+    OperatorState,
+    OperatorStatus,
+    Pong,
+    UserTyping,
+    encode,
+    error,
 )
 from .ratelimit import FrameLimiter, Verdict
 from .session import Outcome, Session
@@ -77,8 +93,9 @@ class Chat:
     def open(self, conn: Connection) -> Session:
         """A session for a freshly accepted connection, with its deadlines armed."""
         s = self.settings
-        session = Session(conn, FrameLimiter(s.rate_limit_per_second, s.rate_limit_burst),
-                          s.heartbeat_interval)
+        session = Session(
+            conn, FrameLimiter(s.rate_limit_per_second, s.rate_limit_burst), s.heartbeat_interval
+        )
         self.hub.add(conn)
         session.start_deadlines(s.auth_timeout)
         return session
@@ -120,7 +137,9 @@ class Chat:
             return Outcome(close=(CloseCode.MESSAGE_TOO_BIG, "frame too large"))
         if session.limiter.check() is Verdict.ABUSE:
             return Outcome(close=(CloseCode.RATE_LIMIT_ABUSE, "rate limit abuse"))
-        return Outcome([error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text")])
+        return Outcome(
+            [error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text")]
+        )
 
     @staticmethod
     def _rate_limited(ref: str | None) -> Outcome:
@@ -134,8 +153,13 @@ class Chat:
             return await self._handlers[frame.type](session, frame)
         except StoreError:
             log.exception("store failed serving %s on %s", frame.type, session.conn.id)
-            return Outcome([error(ErrorCode.INTERNAL_ERROR, "storage is unavailable; try again",
-                                  ref=frame.ref)])
+            return Outcome(
+                [
+                    error(
+                        ErrorCode.INTERNAL_ERROR, "storage is unavailable; try again", ref=frame.ref
+                    )
+                ]
+            )
         except Exception:
             log.exception("handler for %s failed on %s", frame.type, session.conn.id)
             return Outcome([error(ErrorCode.INTERNAL_ERROR, "internal error", ref=frame.ref)])
@@ -148,8 +172,9 @@ class Chat:
             return self._auth_failed(exc.code, exc.message, ref)
         current = session.operator
         if current is not None and current.admin_id != operator.admin_id:
-            return self._auth_failed(AuthErrorCode.INVALID_TOKEN,
-                                     "token is for another operator", ref)
+            return self._auth_failed(
+                AuthErrorCode.INVALID_TOKEN, "token is for another operator", ref
+            )
         session.operator = operator
         self._arm_expiry(session, operator)
         if current is None:
@@ -159,20 +184,34 @@ class Chat:
             self.hub.join(conn, admin_room(operator.admin_id))
             self.hub.join(conn, BROADCAST)
             self.presence.connected(operator.admin_id)
-        return Outcome([encode(AuthSuccess(
-            admin_id=operator.admin_id, session_id=session.conn.id,
-            heartbeat_interval=self.settings.heartbeat_interval,
-            operators=[OperatorState(admin_id=a, status=st, last_seen=seen)  # type: ignore[arg-type]
-                       for a, st, seen in self.presence.snapshot()],
-        ), ref)])
+        return Outcome(
+            [
+                encode(
+                    AuthSuccess(
+                        admin_id=operator.admin_id,
+                        session_id=session.conn.id,
+                        heartbeat_interval=self.settings.heartbeat_interval,
+                        operators=[
+                            OperatorState(admin_id=a, status=st, last_seen=seen)
+                            for a, st, seen in self.presence.snapshot()
+                        ],
+                    ),
+                    ref,
+                )
+            ]
+        )
 
     def _arm_expiry(self, session: Session, operator: Operator) -> None:
         if operator.expires_at is None:
             return
         leeway = self.settings.jwt_leeway
         from datetime import timedelta
-        session.expire_at(Operator(operator.admin_id, operator.name,
-                                   operator.expires_at + timedelta(seconds=leeway)))
+
+        session.expire_at(
+            Operator(
+                operator.admin_id, operator.name, operator.expires_at + timedelta(seconds=leeway)
+            )
+        )
 
     @staticmethod
     def _auth_failed(code: AuthErrorCode, message: str, ref: str | None) -> Outcome:
@@ -193,8 +232,16 @@ class Chat:
         return bool(result)
 
     def _forbidden(self, frame: ClientFrame, client_msg_id: str | None = None) -> Outcome:
-        return Outcome([error(ErrorCode.FORBIDDEN, "not allowed for this conversation",
-                              ref=frame.ref, client_msg_id=client_msg_id)])
+        return Outcome(
+            [
+                error(
+                    ErrorCode.FORBIDDEN,
+                    "not allowed for this conversation",
+                    ref=frame.ref,
+                    client_msg_id=client_msg_id,
+                )
+            ]
+        )
 
     async def _on_join(self, session: Session, frame: JoinConversationFrame) -> Outcome:
         assert_operator = session.operator
@@ -204,15 +251,24 @@ class Chat:
         # join first, read second: a message stored in between arrives twice, never zero times
         self.hub.join(session.conn, conversation_room(line_user_id))
         session.joined.add(line_user_id)
-        page = await self.store.history(line_user_id, limit=self.settings.history_limit,
-                                        after_seq=frame.payload.after_seq)
+        page = await self.store.history(
+            line_user_id, limit=self.settings.history_limit, after_seq=frame.payload.after_seq
+        )
         conversation = await self.store.get_conversation(line_user_id)
-        return Outcome([encode(ConversationJoined(
-            line_user_id=line_user_id,
-            last_seq=conversation.last_seq if conversation else 0,
-            messages=page.messages, has_more=page.has_more,
-            typing=self.typing.typing_in(line_user_id),
-        ), frame.ref)])
+        return Outcome(
+            [
+                encode(
+                    ConversationJoined(
+                        line_user_id=line_user_id,
+                        last_seq=conversation.last_seq if conversation else 0,
+                        messages=page.messages,
+                        has_more=page.has_more,
+                        typing=self.typing.typing_in(line_user_id),
+                    ),
+                    frame.ref,
+                )
+            ]
+        )
 
     async def _on_leave(self, session: Session, frame: LeaveConversationFrame) -> Outcome:
         line_user_id = frame.payload.line_user_id
@@ -251,12 +307,21 @@ class Chat:
         if self.typing.stop(p.line_user_id, operator.admin_id):
             await self._publish_typing(p.line_user_id, operator.admin_id, False, session.conn.id)
         try:
-            replies = await self.outbound.submit(session.conn, operator, p.line_user_id,
-                                                 p.text, p.client_msg_id, frame.ref)
+            replies = await self.outbound.submit(
+                session.conn, operator, p.line_user_id, p.text, p.client_msg_id, frame.ref
+            )
         except StoreError:
             log.exception("could not store an outbound message")
-            return Outcome([error(ErrorCode.DELIVERY_FAILED, "the message could not be stored",
-                                  ref=frame.ref, client_msg_id=p.client_msg_id)])
+            return Outcome(
+                [
+                    error(
+                        ErrorCode.DELIVERY_FAILED,
+                        "the message could not be stored",
+                        ref=frame.ref,
+                        client_msg_id=p.client_msg_id,
+                    )
+                ]
+            )
         return Outcome(replies)
 
     # typing and presence ---------------------------------------------------------
@@ -264,17 +329,19 @@ class Chat:
     async def _publish_typing(
         self, line_user_id: str, admin_id: str, is_typing: bool, exclude: str | None
     ) -> None:
-        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id,
-                                 is_typing=is_typing))
-        await self.hub.publish(conversation_room(line_user_id), text, exclude=exclude,
-                               typing=(line_user_id, admin_id, is_typing))
+        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=is_typing))
+        await self.hub.publish(
+            conversation_room(line_user_id),
+            text,
+            exclude=exclude,
+            typing=(line_user_id, admin_id, is_typing),
+        )
 
     def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
         self.outbound.spawn(self._publish_typing(line_user_id, admin_id, is_typing, None))
 
     def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
-        text = encode(OperatorStatus(admin_id=admin_id, status=status,  # type: ignore[arg-type]
-                                     last_seen=last_seen))
+        text = encode(OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen))
         self.outbound.spawn(self.hub.publish(BROADCAST, text, presence=(admin_id, status)))
 
     def _on_remote_event(self, event: Any) -> None:

@@ -28,16 +28,23 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args.env_file)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                ws_max_size=max(settings.max_frame_bytes * 2, 1 << 20), ws_ping_interval=None)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws_max_size=max(settings.max_frame_bytes * 2, 1 << 20),
+        ws_ping_interval=None,
+    )
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(host=args.host, port=args.port, env_file=args.env_file,
-                    store_url=args.store_url)
+    return run_demo(
+        host=args.host, port=args.port, env_file=args.env_file, store_url=args.store_url
+    )
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -83,11 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--env-file")
-    demo.add_argument("--store-url", default=None,
-                      help="default: a SQLite file in a temporary folder")
+    demo.add_argument(
+        "--store-url", default=None, help="default: a SQLite file in a temporary folder"
+    )
     demo.set_defaults(func=_demo)
 
-    token = sub.add_parser("token", help="print an operator token signed with the configured secret")
+    token = sub.add_parser(
+        "token", help="print an operator token signed with the configured secret"
+    )
     token.add_argument("--admin-id", required=True)
     token.add_argument("--name")
     token.add_argument("--ttl", type=float, default=8 * 3600.0, help="seconds (default 8 h)")

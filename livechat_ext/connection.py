@@ -21,8 +21,16 @@ class Connection:
     queue overflows is closed with 1013 and catches up after reconnecting."""
 
     __slots__ = (
-        "_buffer", "_close", "_limit", "_wakeup", "admin_id", "close_code", "id",
-        "on_overflow", "peer", "rooms",
+        "_buffer",
+        "_close",
+        "_limit",
+        "_wakeup",
+        "admin_id",
+        "close_code",
+        "id",
+        "on_overflow",
+        "peer",
+        "rooms",
     )
 
     def __init__(self, conn_id: str, *, limit: int, peer: str = "") -> None:

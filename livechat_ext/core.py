@@ -67,8 +67,14 @@ class LiveChat:
         self._delivery = delivery
         lease = settings.line_timeout * settings.line_max_attempts + 30.0
         self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
-        self.chat = Chat(settings, store=self.store, hub=self.hub, verifier=self.verifier,
-                         outbound=self.outbound, authorize=authorize or allow_all)
+        self.chat = Chat(
+            settings,
+            store=self.store,
+            hub=self.hub,
+            verifier=self.verifier,
+            outbound=self.outbound,
+            authorize=authorize or allow_all,
+        )
         self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
         self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
         self._starts = 0
@@ -115,7 +121,8 @@ class LiveChat:
             self._own_line = True
         self.inbound.line = self._line
         self.outbound.delivery = self._delivery or (
-            LineDelivery(self._line) if self._line is not None else NoDelivery())
+            LineDelivery(self._line) if self._line is not None else NoDelivery()
+        )
         log.info("livechat_ext started (node %s)", self.hub.node_id)
 
     async def stop(self) -> None:
@@ -148,13 +155,25 @@ class LiveChat:
         return last is not None and utcnow() - last <= window
 
     async def notify(
-        self, kind: str, title: str, body: str, *, admin_id: str | None = None,
-        line_user_id: str | None = None, data: dict[str, Any] | None = None,
+        self,
+        kind: str,
+        title: str,
+        body: str,
+        *,
+        admin_id: str | None = None,
+        line_user_id: str | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         """Send a `notification` to one operator (`admin_id`) or to all."""
         room = admin_room(admin_id) if admin_id else BROADCAST
-        await self.hub.publish(room, encode(Notification(
-            kind=kind, title=title, body=body, line_user_id=line_user_id, data=data)))
+        await self.hub.publish(
+            room,
+            encode(
+                Notification(
+                    kind=kind, title=title, body=body, line_user_id=line_user_id, data=data
+                )
+            ),
+        )
 
     # routes -------------------------------------------------------------------
 
@@ -164,16 +183,26 @@ class LiveChat:
         prefix = self.settings.api_prefix.rstrip("/")
         router.include_router(build_api(self), prefix=f"{prefix}/api", tags=["live-chat"])
         if self.settings.webhook_path:
-            router.add_api_route(self.settings.webhook_path, self._webhook, methods=["POST"],
-                                 include_in_schema=False)
+            router.add_api_route(
+                self.settings.webhook_path, self._webhook, methods=["POST"], include_in_schema=False
+            )
         router.add_api_route(f"{prefix}/health", self._health, methods=["GET"])
-        router.add_api_route(f"{prefix}/static/{{path:path}}", self._static, methods=["GET"],
-                             include_in_schema=False)
+        router.add_api_route(
+            f"{prefix}/static/{{path:path}}", self._static, methods=["GET"], include_in_schema=False
+        )
         if self.settings.console_enabled:
-            router.add_api_route(f"{prefix}/console", self._console_redirect, methods=["GET"],
-                                 include_in_schema=False)
-            router.add_api_route(f"{prefix}/console/{{path:path}}", self._console,
-                                 methods=["GET"], include_in_schema=False)
+            router.add_api_route(
+                f"{prefix}/console",
+                self._console_redirect,
+                methods=["GET"],
+                include_in_schema=False,
+            )
+            router.add_api_route(
+                f"{prefix}/console/{{path:path}}",
+                self._console,
+                methods=["GET"],
+                include_in_schema=False,
+            )
         return router
 
     async def _webhook(self, request: Request) -> Response:
@@ -197,8 +226,13 @@ class LiveChat:
             await self.store.ping()
         except StoreError:
             store_ok = False
-        body = {"status": "ok" if store_ok else "degraded", "store": "ok" if store_ok else "down",
-                "broker": "ok", "node": self.hub.node_id, "connections": len(self.hub.connections)}
+        body = {
+            "status": "ok" if store_ok else "degraded",
+            "store": "ok" if store_ok else "down",
+            "broker": "ok",
+            "node": self.hub.node_id,
+            "connections": len(self.hub.connections),
+        }
         return JSONResponse(body, status_code=200 if store_ok else 503)
 
     @staticmethod

@@ -30,6 +30,10 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     return bool(host) and urlsplit(normalized).netloc == (host or "").lower()
 
 
+def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+
+
 class Endpoint:
     """`GET /ws/live-chat`."""
 
@@ -38,8 +42,9 @@ class Endpoint:
 
     async def __call__(self, ws: WebSocket) -> None:
         settings = self.chat.settings
-        if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"),
-                              settings.allowed_origins):
+        if not origin_allowed(
+            ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
+        ):
             log.warning("refused a WebSocket from origin %r", ws.headers.get("origin"))
             await ws.close(code=CloseCode.POLICY_VIOLATION)  # before accept: HTTP 403
             return
@@ -49,13 +54,14 @@ class Endpoint:
         session = self.chat.open(conn)
         writer = asyncio.create_task(conn.run_writer(ws.send_text, self._closer(ws)))
         reader = asyncio.create_task(self._read(ws, session))
-        conn.on_overflow = lambda _conn: writer.cancel()
+        conn.on_overflow = lambda _conn: _cancel(writer)
         try:
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if writer in done:
-                if writer.cancelled():  # overflow: the socket may not be writable at all
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
+            if writer in done and writer.cancelled():
+                # overflow: the peer does not read, so the socket may not even take a close
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
+            elif writer in done:
                 await asyncio.wait({reader}, timeout=CLOSE_HANDSHAKE_SECONDS)
         finally:
             for task in (reader, writer):
@@ -68,6 +74,7 @@ class Endpoint:
         async def close(code: int, reason: str) -> None:
             with contextlib.suppress(RuntimeError, OSError):
                 await ws.close(code=code, reason=reason[:120])
+
         return close
 
     async def _read(self, ws: WebSocket, session: Session) -> None:

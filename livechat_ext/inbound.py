@@ -46,7 +46,11 @@ class Inbound:
     """
 
     def __init__(
-        self, settings: LiveChatSettings, store: Store, hub: Hub, outbound: Outbound,
+        self,
+        settings: LiveChatSettings,
+        store: Store,
+        hub: Hub,
+        outbound: Outbound,
         line: LineClient | None,
     ) -> None:
         self.settings = settings
@@ -87,10 +91,16 @@ class Inbound:
             data.setdefault("event_type", event.type)
             if event.postback_data is not None:
                 data["postback_data"] = event.postback_data
-        stored = await self.store.add_inbound(NewInbound(
-            line_user_id=event.line_user_id, kind=kind, text=event.text, data=data,
-            webhook_event_id=event.webhook_event_id, created_at=event.timestamp,
-        ))
+        stored = await self.store.add_inbound(
+            NewInbound(
+                line_user_id=event.line_user_id,
+                kind=kind,
+                text=event.text,
+                data=data,
+                webhook_event_id=event.webhook_event_id,
+                created_at=event.timestamp,
+            )
+        )
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return False
@@ -105,29 +115,47 @@ class Inbound:
         await self.hub.publish(room, encode(MessageReceived(message=message)))
         conversation = await self.store.get_conversation(message.line_user_id)
         if conversation is not None:
-            await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+            await self.hub.publish(
+                BROADCAST, encode(ConversationUpdated(conversation=conversation))
+            )
         if not watched:
             name = conversation.display_name if conversation else None
-            await self.hub.publish(BROADCAST, encode(Notification(
-                kind="new_message", title=name or "New message", body=preview(message),
-                line_user_id=message.line_user_id, data={"seq": message.seq},
-            )))
+            await self.hub.publish(
+                BROADCAST,
+                encode(
+                    Notification(
+                        kind="new_message",
+                        title=name or "New message",
+                        body=preview(message),
+                        line_user_id=message.line_user_id,
+                        data={"seq": message.seq},
+                    )
+                ),
+            )
 
     async def _follow(self, event: InboundEvent, followed: bool) -> bool:
         assert event.line_user_id is not None
         if not await self.store.record_event(event.webhook_event_id):
             return False
         conversation = await self.store.update_conversation(
-            event.line_user_id, followed=followed, touch=True)
+            event.line_user_id, followed=followed, touch=True
+        )
         await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
         name = conversation.display_name or event.line_user_id
         body = f"{name} added the account" if followed else f"{name} blocked the account"
         if followed and event.follow_is_unblocked:
             body = f"{name} unblocked the account"
-        await self.hub.publish(BROADCAST, encode(Notification(
-            kind="follow" if followed else "unfollow", title=name, body=body,
-            line_user_id=event.line_user_id,
-        )))
+        await self.hub.publish(
+            BROADCAST,
+            encode(
+                Notification(
+                    kind="follow" if followed else "unfollow",
+                    title=name,
+                    body=body,
+                    line_user_id=event.line_user_id,
+                )
+            ),
+        )
         if followed and conversation.display_name is None:
             self.outbound.spawn(self._fetch_profile(event.line_user_id))
         return True
@@ -136,12 +164,18 @@ class Inbound:
         assert event.line_user_id is not None
         if not await self.store.record_event(event.webhook_event_id):
             return False
-        await self.hub.publish(BROADCAST, encode(Notification(
-            kind="unsend", title="Message unsent",
-            body="The user unsent a message; please do not keep or quote it.",
-            line_user_id=event.line_user_id,
-            data={"line_message_id": event.unsend_message_id},
-        )))
+        await self.hub.publish(
+            BROADCAST,
+            encode(
+                Notification(
+                    kind="unsend",
+                    title="Message unsent",
+                    body="The user unsent a message; please do not keep or quote it.",
+                    line_user_id=event.line_user_id,
+                    data={"line_message_id": event.unsend_message_id},
+                )
+            ),
+        )
         return True
 
     async def _fetch_profile(self, line_user_id: str) -> None:
@@ -157,7 +191,8 @@ class Inbound:
             return
         try:
             conversation = await self.store.update_conversation(
-                line_user_id, display_name=profile.display_name, picture_url=profile.picture_url)
+                line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
+            )
         except StoreError:
             log.exception("could not store the profile of %s", line_user_id)
             return

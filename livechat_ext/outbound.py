@@ -51,9 +51,7 @@ class Outbound:
         self.delivery = delivery
         self.lease = lease
         self._inflight: dict[str, asyncio.Future[_Result | None]] = {}
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -69,12 +67,16 @@ class Outbound:
             log.error("background task failed", exc_info=task.exception())
 
     async def submit(
-        self, conn: Connection | None, operator: Operator, line_user_id: str, text: str,
-        client_msg_id: str, ref: str | None,
+        self,
+        conn: Connection | None,
+        operator: Operator,
+        line_user_id: str,
+        text: str,
+        client_msg_id: str,
+        ref: str | None,
     ) -> list[str]:
         """Store the message and start its delivery; returns the immediate replies."""
-        stored = await self.store.add_outbound(line_user_id, client_msg_id, operator.admin_id,
-                                               text)
+        stored = await self.store.add_outbound(line_user_id, client_msg_id, operator.admin_id, text)
         message = stored.message
         if message.status is MessageStatus.SENT:
             return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
@@ -99,14 +101,24 @@ class Outbound:
         msg = result.message
         if result.error is None:
             return encode(MessageSent(client_msg_id=msg.client_msg_id or "", message=msg), ref)
-        return error(ErrorCode.DELIVERY_FAILED, f"LINE did not accept the message: "
-                     f"{result.error.message}", ref=ref, client_msg_id=msg.client_msg_id,
-                     details={"status": result.error.status, "line": result.error.detail,
-                              "transient": result.error.transient})
+        return error(
+            ErrorCode.DELIVERY_FAILED,
+            f"LINE did not accept the message: {result.error.message}",
+            ref=ref,
+            client_msg_id=msg.client_msg_id,
+            details={
+                "status": result.error.status,
+                "line": result.error.detail,
+                "transient": result.error.transient,
+            },
+        )
 
     async def _deliver(
-        self, conn: Connection | None, message: Message,
-        future: asyncio.Future[_Result | None], ref: str | None,
+        self,
+        conn: Connection | None,
+        message: Message,
+        future: asyncio.Future[_Result | None],
+        ref: str | None,
     ) -> None:
         result: _Result | None
         try:
@@ -139,18 +151,24 @@ class Outbound:
             try:
                 data = await self.delivery.deliver(message)
             except DeliveryError as exc:
-                failed = await self.store.set_status(message.id, MessageStatus.FAILED,
-                                                     error=exc.message)
+                failed = await self.store.set_status(
+                    message.id, MessageStatus.FAILED, error=exc.message
+                )
                 return _Result(failed, exc)
             sent = await self.store.set_status(message.id, MessageStatus.SENT, data=data)
             return _Result(sent, None)
 
     async def _fan_out(self, message: Message, exclude: str | None) -> None:
-        await self.hub.publish(conversation_room(message.line_user_id),
-                               encode(MessageReceived(message=message)), exclude=exclude)
+        await self.hub.publish(
+            conversation_room(message.line_user_id),
+            encode(MessageReceived(message=message)),
+            exclude=exclude,
+        )
         conversation = await self.store.get_conversation(message.line_user_id)
         if conversation is not None:
-            await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+            await self.hub.publish(
+                BROADCAST, encode(ConversationUpdated(conversation=conversation))
+            )
 
     async def close(self) -> None:
         """Wait briefly for running deliveries, then cancel what is left (it stays `pending`)."""
@@ -173,7 +191,8 @@ class LineDelivery:
         from .line import retry_key_for
 
         result = await self.client.push_text(
-            message.line_user_id, message.text or "",
+            message.line_user_id,
+            message.text or "",
             retry_key=retry_key_for(message.line_user_id, message.client_msg_id or message.id),
         )
         data: dict[str, Any] = {}

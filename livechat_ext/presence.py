@@ -78,8 +78,13 @@ class Presence:
         out = []
         for admin_id in sorted(known):
             online = self.is_online(admin_id)
-            out.append((admin_id, "online" if online else "offline",
-                        None if online else self._last_seen.get(admin_id)))
+            out.append(
+                (
+                    admin_id,
+                    "online" if online else "offline",
+                    None if online else self._last_seen.get(admin_id),
+                )
+            )
         return out
 
     def close(self) -> None:

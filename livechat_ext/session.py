@@ -61,8 +61,11 @@ class Session:
 
     def _auth_timed_out(self) -> None:
         if not self.authenticated:
-            frame = encode(AuthErrorPayload(code=AuthErrorCode.AUTH_TIMEOUT,
-                                            message="no successful auth in time"))
+            frame = encode(
+                AuthErrorPayload(
+                    code=AuthErrorCode.AUTH_TIMEOUT, message="no successful auth in time"
+                )
+            )
             self.conn.close(CloseCode.UNAUTHORIZED, "auth timeout", final=[frame])
 
     def _check_heartbeat(self) -> None:
@@ -82,8 +85,12 @@ class Session:
         self.arm("expiry", delay, self._token_expired)
 
     def _token_expired(self) -> None:
-        frame = encode(AuthErrorPayload(code=AuthErrorCode.TOKEN_EXPIRED,
-                                        message="token has expired; reconnect with a new one"))
+        frame = encode(
+            AuthErrorPayload(
+                code=AuthErrorCode.TOKEN_EXPIRED,
+                message="token has expired; reconnect with a new one",
+            )
+        )
         self.conn.close(CloseCode.UNAUTHORIZED, "token expired", final=[frame])
 
     def cancel_timers(self) -> None:

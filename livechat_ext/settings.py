@@ -93,9 +93,7 @@ class LiveChatSettings(BaseSettings):
         if self.demo:
             self.jwt_secret = self.jwt_secret or DEMO_JWT_SECRET
             self.line_channel_secret = self.line_channel_secret or DEMO_CHANNEL_SECRET
-            self.line_channel_access_token = (
-                self.line_channel_access_token or DEMO_ACCESS_TOKEN
-            )
+            self.line_channel_access_token = self.line_channel_access_token or DEMO_ACCESS_TOKEN
         return self
 
     @property
@@ -111,6 +109,7 @@ class LiveChatSettings(BaseSettings):
             missing.append("LIVECHAT_LINE_CHANNEL_SECRET")
         if missing:
             raise ConfigError(
-                "livechat_ext cannot start without " + ", ".join(missing)
+                "livechat_ext cannot start without "
+                + ", ".join(missing)
                 + " (or set LIVECHAT_DEMO=true for a demo)"
             )

@@ -51,14 +51,17 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serve(live_chat: LiveChat, app: FastAPI | None = None) -> AsyncIterator[Server]:
+async def serve(
+    live_chat: LiveChat, app: FastAPI | None = None, port: int | None = None
+) -> AsyncIterator[Server]:
     """Run `live_chat` in a real uvicorn on a free port until the block ends."""
     if app is None:
         app = FastAPI()
         app.include_router(live_chat.router)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws_ping_interval=None, lifespan="on")
+    port = port or free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws_ping_interval=None, lifespan="on"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -127,6 +130,7 @@ class Client:
                     if self._reader is not None and self._reader.done():
                         raise ConnectionError(f"closed with {self.close_code}; got {self.frames}")
                     await self._cond.wait()
+
         return await asyncio.wait_for(find(), timeout)
 
     async def wait_type(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
@@ -134,11 +138,12 @@ class Client:
             if frame["type"] != type_:
                 return False
             return all(frame["payload"].get(k) == v for k, v in match.items())
+
         return await self.wait_for(ok, timeout)
 
     async def request(self, type_: str, answer: str, **payload: Any) -> dict[str, Any]:
         ref = await self.send(type_, **payload)
-        return await self.wait_for(lambda f: f.get("ref") == ref and f["type"] in (answer, "error"))
+        return await self.wait_for(lambda f: f.get("ref") == ref)
 
     async def auth(self, token: str) -> dict[str, Any]:
         return await self.request("auth", "auth_success", token=token)
@@ -161,3 +166,74 @@ class Client:
         await self.ws.close()
         if self._reader is not None:
             await self._reader
+
+
+@dataclass
+class LineServer(Server):
+    fake: Any = None
+
+
+@contextlib.asynccontextmanager
+async def serve_with_fake_line(
+    tmp_path: Any, settings: LiveChatSettings | None = None, **overrides: Any
+) -> AsyncIterator[LineServer]:
+    """The plugin and a fake LINE Messaging API on one real uvicorn (loopback),
+    with `LIVECHAT_LINE_API_BASE_URL` pointing at the fake."""
+    from livechat_ext.simulator import FakeLine, create_fake_line_app
+
+    port = free_port()
+    fake = FakeLine("test-access-token")
+    base = f"http://127.0.0.1:{port}/fake-line"
+    if settings is None:
+        overrides.setdefault("line_channel_access_token", "test-access-token")
+        overrides.setdefault("line_api_base_url", base)
+        settings = make_settings(tmp_path, **overrides)
+    live_chat = LiveChat(settings)
+    app = FastAPI()
+    app.include_router(live_chat.router)
+    app.mount("/fake-line", create_fake_line_app(fake))
+    async with serve(live_chat, app, port) as srv:
+        yield LineServer(srv.live_chat, srv.port, srv.server, fake)
+        fake.close()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until server-side state satisfies `predicate` (for state that has no
+    event a client could await, such as clean-up after a close)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+async def raw_silent_client(port: int, frames: list[str]) -> asyncio.StreamWriter:
+    """A WebSocket client that sends `frames`, then never reads again: a peer
+    that cannot keep up, down to the TCP buffers."""
+    import base64
+    import os
+    import socket
+    import struct
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws/live-chat HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await reader.readuntil(b"\r\n\r\n")
+    for text in frames:
+        data = text.encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        if len(data) < 126:
+            header += bytes([0x80 | len(data)])
+        else:
+            header += bytes([0x80 | 126]) + struct.pack("!H", len(data))
+        writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+    await writer.drain()
+    return writer

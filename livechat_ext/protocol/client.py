@@ -110,8 +110,15 @@ ClientFrame = Annotated[
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = frozenset(
-    {"auth", "join_conversation", "leave_conversation", "typing_start", "typing_stop",
-     "message_send", "ping"}
+    {
+        "auth",
+        "join_conversation",
+        "leave_conversation",
+        "typing_start",
+        "typing_stop",
+        "message_send",
+        "ping",
+    }
 )
 _client_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
@@ -155,16 +162,26 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError(ErrorCode.INVALID_JSON, "frame is not valid JSON") from exc
     if not isinstance(data, dict):
-        raise FrameError(ErrorCode.INVALID_MESSAGE, "frame must be a JSON object",
-                         details=[{"field": "", "reason": "expected an object"}])
+        raise FrameError(
+            ErrorCode.INVALID_MESSAGE,
+            "frame must be a JSON object",
+            details=[{"field": "", "reason": "expected an object"}],
+        )
     ref = data.get("ref")
     if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF_LENGTH):
-        raise FrameError(ErrorCode.INVALID_MESSAGE, "ref must be a string of at most 64 characters",
-                         details=[{"field": "ref", "reason": "string, at most 64 characters"}])
+        raise FrameError(
+            ErrorCode.INVALID_MESSAGE,
+            "ref must be a string of at most 64 characters",
+            details=[{"field": "ref", "reason": "string, at most 64 characters"}],
+        )
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise FrameError(ErrorCode.INVALID_MESSAGE, "frame has no string 'type'", ref=ref,
-                         details=[{"field": "type", "reason": "required string"}])
+        raise FrameError(
+            ErrorCode.INVALID_MESSAGE,
+            "frame has no string 'type'",
+            ref=ref,
+            details=[{"field": "type", "reason": "required string"}],
+        )
     if kind not in CLIENT_TYPES:
         raise FrameError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:64]!r}", ref=ref)
     if "payload" in data:
@@ -176,5 +193,6 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
     try:
         return _client_adapter.validate_python({"type": kind, "payload": payload, "ref": ref})
     except ValidationError as exc:
-        raise FrameError(ErrorCode.INVALID_MESSAGE, f"invalid {kind} frame", ref=ref,
-                         details=_details(exc, kind)) from exc
+        raise FrameError(
+            ErrorCode.INVALID_MESSAGE, f"invalid {kind} frame", ref=ref, details=_details(exc, kind)
+        ) from exc

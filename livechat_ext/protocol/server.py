@@ -156,18 +156,38 @@ _server_adapter: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
 
 
 def error(
-    code: ErrorCode, message: str, *, ref: str | None = None,
-    client_msg_id: str | None = None, details: Any = None,
+    code: ErrorCode,
+    message: str,
+    *,
+    ref: str | None = None,
+    client_msg_id: str | None = None,
+    details: Any = None,
 ) -> str:
     """An `error` frame."""
-    return encode(ErrorPayload(code=code, message=message, client_msg_id=client_msg_id,
-                               details=details), ref)
+    return encode(
+        ErrorPayload(code=code, message=message, client_msg_id=client_msg_id, details=details), ref
+    )
 
 
 __all__ = [
-    "PAYLOADS", "PROTOCOL_VERSION", "SERVER_TYPES", "AuthErrorPayload",
-    "AuthSuccess", "ConversationJoined", "ConversationLeft", "ConversationUpdated",
-    "ErrorPayload", "MessageReceived", "MessageSent", "Notification",
-    "OperatorState", "OperatorStatus", "Pong", "ServerFrame", "UserTyping", "decode",
-    "encode", "error",
+    "PAYLOADS",
+    "PROTOCOL_VERSION",
+    "SERVER_TYPES",
+    "AuthErrorPayload",
+    "AuthSuccess",
+    "ConversationJoined",
+    "ConversationLeft",
+    "ConversationUpdated",
+    "ErrorPayload",
+    "MessageReceived",
+    "MessageSent",
+    "Notification",
+    "OperatorState",
+    "OperatorStatus",
+    "Pong",
+    "ServerFrame",
+    "UserTyping",
+    "decode",
+    "encode",
+    "error",
 ]
