@@ -117,6 +117,7 @@ class LiveChat:
                 base_url=self.settings.line_api_base_url,
                 timeout=self.settings.line_timeout,
                 max_attempts=self.settings.line_max_attempts,
+                backoff_base=self.settings.line_backoff_base,
             )
             self._own_line = True
         self.inbound.line = self._line
