@@ -1,0 +1,93 @@
+import type {
+  AuthSuccessPayload,
+  ClientPayloads,
+  ClientFrameTypeName,
+  ServerFrame,
+  ServerFrameOf,
+  ServerFrameTypeName,
+  ServerPayloads,
+} from './protocol.js';
+import type { ConnectionStateMachine, ConnectionStateName } from './stateMachine.js';
+import type { ReconnectOptions, ReconnectStrategy } from './reconnectStrategy.js';
+import type { MessageQueue, QueueEntry, StorageLike } from './messageQueue.js';
+import type { ConversationTracker } from './conversationTracker.js';
+import type { Connection, WebSocketLike } from './connection.js';
+
+export interface LiveChatClientOptions {
+  /** The WebSocket URL, e.g. `wss://host/ws/live-chat`. */
+  url: string;
+  /** A fixed JWT. Give this or getToken. */
+  token?: string | null;
+  /** Called before every connection attempt, after a 4001, and before the JWT's exp (in-band re-auth). */
+  getToken?: () => string | Promise<string>;
+  /** The operator's admin id, for the queue's storage key; default the token's `sub`, then `auth_success.admin_id`. */
+  adminId?: string;
+  /** Seconds between pings; default the server's `heartbeat_interval` (30). */
+  heartbeatInterval?: number;
+  /** Seconds after a ping without any frame before the socket is given up and reconnected. Default 10. */
+  heartbeatTimeout?: number;
+  /** Seconds from opening the socket to auth_success before it is given up and retried (reported as 1006). Default 15. */
+  connectTimeout?: number;
+  /** Re-authenticate this many ms before exp (at most half the remaining lifetime). Default 60000. */
+  reauthLeadMs?: number;
+  reconnect?: ReconnectOptions;
+  reconnectStrategy?: ReconnectStrategy;
+  /** Where the queue is saved. Default sessionStorage, else memory. */
+  storage?: StorageLike;
+  queue?: MessageQueue;
+  /** Default globalThis.WebSocket. */
+  WebSocketImpl?: new (url: string) => WebSocketLike;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+  now?: () => number;
+  /** Default crypto.randomUUID(). */
+  generateId?: () => string;
+  /** At most one typing_start per conversation this often. Default 2000. */
+  typingThrottleMs?: number;
+  /** typing_stop is sent after this long without startTyping(). Default 3000. */
+  typingIdleMs?: number;
+  onMessage?: (frame: ServerFrame) => void;
+  onConnect?: (payload: AuthSuccessPayload) => void;
+  onDisconnect?: (code: number, reason: string) => void;
+  onStateChange?: (state: ConnectionStateName, previous: ConnectionStateName) => void;
+  onQueueChange?: (entries: QueueEntry[]) => void;
+}
+
+export declare class LiveChatClient {
+  constructor(options: LiveChatClientOptions);
+  readonly url: string;
+  readonly connection: Connection;
+  readonly stateMachine: ConnectionStateMachine;
+  readonly reconnect: ReconnectStrategy;
+  readonly queue: MessageQueue;
+  readonly conversations: ConversationTracker;
+  readonly state: ConnectionStateName;
+  /** True once auth_success was received on the current socket. */
+  readonly isConnected: boolean;
+  readonly adminId: string | null;
+
+  /** A user action: lifts a 4001/4008 block and restarts the backoff. */
+  connect(): void;
+  /** Closes with 1000; no reconnect until connect(). */
+  disconnect(): void;
+  /** A new token: in-band re-auth when connected, reconnect after 4001/4008. */
+  setToken(token?: string): void;
+  tokenRefreshed(): void;
+  /** A raw frame, not queued; returns its ref or null when the socket is not open. */
+  send<T extends ClientFrameTypeName>(type: T, payload?: ClientPayloads[T]): string | null;
+  send(type: string, payload?: Record<string, unknown>): string | null;
+  /** Queues the message (sent now if connected) and returns its client_msg_id. */
+  sendMessage(lineUserId: string, text: string): string;
+  retryMessage(clientMsgId: string): boolean;
+  joinConversation(lineUserId: string): string | null;
+  leaveConversation(lineUserId: string): string | null;
+  startTyping(lineUserId: string): void;
+  stopTyping(lineUserId: string): void;
+
+  onMessage(handler: (frame: ServerFrame) => void): () => void;
+  onConnect(handler: (payload: AuthSuccessPayload) => void): () => void;
+  onDisconnect(handler: (code: number, reason: string) => void): () => void;
+  onStateChange(handler: (state: ConnectionStateName, previous: ConnectionStateName) => void): () => void;
+  onQueueChange(handler: (entries: QueueEntry[]) => void): () => void;
+  on<T extends ServerFrameTypeName>(type: T, handler: (payload: ServerPayloads[T], frame: ServerFrameOf<T>) => void): () => void;
+}

@@ -1,0 +1,211 @@
+// Types of the live chat wire protocol, version 1 (PROTOCOL.md).
+
+export declare const PROTOCOL_VERSION: 1;
+
+export declare const ClientFrameType: Readonly<{
+  AUTH: 'auth';
+  JOIN_CONVERSATION: 'join_conversation';
+  LEAVE_CONVERSATION: 'leave_conversation';
+  TYPING_START: 'typing_start';
+  TYPING_STOP: 'typing_stop';
+  MESSAGE_SEND: 'message_send';
+  PING: 'ping';
+}>;
+
+export declare const ServerFrameType: Readonly<{
+  AUTH_SUCCESS: 'auth_success';
+  AUTH_ERROR: 'auth_error';
+  CONVERSATION_JOINED: 'conversation_joined';
+  CONVERSATION_LEFT: 'conversation_left';
+  MESSAGE_RECEIVED: 'message_received';
+  MESSAGE_SENT: 'message_sent';
+  USER_TYPING: 'user_typing';
+  CONVERSATION_UPDATED: 'conversation_updated';
+  OPERATOR_STATUS: 'operator_status';
+  NOTIFICATION: 'notification';
+  PONG: 'pong';
+  ERROR: 'error';
+}>;
+
+export declare const FrameType: Readonly<typeof ClientFrameType & typeof ServerFrameType>;
+
+export type ClientFrameTypeName = (typeof ClientFrameType)[keyof typeof ClientFrameType];
+export type ServerFrameTypeName = (typeof ServerFrameType)[keyof typeof ServerFrameType];
+export type FrameTypeName = ClientFrameTypeName | ServerFrameTypeName;
+
+export declare const CloseCode: Readonly<{
+  NORMAL: 1000;
+  GOING_AWAY: 1001;
+  ABNORMAL: 1006;
+  POLICY_VIOLATION: 1008;
+  MESSAGE_TOO_BIG: 1009;
+  INTERNAL_ERROR: 1011;
+  SERVICE_RESTART: 1012;
+  TRY_AGAIN_LATER: 1013;
+  UNAUTHORIZED: 4001;
+  HEARTBEAT_TIMEOUT: 4002;
+  RATE_LIMIT_ABUSE: 4008;
+}>;
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+export declare const ErrorCode: Readonly<{
+  BAD_FRAME: 'bad_frame';
+  INVALID_JSON: 'invalid_json';
+  INVALID_MESSAGE: 'invalid_message';
+  UNKNOWN_TYPE: 'unknown_type';
+  NOT_AUTHENTICATED: 'not_authenticated';
+  FORBIDDEN: 'forbidden';
+  RATE_LIMITED: 'rate_limited';
+  DELIVERY_FAILED: 'delivery_failed';
+  INTERNAL_ERROR: 'internal_error';
+}>;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export declare const AuthErrorCode: Readonly<{
+  INVALID_TOKEN: 'invalid_token';
+  TOKEN_EXPIRED: 'token_expired';
+  AUTH_TIMEOUT: 'auth_timeout';
+}>;
+export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
+
+export declare const Limits: Readonly<{
+  TEXT_MAX_CHARS: 5000;
+  CLIENT_MSG_ID_MAX_CHARS: 64;
+  REF_MAX_CHARS: 64;
+}>;
+
+// ---- objects ----------------------------------------------------------------
+
+export type MessageKind = 'text' | 'sticker' | 'image' | 'video' | 'audio' | 'file' | 'location' | 'unsupported';
+export type MessageStatus = 'received' | 'pending' | 'sent' | 'failed';
+
+export interface Message {
+  id: string;
+  line_user_id: string;
+  /** Per conversation, strictly increasing. */
+  seq: number;
+  direction: 'inbound' | 'outbound';
+  sender: { type: 'user' | 'operator'; id: string };
+  kind: MessageKind;
+  text: string | null;
+  /** Kind-specific fields (sticker ids, file name, location, LINE message id). */
+  data: Record<string, unknown>;
+  status: MessageStatus;
+  /** The sender's id for an outbound message; null inbound. */
+  client_msg_id: string | null;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
+export interface Conversation {
+  line_user_id: string;
+  display_name: string | null;
+  picture_url: string | null;
+  last_message: Message | null;
+  last_seq: number;
+  updated_at: string;
+}
+
+export interface OperatorPresence {
+  admin_id: string;
+  status: 'online' | 'offline';
+}
+
+// ---- client frame payloads ---------------------------------------------------
+
+export interface AuthPayload { token: string }
+export interface JoinConversationPayload { line_user_id: string; after_seq?: number }
+export interface LeaveConversationPayload { line_user_id: string }
+export interface TypingPayload { line_user_id: string }
+export interface MessageSendPayload { line_user_id: string; text: string; client_msg_id: string }
+export type PingPayload = Record<string, never>;
+
+export interface ClientPayloads {
+  auth: AuthPayload;
+  join_conversation: JoinConversationPayload;
+  leave_conversation: LeaveConversationPayload;
+  typing_start: TypingPayload;
+  typing_stop: TypingPayload;
+  message_send: MessageSendPayload;
+  ping: PingPayload;
+}
+
+// ---- server frame payloads ---------------------------------------------------
+
+export interface AuthSuccessPayload {
+  admin_id: string;
+  session_id: string;
+  /** Seconds between pings. */
+  heartbeat_interval: number;
+  operators: OperatorPresence[];
+}
+export interface AuthErrorPayload { code: AuthErrorCodeValue; message: string }
+export interface ConversationJoinedPayload {
+  line_user_id: string;
+  /** 0 while the conversation has no message. */
+  last_seq: number;
+  /** Oldest first. */
+  messages: Message[];
+  has_more: boolean;
+  /** Admin ids typing now. */
+  typing: string[];
+}
+export interface ConversationLeftPayload { line_user_id: string }
+export interface MessageReceivedPayload { message: Message }
+export interface MessageSentPayload { client_msg_id: string; message: Message }
+export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean }
+export interface ConversationUpdatedPayload { conversation: Conversation }
+export interface OperatorStatusPayload { admin_id: string; status: 'online' | 'offline'; last_seen: string | null }
+export interface NotificationPayload {
+  kind: string;
+  title: string;
+  body: string;
+  line_user_id?: string;
+  data?: Record<string, unknown>;
+}
+export type PongPayload = Record<string, never>;
+export interface ErrorPayload {
+  code: ErrorCodeValue;
+  message: string;
+  client_msg_id?: string;
+  details?: unknown;
+}
+
+export interface ServerPayloads {
+  auth_success: AuthSuccessPayload;
+  auth_error: AuthErrorPayload;
+  conversation_joined: ConversationJoinedPayload;
+  conversation_left: ConversationLeftPayload;
+  message_received: MessageReceivedPayload;
+  message_sent: MessageSentPayload;
+  user_typing: UserTypingPayload;
+  conversation_updated: ConversationUpdatedPayload;
+  operator_status: OperatorStatusPayload;
+  notification: NotificationPayload;
+  pong: PongPayload;
+  error: ErrorPayload;
+}
+
+// ---- envelopes ---------------------------------------------------------------
+
+export interface Frame<T extends string = string, P = Record<string, unknown>> {
+  type: T;
+  payload: P;
+  /** Client correlation id, at most 64 characters, echoed in the direct answer. */
+  ref?: string;
+  /** Set by the server: ISO-8601 UTC with milliseconds and Z. */
+  timestamp?: string;
+}
+
+export type ServerFrameOf<T extends ServerFrameTypeName> = Frame<T, ServerPayloads[T]> & { timestamp: string };
+export type ClientFrameOf<T extends ClientFrameTypeName> = Frame<T, ClientPayloads[T]>;
+/** Any server frame, discriminated by `type`. */
+export type ServerFrame = { [T in ServerFrameTypeName]: ServerFrameOf<T> }[ServerFrameTypeName];
+/** Any client frame, discriminated by `type`. */
+export type ClientFrame = { [T in ClientFrameTypeName]: ClientFrameOf<T> }[ClientFrameTypeName];
+
+export declare function makeFrame<T extends ClientFrameTypeName>(type: T, payload?: ClientPayloads[T], ref?: string | number): ClientFrameOf<T>;
+export declare function makeFrame(type: string, payload?: Record<string, unknown>, ref?: string | number): Frame;
+
+/** Parse a text frame; null for binary data, invalid JSON or a frame without a type. */
+export declare function parseFrame(data: unknown): ServerFrame | null;
