@@ -18,8 +18,9 @@ def test_javascript_client_suite() -> None:
     assert node is not None
     files = sorted(str(p) for p in HERE.glob("*.test.mjs"))
     assert files, "no JavaScript tests found"
-    result = subprocess.run([node, "--test", *files], capture_output=True, text=True,
-                            timeout=300, check=False)
+    result = subprocess.run(
+        [node, "--test", *files], capture_output=True, text=True, timeout=300, check=False
+    )
     summary = result.stdout[-2000:]
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     passed = re.search(r"^# pass (\d+)", result.stdout, re.MULTILINE)

@@ -1,0 +1,49 @@
+"""A LINE bot's FastAPI app with livechat_ext mounted.
+
+Run: LIVECHAT_JWT_SECRET=... LIVECHAT_LINE_CHANNEL_SECRET=... \
+     LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN=... uvicorn --factory examples.host_app:create_app
+
+The bot keeps its own webhook route (`/callback`), hands every request to the
+plugin, and answers automatically only while no human handles the conversation.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Request, Response
+
+from livechat_ext import InvalidSignatureError, InvalidWebhookError, LiveChat, Operator
+
+AUTO_REPLIES: list[tuple[str, str]] = []  # what the bot would have said (for the demo/test)
+
+
+async def authorize(operator: Operator, line_user_id: str) -> bool:
+    """Who may see which conversation: here, every operator sees everything
+    except conversations a `vip_only` token claim keeps for VIP staff."""
+    return not line_user_id.startswith("Uvip") or bool(operator.claims.get("vip"))
+
+
+def create_app(live_chat: LiveChat | None = None) -> FastAPI:
+    live_chat = live_chat or LiveChat(authorize=authorize)
+    app = FastAPI()
+    app.include_router(live_chat.router)  # /ws/live-chat, REST history, the plugin's lifespan
+
+    @app.post("/callback")
+    async def callback(request: Request) -> Response:
+        body = await request.body()
+        try:
+            await live_chat.ingest_webhook(body, request.headers.get("x-line-signature"))
+        except (InvalidSignatureError, InvalidWebhookError):
+            return Response(status_code=400)
+        for event in json.loads(body)["events"]:  # the signature is verified by now
+            user_id = event.get("source", {}).get("userId")
+            if event.get("type") != "message" or not user_id:
+                continue
+            if await live_chat.is_live(user_id):
+                continue  # a human is on it: the bot stays quiet (handoff)
+            AUTO_REPLIES.append((user_id, "Thanks! An operator will be with you shortly."))
+        return Response(status_code=200)
+
+    app.state.live_chat = live_chat
+    return app
