@@ -1,0 +1,509 @@
+"""The store contract: every test runs against SQLite and PostgreSQL, so the
+backends cannot drift. Two stores on one database stand for two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from livechat_ext.errors import ConfigError, StoreError
+from livechat_ext.models import (
+    Direction,
+    MessageKind,
+    MessageStatus,
+    SenderType,
+)
+from livechat_ext.store import NewInbound, Store, create_store
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+OpenStore = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """An empty database of each backend."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def open_store(db_url: str, clock: FakeClock) -> AsyncIterator[OpenStore]:
+    """Opens another store with its own engine on the same database, as another
+    process would; all of them are closed after the test."""
+    opened: list[Store] = []
+
+    async def open_one() -> Store:
+        store = create_store(db_url, clock=clock)
+        opened.append(store)
+        await store.start()
+        return store
+
+    yield open_one
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: OpenStore) -> Store:
+    """A started store with its schema."""
+    opened = await open_store()
+    await opened.create_schema()
+    return opened
+
+
+@pytest.fixture
+async def twin(store: Store, open_store: OpenStore) -> Store:
+    """A second store on the same database, with its own engine."""
+    return await open_store()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def text_in(user: str, body: str = "hi", event_id: str | None = None) -> NewInbound:
+    return NewInbound(user, MessageKind.TEXT, body, webhook_event_id=event_id)
+
+
+async def seqs(store: Store, user: str) -> list[int]:
+    page = await store.history(user, limit=1000)
+    return [m.seq for m in page.messages]
+
+
+# seq allocation
+
+
+async def test_seq_is_gap_free_under_concurrent_writers_on_two_engines(
+    store: Store, twin: Store
+) -> None:
+    async def write(i: int) -> int:
+        target = store if i % 2 else twin
+        if i % 3:
+            inbound = await target.add_inbound(text_in("U1", f"in {i}", f"ev-{i}"))
+            assert inbound is not None
+            return inbound.message.seq
+        outbound = await target.add_outbound("U1", f"c-{i}", "admin-1", f"out {i}")
+        return outbound.message.seq
+
+    returned = await asyncio.gather(*(write(i) for i in range(50)))
+
+    assert sorted(returned) == list(range(1, 51))
+    assert await seqs(store, "U1") == list(range(1, 51))
+    conversation = await twin.get_conversation("U1")
+    assert conversation is not None
+    assert conversation.last_seq == 50
+
+
+async def test_seq_counts_per_conversation(store: Store) -> None:
+    for user in ("U1", "U2", "U1", "U1", "U2"):
+        await store.add_inbound(text_in(user))
+    assert await seqs(store, "U1") == [1, 2, 3]
+    assert await seqs(store, "U2") == [1, 2]
+
+
+async def test_first_inbound_creates_the_conversation(store: Store) -> None:
+    first = await store.add_inbound(text_in("U1", "one"))
+    second = await store.add_inbound(text_in("U1", "two"))
+    assert first is not None and first.new_conversation
+    assert second is not None and not second.new_conversation
+
+
+async def test_inbound_is_stored_as_given(store: Store) -> None:
+    tz = timezone(timedelta(hours=9))
+    sent = datetime(2026, 3, 4, 14, 0, 0, 250000, tzinfo=tz)
+    new = NewInbound(
+        "U1", MessageKind.STICKER, None, {"packageId": "1", "stickerId": "2"}, "ev-1", sent
+    )
+    result = await store.add_inbound(new)
+    assert result is not None
+    [stored] = (await store.history("U1", limit=10)).messages
+    assert stored == result.message
+    assert stored.kind is MessageKind.STICKER
+    assert stored.direction is Direction.INBOUND
+    assert stored.sender.type is SenderType.USER and stored.sender.id == "U1"
+    assert stored.status is MessageStatus.RECEIVED
+    assert stored.data == {"packageId": "1", "stickerId": "2"}
+    assert stored.text is None and stored.client_msg_id is None
+    assert stored.created_at == sent and stored.created_at.tzinfo is UTC
+
+
+# webhook de-duplication
+
+
+async def test_redelivered_webhook_event_is_stored_once(store: Store) -> None:
+    assert await store.add_inbound(text_in("U1", "hi", "ev-1")) is not None
+    assert await store.add_inbound(text_in("U1", "hi", "ev-1")) is None
+    assert await seqs(store, "U1") == [1]
+
+
+async def test_concurrent_redelivery_on_two_engines_is_stored_once(
+    store: Store, twin: Store
+) -> None:
+    results = await asyncio.gather(
+        *((store, twin)[i % 2].add_inbound(text_in("U1", "hi", "ev-1")) for i in range(10))
+    )
+    assert sum(result is not None for result in results) == 1
+    assert await seqs(twin, "U1") == [1]
+
+
+async def test_recorded_event_ids_are_known_everywhere(store: Store, twin: Store) -> None:
+    assert await store.record_event("ev-follow")
+    assert not await twin.record_event("ev-follow")
+    assert await twin.add_inbound(text_in("U1", "hi", "ev-follow")) is None
+    assert await store.add_inbound(text_in("U1", "hi", "ev-msg")) is not None
+    assert not await twin.record_event("ev-msg")
+
+
+async def test_messages_without_event_id_are_never_deduplicated(store: Store) -> None:
+    await store.add_inbound(text_in("U1"))
+    await store.add_inbound(text_in("U1"))
+    assert await seqs(store, "U1") == [1, 2]
+
+
+# outbound idempotency
+
+
+async def test_outbound_is_pending_and_idempotent(store: Store, clock: FakeClock) -> None:
+    first = await store.add_outbound("U1", "c-1", "admin-1", "hello")
+    again = await store.add_outbound("U1", "c-1", "admin-2", "changed")
+    assert first.created and not again.created
+    assert again.message == first.message
+    message = first.message
+    assert message.status is MessageStatus.PENDING
+    assert message.direction is Direction.OUTBOUND
+    assert message.sender.type is SenderType.OPERATOR and message.sender.id == "admin-1"
+    assert (message.kind, message.text, message.client_msg_id) == (MessageKind.TEXT, "hello", "c-1")
+    assert message.created_at == clock.now
+    assert await seqs(store, "U1") == [1]
+
+
+async def test_outbound_key_is_per_conversation(store: Store) -> None:
+    one = await store.add_outbound("U1", "c-1", "admin-1", "a")
+    other_user = await store.add_outbound("U2", "c-1", "admin-1", "b")
+    other_key = await store.add_outbound("U1", "c-2", "admin-1", "c")
+    assert one.created and other_user.created and other_key.created
+    assert await seqs(store, "U1") == [1, 2]
+
+
+async def test_concurrent_outbound_repeats_on_two_engines_store_one(
+    store: Store, twin: Store
+) -> None:
+    results = await asyncio.gather(
+        *((store, twin)[i % 2].add_outbound("U1", "c-1", "admin-1", "hi") for i in range(10))
+    )
+    assert sum(result.created for result in results) == 1
+    assert len({result.message.id for result in results}) == 1
+    assert await seqs(store, "U1") == [1]
+
+
+# claim and status
+
+
+async def test_claim_holds_a_lease_until_it_expires(
+    store: Store, twin: Store, clock: FakeClock
+) -> None:
+    message = (await store.add_outbound("U1", "c-1", "admin-1", "hi")).message
+    assert await store.claim(message.id, 30)
+    assert not await twin.claim(message.id, 30)
+    clock.advance(29.9)
+    assert not await twin.claim(message.id, 30)
+    clock.advance(0.1)
+    assert await twin.claim(message.id, 30)
+
+
+async def test_concurrent_claims_have_one_winner(store: Store, twin: Store) -> None:
+    message = (await store.add_outbound("U1", "c-1", "admin-1", "hi")).message
+    won = await asyncio.gather(*((store, twin)[i % 2].claim(message.id, 30) for i in range(10)))
+    assert sum(won) == 1
+
+
+async def test_set_status_releases_the_lease_and_sent_cannot_be_claimed(store: Store) -> None:
+    message = (await store.add_outbound("U1", "c-1", "admin-1", "hi")).message
+    assert await store.claim(message.id, 30)
+    failed = await store.set_status(message.id, MessageStatus.FAILED, error="timeout")
+    assert failed.status is MessageStatus.FAILED and failed.error == "timeout"
+    assert await store.claim(message.id, 30)
+    await store.set_status(message.id, MessageStatus.SENT)
+    assert not await store.claim(message.id, 30)
+
+
+async def test_claim_refuses_inbound_and_unknown_messages(store: Store) -> None:
+    inbound = await store.add_inbound(text_in("U1"))
+    assert inbound is not None
+    assert not await store.claim(inbound.message.id, 30)
+    assert not await store.claim("no-such-id", 30)
+
+
+async def test_set_status_merges_data_and_is_stored(store: Store) -> None:
+    message = (await store.add_outbound("U1", "c-1", "admin-1", "hi")).message
+    await store.set_status(message.id, MessageStatus.FAILED, error="boom", data={"a": 1})
+    sent = await store.set_status(message.id, MessageStatus.SENT, data={"b": 2})
+    assert sent.status is MessageStatus.SENT
+    assert sent.error is None
+    assert sent.data == {"a": 1, "b": 2}
+    assert (await store.history("U1", limit=10)).messages == [sent]
+    with pytest.raises(StoreError):
+        await store.set_status("no-such-id", MessageStatus.SENT)
+
+
+async def test_undelivered_outbound_lists_old_pending_ones(store: Store, clock: FakeClock) -> None:
+    old = (await store.add_outbound("U1", "c-1", "admin-1", "old")).message
+    done = (await store.add_outbound("U1", "c-2", "admin-1", "done")).message
+    await store.set_status(done.id, MessageStatus.SENT)
+    await store.add_inbound(text_in("U1"))
+    cutoff = clock.advance(60)
+    await store.add_outbound("U2", "c-3", "admin-1", "new")
+    assert await store.undelivered_outbound(cutoff) == [old]
+
+
+async def test_last_outbound_at(store: Store, clock: FakeClock) -> None:
+    assert await store.last_outbound_at("U1") is None
+    await store.add_inbound(text_in("U1"))
+    assert await store.last_outbound_at("U1") is None
+    await store.add_outbound("U1", "c-1", "admin-1", "a")
+    sent_at = clock.now
+    clock.advance(5)
+    await store.add_inbound(text_in("U1"))
+    assert await store.last_outbound_at("U1") == sent_at
+
+
+# history
+
+
+async def test_history_of_an_empty_conversation(store: Store) -> None:
+    await store.ensure_conversation("U1")
+    for page in (
+        await store.history("U1", limit=5),
+        await store.history("U1", limit=5, after_seq=0),
+        await store.history("nobody", limit=5),
+    ):
+        assert page.messages == [] and not page.has_more
+
+
+@pytest.mark.parametrize(("count", "has_more"), [(4, False), (5, False), (6, True)])
+async def test_latest_history_at_the_limit(store: Store, count: int, has_more: bool) -> None:
+    for _ in range(count):
+        await store.add_inbound(text_in("U1"))
+    page = await store.history("U1", limit=5)
+    assert [m.seq for m in page.messages] == list(range(max(1, count - 4), count + 1))
+    assert page.has_more is has_more
+
+
+async def test_history_after_seq_pages_forward(store: Store) -> None:
+    for _ in range(7):
+        await store.add_inbound(text_in("U1"))
+    first = await store.history("U1", limit=3, after_seq=0)
+    second = await store.history("U1", limit=3, after_seq=3)
+    last = await store.history("U1", limit=3, after_seq=6)
+    end = await store.history("U1", limit=3, after_seq=7)
+    assert ([m.seq for m in first.messages], first.has_more) == ([1, 2, 3], True)
+    assert ([m.seq for m in second.messages], second.has_more) == ([4, 5, 6], True)
+    assert ([m.seq for m in last.messages], last.has_more) == ([7], False)
+    assert (end.messages, end.has_more) == ([], False)
+    exact = await store.history("U1", limit=3, after_seq=4)
+    assert ([m.seq for m in exact.messages], exact.has_more) == ([5, 6, 7], False)
+
+
+async def test_history_before_seq_pages_backward(store: Store) -> None:
+    for _ in range(7):
+        await store.add_inbound(text_in("U1"))
+    older = await store.history("U1", limit=3, before_seq=5)
+    oldest = await store.history("U1", limit=3, before_seq=4)
+    assert ([m.seq for m in older.messages], older.has_more) == ([2, 3, 4], True)
+    assert ([m.seq for m in oldest.messages], oldest.has_more) == ([1, 2, 3], False)
+
+
+# conversations
+
+
+async def test_ensure_and_get_conversation(store: Store, clock: FakeClock) -> None:
+    assert await store.get_conversation("U1") is None
+    created, was_created = await store.ensure_conversation("U1")
+    clock.advance(10)
+    again, created_again = await store.ensure_conversation("U1")
+    assert was_created and not created_again
+    assert again == created
+    assert (created.last_seq, created.last_message, created.updated_at) == (
+        0,
+        None,
+        clock.now - timedelta(seconds=10),
+    )
+    assert created.followed
+
+
+async def test_update_conversation(store: Store, clock: FakeClock) -> None:
+    made = await store.update_conversation("U1", display_name="Ann", picture_url="https://p/1")
+    assert (made.display_name, made.picture_url, made.followed) == ("Ann", "https://p/1", True)
+    clock.advance(10)
+    kept = await store.update_conversation("U1", followed=False)
+    assert (kept.display_name, kept.picture_url, kept.followed) == ("Ann", "https://p/1", False)
+    assert kept.updated_at == made.updated_at
+    touched = await store.update_conversation("U1", touch=True)
+    assert touched.updated_at == clock.now
+    assert await store.get_conversation("U1") == touched
+
+
+async def test_conversation_carries_its_last_message(store: Store) -> None:
+    await store.add_inbound(text_in("U1", "first"))
+    last = await store.add_outbound("U1", "c-1", "admin-1", "second")
+    conversation = await store.get_conversation("U1")
+    assert conversation is not None
+    assert conversation.last_seq == 2
+    assert conversation.last_message == last.message
+
+
+async def test_list_conversations_newest_first_across_pages(store: Store, clock: FakeClock) -> None:
+    for user in ("U1", "U2", "U3"):
+        clock.advance(1)
+        await store.add_inbound(text_in(user, f"from {user}"))
+    clock.advance(1)
+    await store.ensure_conversation("U4")
+    await store.ensure_conversation("U5")  # same updated_at as U4: line_user_id breaks the tie
+    clock.advance(1)
+    await store.add_inbound(text_in("U1", "again"))
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = await store.list_conversations(limit=2, cursor=cursor)
+        pages += 1
+        seen += [c.line_user_id for c in page.conversations]
+        for conversation in page.conversations:
+            last = conversation.last_message
+            assert (last.seq if last else 0) == conversation.last_seq
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["U1", "U5", "U4", "U3", "U2"]
+    assert pages == 3
+    first = (await store.list_conversations(limit=1)).conversations[0]
+    assert first.last_message is not None and first.last_message.text == "again"
+
+
+async def test_list_conversations_exact_page_has_no_cursor(store: Store) -> None:
+    assert (await store.list_conversations(limit=2)).conversations == []
+    await store.ensure_conversation("U1")
+    await store.ensure_conversation("U2")
+    page = await store.list_conversations(limit=2)
+    assert len(page.conversations) == 2 and page.next_cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", "WzEsIDJd", "WyJ4IiwgIlUxIl0"])
+async def test_list_conversations_refuses_a_bad_cursor(store: Store, cursor: str) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        await store.list_conversations(limit=2, cursor=cursor)
+
+
+# schema and lifecycle
+
+
+async def test_create_schema_twice_and_concurrently(open_store: OpenStore) -> None:
+    first, second = await open_store(), await open_store()
+    await asyncio.gather(first.create_schema(), second.create_schema())
+    await first.create_schema()
+    assert await second.add_inbound(text_in("U1")) is not None
+
+
+async def test_create_schema_refuses_a_newer_schema(db_url: str) -> None:
+    engine = create_async_engine(db_url)
+    try:
+        store = create_store(engine=engine)
+        await store.create_schema()
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO livechat_schema_version (version, applied_at) VALUES (99, :t)"),
+                {"t": datetime(2026, 1, 1)},
+            )
+        with pytest.raises(StoreError, match="99"):
+            await store.create_schema()
+    finally:
+        await engine.dispose()
+
+
+async def test_driver_errors_are_store_errors(open_store: OpenStore) -> None:
+    without_schema = await open_store()
+    with pytest.raises(StoreError) as caught:
+        await without_schema.add_inbound(text_in("U1"))
+    assert caught.value.__cause__ is not None
+    with pytest.raises(StoreError):
+        await without_schema.list_conversations(limit=5)
+
+
+async def test_store_satisfies_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+    await store.ping()
+
+
+async def test_host_engine_is_left_open(db_url: str) -> None:
+    engine = create_async_engine(db_url)
+    pool = engine.pool
+    try:
+        store = create_store(engine=engine)
+        await store.create_schema()
+        await store.add_inbound(text_in("U1"))
+        await store.close()
+        assert engine.pool is pool  # dispose() would have replaced it
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT count(*) FROM livechat_messages")) == 1
+    finally:
+        await engine.dispose()
+
+
+# errors at the boundary (not parametrized: they need no running database)
+
+
+async def test_unreachable_postgres_is_a_store_error() -> None:
+    store = create_store(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/none")
+    try:
+        with pytest.raises(StoreError):
+            await store.ping()
+        with pytest.raises(StoreError):
+            await store.add_inbound(text_in("U1"))
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("url", ["mysql+aiomysql://h/db", "sqlite:///x.db", "redis://h"])
+def test_unknown_scheme_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"sqlite\+aiosqlite.*postgresql\+asyncpg"):
+        create_store(url)
+
+
+def test_invalid_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        create_store("not a url")
+
+
+def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    with pytest.raises(ConfigError, match=r"livechat-ext\[postgres\]"):
+        create_store("postgresql+asyncpg://postgres@127.0.0.1/db")
