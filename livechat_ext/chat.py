@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .auth import Operator, TokenVerifier
+from .cluster_sync import ClusterSync
 from .connection import Connection
 from .errors import AuthError, AuthErrorCode, CloseCode, ErrorCode, StoreError
 from .hub import BROADCAST, Hub, admin_room, conversation_room
@@ -77,7 +78,9 @@ class Chat:
         self.presence = Presence(settings.presence_grace, self._announce_presence)
         self.typing = TypingTracker(settings.typing_timeout, self._announce_typing_stop)
         self.on_typing: Callable[[Session, str], None] | None = None
+        self.cluster_sync: ClusterSync | None = None
         hub.listeners.append(self._on_remote_event)
+        hub.on_conversation = self._conversation_occupancy
         self._handlers: dict[str, Callable[[Session, Any], Awaitable[Outcome]]] = {
             "auth": self._on_auth,
             "ping": self._on_ping,
@@ -200,6 +203,38 @@ class Chat:
                 )
             ]
         )
+
+    async def operators(self) -> list[OperatorState]:
+        """Every known operator with status: this node's view, merged with the cluster's."""
+        known = {a: (st, seen) for a, st, seen in self.presence.snapshot()}
+        sync = self.cluster_sync
+        if sync is not None:
+            try:
+                online = await sync.cluster.online_operators()
+            except Exception as exc:
+                log.warning("cluster unavailable for the operator list: %s", exc)
+            else:
+                for admin_id, (status, seen) in list(known.items()):
+                    if status == "online" and admin_id not in online and \
+                            self.presence.connections(admin_id) == 0:
+                        known[admin_id] = ("offline", seen)
+                for admin_id in online:
+                    known[admin_id] = ("online", None)
+        return [OperatorState(admin_id=a, status=st, last_seen=seen)  # type: ignore[arg-type]
+                for a, (st, seen) in sorted(known.items())]
+
+    async def room_open(self, line_user_id: str) -> bool:
+        """Whether an operator has the conversation open on any node."""
+        if self.hub.members(conversation_room(line_user_id)) > 0:
+            return True
+        sync = self.cluster_sync
+        if sync is None:
+            return False
+        try:
+            return await sync.cluster.room_open(line_user_id)
+        except Exception as exc:
+            log.warning("cluster unavailable for room state: %s", exc)
+            return False
 
     def _arm_expiry(self, session: Session, operator: Operator) -> None:
         if operator.expires_at is None:
@@ -340,9 +375,35 @@ class Chat:
     def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
         self.outbound.spawn(self._publish_typing(line_user_id, admin_id, is_typing, None))
 
-    def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
+    async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
         text = encode(OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen))
-        self.outbound.spawn(self.hub.publish(BROADCAST, text, presence=(admin_id, status)))
+        await self.hub.publish(BROADCAST, text, presence=(admin_id, status))
+
+    def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
+        sync = self.cluster_sync
+        if sync is None:
+            self.outbound.spawn(self.publish_presence(admin_id, status, last_seen))
+            return
+
+        async def change() -> None:
+            try:
+                await sync.cluster.set_operator(
+                    sync.node, admin_id, 1 if status == "online" else 0
+                )
+                if await sync.cluster.online_elsewhere(sync.node, admin_id):
+                    return  # still online on another node: nothing changed for anyone
+            except Exception as exc:
+                log.warning(
+                    "cluster unavailable; announcing %s %s from here: %s", admin_id, status, exc
+                )
+            await self.publish_presence(admin_id, status, last_seen)
+
+        sync.submit(change)
+
+    def _conversation_occupancy(self, line_user_id: str, open_here: bool) -> None:
+        sync = self.cluster_sync
+        if sync is not None:
+            sync.submit(lambda: sync.cluster.set_room(sync.node, line_user_id, open_here))
 
     def _on_remote_event(self, event: Any) -> None:
         if event.typing is not None:
@@ -354,7 +415,12 @@ class Chat:
         if event.presence is not None:
             self.presence.remote(*event.presence)
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """Announce now what the presence grace would have announced later."""
+        for admin_id in self.presence.flush_pending():
+            self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
+        if self.cluster_sync is not None:
+            await self.cluster_sync.settle()
         self.presence.close()
         self.typing.close()
 

@@ -17,9 +17,10 @@ from .api import build_api
 from .auth import TokenVerifier
 from .broker import Broker, create_broker
 from .chat import Authorize, Chat, allow_all
+from .cluster_sync import ClusterSync
 from .endpoint import Endpoint
 from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
-from .hub import BROADCAST, Hub, admin_room, conversation_room
+from .hub import BROADCAST, Hub, admin_room
 from .inbound import Inbound
 from .logging_filters import install_redaction
 from .models import utcnow
@@ -59,7 +60,7 @@ class LiveChat:
         self.settings = settings = settings or LiveChatSettings()
         settings.check()
         self.store = store or create_store(settings.store_url, engine=engine)
-        self.broker = broker or create_broker(settings.broker_url)
+        self.broker = broker or create_broker(settings.broker_url, prefix=settings.broker_prefix)
         self.hub = Hub(self.broker, node_id)
         self.verifier = TokenVerifier(settings)
         self._line = line_client
@@ -77,6 +78,7 @@ class LiveChat:
         )
         self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
         self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
+        self.inbound.room_open = self.chat.room_open
         self._starts = 0
         self._start_lock = asyncio.Lock()
         self.router = self._build_router()
@@ -109,6 +111,13 @@ class LiveChat:
         if self.settings.create_schema:
             await self.store.create_schema()
         await self.hub.start()
+        cluster = getattr(self.broker, "cluster", None)
+        if cluster is not None:
+            self.chat.cluster_sync = ClusterSync(
+                cluster, self.hub.node_id, self.settings.presence_ttl,
+                local_state=self._local_state, on_orphans=self._orphans_offline,
+                on_rejoin=self._announce_local_online)
+            await self.chat.cluster_sync.start()
         if self._line is None and self.settings.line_channel_access_token:
             from .line import LineClient
 
@@ -126,9 +135,24 @@ class LiveChat:
         )
         log.info("livechat_ext started (node %s)", self.hub.node_id)
 
+    def _local_state(self) -> tuple[dict[str, int], list[str]]:
+        return self.chat.presence.local_counts(), self.hub.open_conversations()
+
+    async def _orphans_offline(self, admin_ids: list[str]) -> None:
+        for admin_id in admin_ids:
+            log.info("operator %s went offline with a dead node", admin_id)
+            await self.chat.publish_presence(admin_id, "offline", utcnow())
+
+    async def _announce_local_online(self) -> None:
+        for admin_id in self.chat.presence.local_counts():
+            await self.chat.publish_presence(admin_id, "online")
+
     async def stop(self) -> None:
         """Finish or cancel in-flight work and release every resource."""
-        self.chat.shutdown()
+        await self.chat.shutdown()
+        if self.chat.cluster_sync is not None:
+            await self.chat.cluster_sync.stop()
+            self.chat.cluster_sync = None
         await self.outbound.close()
         await self.broker.close()
         if self._own_line and self._line is not None:
@@ -149,7 +173,7 @@ class LiveChat:
     async def is_live(self, line_user_id: str) -> bool:
         """Whether a human handles this conversation: an operator has it open, or
         an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
-        if self.hub.members(conversation_room(line_user_id)) > 0:
+        if await self.chat.room_open(line_user_id):
             return True
         last = await self.store.last_outbound_at(line_user_id)
         window = timedelta(seconds=self.settings.handoff_window)

@@ -12,6 +12,7 @@ from .connection import Connection
 log = logging.getLogger("livechat_ext.hub")
 
 BROADCAST = "broadcast"
+_CONVERSATION = "conversation:"
 
 
 def admin_room(admin_id: str) -> str:
@@ -19,7 +20,7 @@ def admin_room(admin_id: str) -> str:
 
 
 def conversation_room(line_user_id: str) -> str:
-    return f"conversation:{line_user_id}"
+    return _CONVERSATION + line_user_id
 
 
 class Hub:
@@ -33,6 +34,7 @@ class Hub:
         self.rooms: dict[str, dict[str, Connection]] = {}
         self.connections: dict[str, Connection] = {}
         self.listeners: list[Callable[[BrokerEvent], None]] = []
+        self.on_conversation: Callable[[str, bool], None] | None = None
         self.broker_failures = 0
 
     async def start(self) -> None:
@@ -48,7 +50,11 @@ class Hub:
             self.leave(conn, room)
 
     def join(self, conn: Connection, room: str) -> None:
-        self.rooms.setdefault(room, {})[conn.id] = conn
+        members = self.rooms.get(room)
+        if members is None:
+            members = self.rooms[room] = {}
+            self._occupancy(room, True)
+        members[conn.id] = conn
         conn.rooms.add(room)
 
     def leave(self, conn: Connection, room: str) -> None:
@@ -57,7 +63,16 @@ class Hub:
             members.pop(conn.id, None)
             if not members:
                 del self.rooms[room]
+                self._occupancy(room, False)
         conn.rooms.discard(room)
+
+    def _occupancy(self, room: str, occupied: bool) -> None:
+        if self.on_conversation is not None and room.startswith(_CONVERSATION):
+            self.on_conversation(room[len(_CONVERSATION):], occupied)
+
+    def open_conversations(self) -> list[str]:
+        """Conversations some local connection has joined."""
+        return [r[len(_CONVERSATION):] for r in self.rooms if r.startswith(_CONVERSATION)]
 
     def members(self, room: str) -> int:
         return len(self.rooms.get(room, ()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .errors import DeliveryError, StoreError
@@ -59,6 +60,7 @@ class Inbound:
         self.outbound = outbound
         self.line = line
         self._profiles_tried: set[str] = set()
+        self.room_open: Callable[[str], Awaitable[bool]] = self._local_room_open
         self._loading_at: dict[str, float] = {}
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
@@ -111,8 +113,8 @@ class Inbound:
 
     async def _fan_out(self, message: Message) -> None:
         room = conversation_room(message.line_user_id)
-        watched = self.hub.members(room) > 0
         await self.hub.publish(room, encode(MessageReceived(message=message)))
+        watched = await self.room_open(message.line_user_id)
         conversation = await self.store.get_conversation(message.line_user_id)
         if conversation is not None:
             await self.hub.publish(
@@ -132,6 +134,9 @@ class Inbound:
                     )
                 ),
             )
+
+    async def _local_room_open(self, line_user_id: str) -> bool:
+        return self.hub.members(conversation_room(line_user_id)) > 0
 
     async def _follow(self, event: InboundEvent, followed: bool) -> bool:
         assert event.line_user_id is not None

@@ -87,6 +87,20 @@ class Presence:
             )
         return out
 
+    def flush_pending(self) -> list[str]:
+        """Cancel the pending offline timers and return their operators."""
+        pending = list(self._pending_offline)
+        for handle in self._pending_offline.values():
+            handle.cancel()
+        self._pending_offline.clear()
+        return pending
+
+    def last_seen(self, admin_id: str) -> datetime | None:
+        return self._last_seen.get(admin_id)
+
+    def local_counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
     def close(self) -> None:
         for handle in self._pending_offline.values():
             handle.cancel()

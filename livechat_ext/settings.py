@@ -53,6 +53,8 @@ class LiveChatSettings(BaseSettings):
     handoff_window: float = Field(default=600.0, ge=0)
 
     broker_url: str = "memory://"
+    broker_prefix: str = Field(default="livechat", min_length=1, max_length=64)
+    presence_ttl: float = Field(default=6.0, gt=0)
     store_url: str = "sqlite+aiosqlite:///./livechat.db"
     create_schema: bool = True
 

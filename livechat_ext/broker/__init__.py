@@ -5,13 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .base import Broker, BrokerEvent, EventHandler
+from .base import Broker, BrokerEvent, Cluster, EventHandler
 from .memory import MemoryBroker
 
 SCHEMES = ("memory", "redis", "rediss")
 
 
-def create_broker(url: str) -> Broker:
+def create_broker(url: str, *, prefix: str = "livechat") -> Broker:
     """The broker for a URL; raises `ConfigError` for an unknown scheme or a missing driver."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
@@ -23,8 +23,10 @@ def create_broker(url: str) -> Broker:
             raise ConfigError(
                 "the redis:// broker needs redis-py: pip install 'livechat-ext[redis]'"
             ) from exc
-        return RedisBroker(url)
+        return RedisBroker(url, prefix=prefix)
     raise ConfigError(f"unknown broker URL scheme {scheme!r}; known: {', '.join(SCHEMES)}")
 
 
-__all__ = ["SCHEMES", "Broker", "BrokerEvent", "EventHandler", "MemoryBroker", "create_broker"]
+__all__ = [
+    "SCHEMES", "Broker", "BrokerEvent", "Cluster", "EventHandler", "MemoryBroker", "create_broker",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -40,3 +40,42 @@ class Broker(Protocol):
 
     async def close(self) -> None:
         """Stop delivering and release connections."""
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """What the nodes of one deployment know about each other: which node is
+    alive, which operators each node has connections for, and which
+    conversations are open on each node. A node that stops heart-beating for
+    `ttl` seconds is dead; one live node reaps it and learns its operators."""
+
+    async def heartbeat(self, node: str, ttl: float) -> bool:
+        """Mark `node` alive for `ttl` seconds; True if it was not known alive
+        (first beat, or after being reaped: its state must be published again)."""
+
+    async def publish_state(
+        self, node: str, operators: dict[str, int], rooms: Iterable[str]
+    ) -> None:
+        """Replace everything recorded for `node`."""
+
+    async def set_operator(self, node: str, admin_id: str, connections: int) -> None:
+        """Record how many connections `admin_id` has on `node` (0 forgets it)."""
+
+    async def online_elsewhere(self, node: str, admin_id: str) -> bool:
+        """Whether `admin_id` has a connection on another live node."""
+
+    async def online_operators(self) -> set[str]:
+        """Every operator with a connection on any live node."""
+
+    async def set_room(self, node: str, line_user_id: str, open_here: bool) -> None:
+        """Record whether a conversation is open on `node`."""
+
+    async def room_open(self, line_user_id: str) -> bool:
+        """Whether any live node has an operator in the conversation."""
+
+    async def reap(self, node: str) -> list[str]:
+        """Forget dead nodes (one reaper per dead node across the cluster) and
+        return their operators that are now online nowhere."""
+
+    async def leave(self, node: str) -> None:
+        """Forget `node` at a clean shutdown."""

@@ -143,13 +143,13 @@ export class LiveChatClient {
   /**
    * Queue a text message; it is sent now if connected, else after the next connect.
    * @param {string} lineUserId
-   * @param {string} text 1 to 5000 characters
+   * @param {string} text 1 to 5000 characters, counted in UTF-16 code units (`.length`) as LINE and the server count them
    * @returns {string} its client_msg_id, kept for every retry
    * @throws {TypeError | RangeError} for a missing conversation or a text out of bounds
    */
   sendMessage(lineUserId, text) {
     if (typeof lineUserId !== 'string' || lineUserId === '') throw new TypeError('lineUserId is required');
-    const length = typeof text === 'string' ? [...text].length : 0;
+    const length = typeof text === 'string' ? text.length : 0;
     if (length < 1 || length > Limits.TEXT_MAX_CHARS) {
       throw new RangeError(`text must be 1 to ${Limits.TEXT_MAX_CHARS} characters`);
     }
