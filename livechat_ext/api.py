@@ -1,6 +1,7 @@
 """REST history for pages, with the same Bearer JWT as the WebSocket."""
 
-from __future__ import annotations
+# Annotations are evaluated eagerly here: FastAPI reads the route signatures
+# at definition time and `Op` is local to build_api.
 
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def build_api(live_chat: LiveChat) -> APIRouter:
+def build_api(live_chat: "LiveChat") -> APIRouter:
     """`/conversations`, `/conversations/{id}`, `/conversations/{id}/messages`, `/operators`."""
     router = APIRouter()
 
@@ -34,7 +35,8 @@ def build_api(live_chat: LiveChat) -> APIRouter:
                 401,
                 exc.message,
                 headers={
-                    "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
+                    "WWW-Authenticate": f'Bearer error="invalid_token", '
+                    f'error_description="{exc.code}"'
                 },
             ) from exc
 
