@@ -119,7 +119,8 @@ test('sendMessage validates the conversation and the text length', async () => {
   assert.throws(() => client.sendMessage('', 'x'), TypeError);
   assert.throws(() => client.sendMessage('U1', ''), RangeError);
   assert.throws(() => client.sendMessage('U1', 'x'.repeat(5001)), RangeError);
-  assert.doesNotThrow(() => client.sendMessage('U1', '😀'.repeat(5000)));
+  assert.doesNotThrow(() => client.sendMessage('U1', '😀'.repeat(2500)));
+  assert.throws(() => client.sendMessage('U1', '😀'.repeat(2501)), RangeError);
 });
 
 test('client_msg_id comes from crypto.randomUUID by default', async () => {

@@ -223,8 +223,8 @@ function bind() {
 async function main() {
   buildStickers();
   bind();
+  const wanted = location.hash.slice(1); // read before showUsers() clears the hash
   const users = await showUsers();
-  const wanted = location.hash.slice(1);
   const user = users.find((u) => u.user_id === wanted);
   if (user) openChat(user);
 }

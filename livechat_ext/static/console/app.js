@@ -51,7 +51,7 @@ async function check(candidate) {
     return await api.me(candidate);
   } catch (error) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      return `The server refused this token (${error.message}).`;
+      return error.status === 401 ? 'The server refused this token: it is invalid or has expired.' : 'This operator is not allowed to use the console.';
     }
     // Unreachable server: trust the token for now, the socket will tell.
     const claims = describeToken(candidate);

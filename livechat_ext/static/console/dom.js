@@ -49,7 +49,7 @@ export function icon(name, className = 'icon') {
 
 /** @param {string} value @returns {string} up to two letters */
 export function initials(value) {
-  const words = value.trim().split(/\s+/).filter(Boolean);
+  const words = value.trim().split(/[\s\-_.@]+/).filter(Boolean);
   if (words.length === 0) return '?';
   const letters = words.length > 1 ? [words[0], words[1]].map((w) => [...w][0]) : [...words[0]].slice(0, 2);
   return letters.join('').toUpperCase();

@@ -74,12 +74,6 @@ export class Thread {
     return Number.isFinite(min) ? min : null;
   }
 
-  /** @param {string} text @returns {boolean} whether a message with exactly this text is shown */
-  has(text) {
-    for (const m of this._stored.values()) if (m.text === text) return true;
-    return false;
-  }
-
   /**
    * @param {any[]} messages
    * @returns {any[]} those not shown before

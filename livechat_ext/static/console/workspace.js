@@ -1,0 +1,348 @@
+// @ts-check
+/**
+ * The signed-in console: one `LiveChatClient`, the conversation list, the
+ * open conversation, presence, notifications and the connection banner.
+ *
+ * @module console/workspace
+ */
+
+import { LiveChatClient } from '../static/client.js';
+import { socketUrl } from './api.js';
+import { byId, avatar, el } from './dom.js';
+import { Banner, VisibleReconnectStrategy } from './banner.js';
+import { Inbox, displayName } from './inbox.js';
+import { Thread } from './thread.js';
+import { Composer } from './composer.js';
+import { TypingIndicator } from './typing.js';
+import { Presence } from './presence.js';
+import { Notifier } from './notify.js';
+import { previewText } from './content.js';
+
+const PAGE = 30;
+const NARROW = window.matchMedia('(max-width: 760px)');
+
+export class Workspace {
+  /**
+   * @param {object} options
+   * @param {import('./api.js').Api} options.api
+   * @param {string} options.token
+   * @param {{admin_id: string, name: string | null}} options.me
+   * @param {() => void} options.onNeedToken
+   * @param {() => void} options.onSignOut
+   */
+  constructor(options) {
+    this.api = options.api;
+    this.adminId = options.me.admin_id;
+    this._onNeedToken = options.onNeedToken;
+    this.openId = /** @type {string | null} */ (null);
+    this.nextCursor = /** @type {string | null} */ (null);
+    this.app = byId('app');
+    this.strategy = new VisibleReconnectStrategy();
+    this.client = new LiveChatClient({ url: socketUrl(), token: options.token, reconnectStrategy: this.strategy });
+    this.banner = new Banner({
+      root: byId('banner'), dot: byId('conn-dot'),
+      onRetry: () => this.client.connect(), onNewToken: () => this._onNeedToken(),
+    });
+    this.inbox = new Inbox({
+      list: byId('conversations'), empty: byId('conversations-empty'),
+      onOpen: (id) => this.open(id), onUnreadChange: (n) => { document.title = `${n ? `(${n}) ` : ''}Live chat · Operator console`; },
+    });
+    this.thread = new Thread({
+      list: byId('thread'), scroller: byId('thread-scroller'),
+      onRetry: (id) => this.retry(id), onLoadOlder: () => this.loadOlder(),
+    });
+    this.thread.adminId = this.adminId;
+    this.typing = new TypingIndicator(byId('typing'));
+    this.presence = new Presence({ list: byId('operators'), count: byId('online-count') });
+    this.presence.self = this.adminId;
+    this.notifier = new Notifier({ root: byId('toasts'), bell: /** @type {HTMLButtonElement} */ (byId('bell')), onOpen: (id) => this.open(id) });
+    this.composer = new Composer({
+      form: /** @type {HTMLFormElement} */ (byId('composer')),
+      input: /** @type {HTMLTextAreaElement} */ (byId('composer-input')),
+      send: /** @type {HTMLButtonElement} */ (byId('send')),
+      counter: byId('counter'),
+      onSend: (text) => this.send(text),
+      onTyping: () => this.openId && this.client.startTyping(this.openId),
+      onStopTyping: () => this.openId && this.client.stopTyping(this.openId),
+    });
+    this._showMe(options.me);
+    this._bindClient();
+    this._bindUi(options.onSignOut);
+    this.client.connect();
+    this.loadConversations(true);
+    const wanted = new URLSearchParams(location.hash.slice(1)).get('c');
+    if (wanted) this.open(wanted);
+  }
+
+  /** @param {string} token a fresh token after an auth failure */
+  replaceToken(token) {
+    this.banner.update({ authError: null });
+    this.client.setToken(token);
+  }
+
+  /** @param {{admin_id: string, name: string | null}} me */
+  _showMe(me) {
+    byId('me-avatar').replaceChildren(avatar({ name: me.name || me.admin_id, seed: me.admin_id, size: 'sm' }));
+    byId('me-name').textContent = me.name || me.admin_id;
+    byId('me-id').textContent = me.name ? me.admin_id : 'Signed in';
+  }
+
+  _bindClient() {
+    const c = this.client;
+    c.onStateChange((state) => {
+      this.app.dataset.connection = state;
+      this.banner.update({ connection: state, attempts: this.strategy.attempts, nextAt: this.strategy.nextAt });
+    });
+    c.onQueueChange((entries) => this._queueChanged(entries));
+    this._queueChanged(c.queue.entries());
+    c.onDisconnect((code) => {
+      if (code === 4001 && !this.banner.state.authError) this.banner.update({ authError: 'The server signed you out.' });
+    });
+    let connectedBefore = false;
+    c.on('auth_success', (p) => {
+      this.presence.reset(p.operators);
+      this.banner.update({ authError: null });
+      // Updates were missed while offline: refresh the first page.
+      if (connectedBefore) this.loadConversations(true);
+      connectedBefore = true;
+    });
+    c.on('auth_error', (p) => {
+      const why = p.code === 'token_expired' ? 'Your session expired.' : p.code === 'auth_timeout' ? null : 'Your token was refused.';
+      if (why) this.banner.update({ authError: why });
+    });
+    c.on('conversation_joined', (p) => this._joined(p));
+    c.on('message_received', (p) => this._message(p.message, true));
+    c.on('message_sent', (p) => this._message(p.message, false));
+    c.on('user_typing', (p) => {
+      if (p.line_user_id === this.openId && p.admin_id !== this.adminId) this.typing.set(p.admin_id, p.is_typing);
+    });
+    c.on('conversation_updated', (p) => {
+      this.inbox.live(p.conversation, document.visibilityState === 'visible');
+      if (p.conversation.line_user_id === this.openId) this._header(p.conversation);
+    });
+    c.on('operator_status', (p) => this.presence.update(p));
+    c.on('notification', (p) => {
+      if (p.kind === 'new_message' && p.line_user_id === this.openId && document.visibilityState === 'visible') return;
+      this.notifier.notify(p);
+    });
+    c.on('error', (p) => {
+      if (p.code === 'forbidden') this.notifier.toast({ kind: 'error', title: 'Not allowed', body: p.message });
+      else if (p.code === 'internal_error') this.notifier.toast({ kind: 'error', title: 'Server error', body: p.message });
+    });
+  }
+
+  /** @param {() => void} onSignOut */
+  _bindUi(onSignOut) {
+    const filter = /** @type {HTMLInputElement} */ (byId('filter'));
+    filter.addEventListener('input', () => this.inbox.setFilter(filter.value));
+    filter.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        /** @type {HTMLElement | null} */ (byId('conversations').querySelector('button.conv'))?.focus();
+      } else if (e.key === 'Escape') {
+        filter.value = '';
+        this.inbox.setFilter('');
+      }
+    });
+    byId('load-more').addEventListener('click', () => this.loadConversations(false));
+    byId('back').addEventListener('click', () => this.showList());
+    byId('sign-out').addEventListener('click', () => {
+      const n = this.client.queue.size;
+      if (n && !window.confirm(`${n} unsent message(s) will be discarded. Sign out anyway?`)) return;
+      this.client.queue.clear();
+      this.client.disconnect();
+      onSignOut();
+    });
+    const scroller = byId('thread-scroller');
+    scroller.addEventListener('scroll', () => {
+      if (scroller.scrollTop < 80 && this.thread.hasMore && !this.thread.loadingOlder) this.loadOlder();
+    }, { passive: true });
+    document.addEventListener('keydown', (e) => this._shortcut(e));
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible' && this.openId) this.inbox.markRead(this.openId);
+    });
+    window.setInterval(() => this.inbox.refreshTimes(), 30_000);
+  }
+
+  /** @param {KeyboardEvent} e */
+  _shortcut(e) {
+    const target = /** @type {HTMLElement} */ (e.target);
+    const typing = target.closest('input, textarea, [contenteditable]');
+    if (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      byId('filter').focus();
+    } else if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+      e.preventDefault();
+      const ids = this.inbox.visible().map((c) => c.line_user_id);
+      const at = this.openId ? ids.indexOf(this.openId) : -1;
+      const next = ids[Math.max(0, Math.min(ids.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)))];
+      if (next) this.open(next);
+    } else if (e.key === 'Escape' && !typing && NARROW.matches && this.app.dataset.view === 'conversation') {
+      this.showList();
+    }
+  }
+
+  /** @param {boolean} first */
+  async loadConversations(first) {
+    const button = /** @type {HTMLButtonElement} */ (byId('load-more'));
+    button.disabled = true;
+    try {
+      const page = await this.api.conversations(first ? null : this.nextCursor, PAGE);
+      for (const conv of page.conversations) this.inbox.upsert(conv);
+      if (first && this.nextCursor === null) this.nextCursor = page.next_cursor;
+      else if (!first) this.nextCursor = page.next_cursor;
+      this.inbox.render();
+      const open = this.openId && this.inbox.conversations.get(this.openId);
+      if (open) this._header(open);
+    } catch (error) {
+      if (!first) this.notifier.toast({ kind: 'error', title: 'Could not load conversations', body: String(/** @type {any} */ (error)?.message ?? error) });
+    } finally {
+      button.disabled = false;
+      button.hidden = !this.nextCursor;
+    }
+  }
+
+  /** @param {string} id */
+  open(id) {
+    this.app.dataset.view = 'conversation';
+    if (this.openId !== id) {
+      if (this.openId) this.client.leaveConversation(this.openId);
+      this.openId = id;
+      let conv = this.inbox.conversations.get(id);
+      if (!conv) {
+        conv = { line_user_id: id, display_name: null, picture_url: null, followed: true };
+        this.api.conversation(id).then((found) => {
+          this.inbox.upsert(found);
+          this.inbox.render();
+          if (this.openId === id) {
+            this.thread.conversation = found;
+            this._header(found);
+          }
+        }).catch(() => {});
+      }
+      this.thread.reset(conv);
+      this.thread.setQueue(this.client.queue.entries());
+      this.thread.render('bottom');
+      this.typing.reset();
+      this._header(conv);
+      history.replaceState(history.state, '', `#c=${encodeURIComponent(id)}`);
+      this.client.joinConversation(id);
+    }
+    this.inbox.setOpen(id);
+    byId('placeholder').hidden = true;
+    byId('conversation').hidden = false;
+    if (!NARROW.matches || document.activeElement?.closest('#conversations')) byId('composer-input').focus({ preventScroll: true });
+  }
+
+  showList() {
+    this.app.dataset.view = 'list';
+    const row = this.openId && byId('conversations').querySelector(`[data-id="${CSS.escape(this.openId)}"]`);
+    if (row instanceof HTMLElement) row.focus();
+  }
+
+  /** @param {any} conv */
+  _header(conv) {
+    this.thread.conversation = conv;
+    byId('conv-avatar').replaceChildren(avatar({ name: conv.display_name || 'LINE user', seed: conv.line_user_id, picture: conv.picture_url }));
+    byId('conv-name').textContent = displayName(conv);
+    const sub = byId('conv-sub');
+    sub.replaceChildren(el('span', 'mono', conv.line_user_id));
+    if (conv.followed === false) sub.append(el('span', 'tag tag-blocked', 'Blocked'));
+    const blocked = conv.followed === false;
+    const note = byId('blocked-note');
+    note.hidden = !blocked;
+    note.textContent = blocked ? `${displayName(conv)} has blocked the account. Replies cannot be delivered until they unblock it.` : '';
+    this.composer.setEnabled(!blocked, blocked ? 'Replies are disabled while the user blocks the account' : undefined);
+  }
+
+  /** @param {any} p conversation_joined */
+  _joined(p) {
+    if (p.line_user_id !== this.openId) return;
+    const first = !this.thread.loaded;
+    const fresh = this.thread.merge(p.messages ?? []);
+    if (first) {
+      this.thread.hasMore = Boolean(p.has_more);
+      this.thread.loaded = true;
+      this.typing.reset((p.typing ?? []).filter((/** @type {string} */ a) => a !== this.adminId));
+    } else {
+      this._announce(fresh);
+    }
+    this.thread.render(first ? 'bottom' : 'auto');
+  }
+
+  /** @param {any} message @param {boolean} announce */
+  _message(message, announce) {
+    if (!message || message.line_user_id !== this.openId) return;
+    const fresh = this.thread.merge([message]);
+    if (message.direction === 'outbound' && message.sender?.id) this.typing.set(message.sender.id, false, false);
+    this.thread.render(message.direction === 'outbound' && message.sender?.id === this.adminId ? 'bottom' : 'auto');
+    this.typing.render();
+    if (announce) this._announce(fresh);
+  }
+
+  /** @param {any[]} messages */
+  _announce(messages) {
+    const last = messages.filter((m) => m.direction === 'inbound').at(-1);
+    if (!last) return;
+    const who = displayName(this.thread.conversation);
+    byId('announcer').textContent = `New message from ${who}: ${previewText(last)}`;
+  }
+
+  /** @param {any[]} entries */
+  _queueChanged(entries) {
+    this.banner.update({
+      queued: entries.filter((e) => e.status === 'queued').length,
+      failed: entries.filter((e) => e.status === 'failed').length,
+    });
+    if (!this.openId) return;
+    this.thread.setQueue(entries);
+    this.thread.render();
+  }
+
+  /** @param {string} text @returns {boolean} */
+  send(text) {
+    if (!this.openId) return false;
+    try {
+      this.client.sendMessage(this.openId, text);
+    } catch (error) {
+      this.notifier.toast({ kind: 'error', title: 'Not sent', body: String(/** @type {any} */ (error)?.message ?? error) });
+      return false;
+    }
+    this.thread.render('bottom');
+    return true;
+  }
+
+  /** Resend a failed message with its client_msg_id (the server never sends it twice). @param {string} clientMsgId */
+  retry(clientMsgId) {
+    const q = this.client.queue;
+    if (!q.get(clientMsgId)) {
+      // Failed before this page loaded: put it back in the queue under the same id.
+      const item = this.thread.items().find((i) => i.clientMsgId === clientMsgId);
+      if (!item || !this.openId || item.text == null) return;
+      q.enqueue({ clientMsgId, lineUserId: this.openId, text: item.text, createdAt: item.createdAt });
+      q.fail(clientMsgId);
+    }
+    this.client.retryMessage(clientMsgId);
+  }
+
+  async loadOlder() {
+    const id = this.openId;
+    const before = this.thread.oldestSeq;
+    if (!id || before === null || this.thread.loadingOlder) return;
+    this.thread.loadingOlder = true;
+    this.thread.render('prepend');
+    try {
+      const page = await this.api.olderMessages(id, before);
+      if (this.openId !== id) return;
+      this.thread.merge(page.messages);
+      this.thread.hasMore = Boolean(page.has_more);
+    } catch (error) {
+      this.notifier.toast({ kind: 'error', title: 'Could not load earlier messages', body: String(/** @type {any} */ (error)?.message ?? error) });
+    } finally {
+      if (this.openId === id) {
+        this.thread.loadingOlder = false;
+        this.thread.render('prepend');
+      }
+    }
+  }
+}
