@@ -39,6 +39,7 @@ class NoDelivery:
 class _Result:
     message: Message
     error: DeliveryError | None
+    fan_out: bool = True  # False when another node already fanned it out
 
 
 class Outbound:
@@ -137,13 +138,15 @@ class Outbound:
             return
         if conn is not None:
             conn.push(self._answer(result, ref))
-        if result.error is None:
+        if result.error is None and result.fan_out:
             await self._fan_out(result.message, conn.id if conn else None)
 
     async def _deliver_once(self, message: Message) -> _Result | None:
         if not await self.store.claim(message.id, self.lease):
-            log.info("message %s is being delivered elsewhere", message.id)
-            return None
+            return await self._outcome_elsewhere(message)
+        return await self._push(message)
+
+    async def _push(self, message: Message) -> _Result:
         lock = self._locks.get(message.line_user_id)
         if lock is None:
             lock = self._locks[message.line_user_id] = asyncio.Lock()
@@ -157,6 +160,28 @@ class Outbound:
                 return _Result(failed, exc)
             sent = await self.store.set_status(message.id, MessageStatus.SENT, data=data)
             return _Result(sent, None)
+
+    async def _outcome_elsewhere(self, message: Message) -> _Result | None:
+        """Another node holds the delivery lease: wait for its outcome, or take
+        over once its lease runs out (that node died mid-send)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease + 1.0
+        delay = 0.05
+        while loop.time() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            current = await self.store.get_message(message.id)
+            if current is None:
+                return None
+            if current.status is MessageStatus.SENT:
+                return _Result(current, None, fan_out=False)
+            if current.status is MessageStatus.FAILED:
+                detail = DeliveryError(current.error or "delivery failed")
+                return _Result(current, detail, fan_out=False)
+            if await self.store.claim(message.id, self.lease):
+                return await self._push(current)
+        log.warning("message %s is still pending elsewhere; the client may resend", message.id)
+        return None
 
     async def _fan_out(self, message: Message, exclude: str | None) -> None:
         await self.hub.publish(

@@ -100,6 +100,9 @@ class Store(Protocol):
     ) -> Message:
         """Set an outbound message's status (and release its lease); `data` is merged."""
 
+    async def get_message(self, message_id: str) -> Message | None:
+        """One message by id, or None."""
+
     async def undelivered_outbound(self, older_than: datetime) -> list[Message]:
         """Outbound messages still `pending` created before `older_than` (for retry at start)."""
 

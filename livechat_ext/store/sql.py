@@ -169,6 +169,12 @@ class SqlStore:
             await conn.execute(update(messages).where(where).values(changes))
         return message_from_row({**row, **changes})
 
+    async def get_message(self, message_id: str) -> Message | None:
+        async with self._tx() as conn:
+            found = await conn.execute(select(messages).where(messages.c.id == message_id))
+            row = found.mappings().first()
+        return None if row is None else message_from_row(row)
+
     async def undelivered_outbound(self, older_than: datetime) -> list[Message]:
         col = messages.c
         stmt = (
