@@ -18,6 +18,7 @@ from livechat_ext import LiveChat, LiveChatSettings, mint_token
 from tests.conftest import free_port
 
 SECRET = "test-jwt-secret-0123456789abcdef0123456789"
+STORE = {"url": ""}  # set per test by tests/integration/conftest.py (SQLite or PostgreSQL)
 CHANNEL_SECRET = "test-channel-secret"
 
 
@@ -25,7 +26,7 @@ def make_settings(tmp_path: Any, **overrides: Any) -> LiveChatSettings:
     values: dict[str, Any] = {
         "jwt_secret": SECRET,
         "line_channel_secret": CHANNEL_SECRET,
-        "store_url": f"sqlite+aiosqlite:///{tmp_path}/livechat.db",
+        "store_url": STORE["url"] or f"sqlite+aiosqlite:///{tmp_path}/livechat.db",
         "presence_grace": 0.2,
     }
     values.update(overrides)
@@ -141,9 +142,11 @@ class Client:
 
         return await self.wait_for(ok, timeout)
 
-    async def request(self, type_: str, answer: str, **payload: Any) -> dict[str, Any]:
+    async def request(
+        self, type_: str, answer: str, timeout: float = 5.0, **payload: Any
+    ) -> dict[str, Any]:
         ref = await self.send(type_, **payload)
-        return await self.wait_for(lambda f: f.get("ref") == ref)
+        return await self.wait_for(lambda f: f.get("ref") == ref, timeout)
 
     async def auth(self, token: str) -> dict[str, Any]:
         return await self.request("auth", "auth_success", token=token)

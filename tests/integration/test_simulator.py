@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from tests.conftest import free_port
 from fastapi import FastAPI, Request, Response
 
 from livechat_ext.simulator import FakeLine, create_fake_line_app, create_simulator_app, sign
+from tests.conftest import free_port
 
 SECRET = "integration-channel-secret"
 TOKEN = "integration-access-token"

@@ -1,0 +1,235 @@
+"""Two real server processes on different ports sharing Redis and the store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from livechat_ext.line import sign
+from livechat_ext.line.testing import text_event, webhook_body
+from tests.cluster import PrivateRedis, cluster, fake_line_server
+from tests.helpers import CHANNEL_SECRET, Client
+
+
+async def post(node, events) -> int:
+    body = webhook_body(events)
+    async with httpx.AsyncClient() as http:
+        r = await http.post(
+            f"{node.http_url}/line/webhook",
+            content=body,
+            headers={"X-Line-Signature": sign(body, CHANNEL_SECRET)},
+        )
+    return r.status_code
+
+
+async def history(node, token: str, user: str, limit: int = 500) -> list[dict]:
+    async with httpx.AsyncClient() as http:
+        r = await http.get(
+            f"{node.http_url}/live-chat/api/conversations/{user}/messages",
+            params={"limit": limit},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    r.raise_for_status()
+    return r.json()["messages"]
+
+
+async def test_webhook_on_b_reaches_operator_on_a_and_typing_and_presence_cross(
+    tmp_path, store_backend, redis_url
+):
+    async with cluster(tmp_path, store_backend, redis_url) as c:
+        a, b = c.nodes
+        alice = await Client.connect(a.ws_url, c.token("alice"))
+        bob_watch = await Client.connect(b.ws_url, c.token("bob"))
+        await bob_watch.wait_type("operator_status", admin_id="bob", status="online")
+        await alice.join("Ux")
+        await bob_watch.join("Ux")
+        assert await post(b, [text_event("Ux", "via B")]) == 200
+        got = await alice.wait_type("message_received")
+        assert got["payload"]["message"]["text"] == "via B"
+        await alice.send("typing_start", line_user_id="Ux")
+        await bob_watch.wait_type("user_typing", admin_id="alice", is_typing=True)
+        carol = await Client.connect(b.ws_url, c.token("carol"))
+        await alice.wait_type("operator_status", admin_id="carol", status="online")
+        snapshot = {
+            o["admin_id"]: o["status"]
+            for o in (await carol.auth(c.token("carol")))["payload"]["operators"]
+        }
+        assert snapshot["alice"] == "online"  # alice is on the other process
+        joined = await carol.join("Ux")
+        assert joined["payload"]["typing"] == ["alice"]
+        await carol.close()
+        await alice.wait_type("operator_status", admin_id="carol", status="offline")
+        for client in (alice, bob_watch):
+            await client.close()
+
+
+async def test_operator_on_both_processes_is_online_once(tmp_path, store_backend, redis_url):
+    async with cluster(tmp_path, store_backend, redis_url) as c:
+        a, b = c.nodes
+        watcher = await Client.connect(a.ws_url, c.token("watcher"))
+        on_a = await Client.connect(a.ws_url, c.token("dana"))
+        await watcher.wait_type("operator_status", admin_id="dana", status="online")
+        on_b = await Client.connect(b.ws_url, c.token("dana"))
+        await on_a.close()
+        # dana still has a connection on B: a round trip through B proves the order
+        await on_b.request("ping", "pong")
+        await watcher.request("ping", "pong")
+        await on_b.close()
+        await watcher.wait_type("operator_status", admin_id="dana", status="offline")
+        statuses = [
+            f["payload"]["status"]
+            for f in watcher.of_type("operator_status")
+            if f["payload"]["admin_id"] == "dana"
+        ]
+        assert statuses == ["online", "offline"], watcher.of_type("operator_status")
+        await watcher.close()
+
+
+async def test_redelivered_webhook_to_both_is_stored_once(tmp_path, store_backend, redis_url):
+    async with cluster(tmp_path, store_backend, redis_url) as c:
+        a, b = c.nodes
+        op = await Client.connect(a.ws_url, c.token("op"))
+        await op.join("Ud")
+        event = text_event("Ud", "once only")
+        codes = await asyncio.gather(
+            post(a, [event]),
+            post(b, [dict(event, deliveryContext={"isRedelivery": True})]),
+            post(b, [event]),
+        )
+        assert codes == [200, 200, 200]
+        assert [m["text"] for m in await history(a, c.token("op"), "Ud")] == ["once only"]
+        await post(a, [text_event("Ud", "marker")])
+        await op.wait_for(
+            lambda f: (
+                f["type"] == "message_received" and f["payload"]["message"]["text"] == "marker"
+            )
+        )
+        assert [f["payload"]["message"]["text"] for f in op.of_type("message_received")] == [
+            "once only",
+            "marker",
+        ]
+        await op.close()
+
+
+async def test_fifty_concurrent_sends_from_both_processes(tmp_path, store_backend, redis_url):
+    async with fake_line_server() as (fake, base):
+        async with cluster(
+            tmp_path,
+            store_backend,
+            redis_url,
+            LIVECHAT_LINE_API_BASE_URL=base,
+            LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN="cluster-access-token",
+            LIVECHAT_RATE_LIMIT_BURST="100",
+        ) as c:
+            a, b = c.nodes
+            ops = [
+                await Client.connect(n.ws_url, c.token(f"op{i}"))
+                for i, n in enumerate((a, b, a, b))
+            ]
+            sends = [
+                ops[i % 4].request(
+                    "message_send",
+                    "message_sent",
+                    line_user_id="Uc",
+                    text=f"m{i}",
+                    client_msg_id=f"c{i}",
+                    timeout=60,
+                )
+                for i in range(50)
+            ]
+            answers = await asyncio.gather(*sends)
+            assert {a["type"] for a in answers} == {"message_sent"}
+            seqs = sorted(a["payload"]["message"]["seq"] for a in answers)
+            assert seqs == list(range(1, 51))
+            stored = await history(b, c.token("op0"), "Uc")
+            assert [m["seq"] for m in stored] == list(range(1, 51))
+            assert sorted(m["text"] for m in stored) == sorted(f"m{i}" for i in range(50))
+            # the same client_msg_id sent to both processes pushes once
+            twice = await asyncio.gather(
+                ops[0].request(
+                    "message_send",
+                    "message_sent",
+                    line_user_id="Uc",
+                    text="dup",
+                    client_msg_id="same",
+                ),
+                ops[1].request(
+                    "message_send",
+                    "message_sent",
+                    line_user_id="Uc",
+                    text="dup",
+                    client_msg_id="same",
+                ),
+            )
+            await fake.wait_for_pushes(51)
+            assert [p.messages[0]["text"] for p in fake.pushes].count("dup") == 1
+            assert any(t["type"] == "message_sent" for t in twice)
+            for op in ops:
+                await op.close()
+
+
+async def test_sigkill_takes_operators_offline_elsewhere(tmp_path, store_backend, redis_url):
+    async with cluster(tmp_path, store_backend, redis_url, LIVECHAT_PRESENCE_TTL="2") as c:
+        a, b = c.nodes
+        doomed = await Client.connect(a.ws_url, c.token("erin"))
+        watcher = await Client.connect(b.ws_url, c.token("watcher"))
+        snapshot = {
+            o["admin_id"]: o["status"]
+            for o in (await watcher.auth(c.token("watcher")))["payload"]["operators"]
+        }
+        assert snapshot["erin"] == "online"
+        a.kill()
+        # LIVECHAT_PRESENCE_TTL=2: dead 2 s after its last beat, reaped at B's next beat
+        # (every 2/3 s); the bound allows for a loaded machine
+        offline = await watcher.wait_type(
+            "operator_status", admin_id="erin", status="offline", timeout=6
+        )
+        assert offline["payload"]["last_seen"]
+        assert doomed.close_code is None or doomed.close_code != 1000
+        await watcher.close()
+
+
+async def test_redis_restart_during_traffic_loses_no_stored_message(tmp_path, store_backend):
+    redis = PrivateRedis()
+    await redis.start()
+    try:
+        async with cluster(tmp_path, store_backend, redis.url) as c:
+            a, b = c.nodes
+            op = await Client.connect(a.ws_url, c.token("op"))
+            await op.join("Ur")
+            sent = []
+            for i in range(60):
+                if i == 20:
+                    redis.stop()
+                if i == 40:
+                    await redis.start()
+                event = text_event("Ur", f"r{i}")
+                assert await post(b if i % 2 else a, [event]) == 200
+                sent.append(f"r{i}")
+            stored = [m["text"] for m in await history(a, c.token("op"), "Ur")]
+            assert stored == sent  # every webhook stored once, in order
+            # after the outage, the operator catches up on what the broker missed
+            seen = {f["payload"]["message"]["text"] for f in op.of_type("message_received")}
+            last_seq = max(f["payload"]["message"]["seq"] for f in op.of_type("message_received"))
+            caught, after = [], 0
+            while True:  # page on as a client does after a reconnect
+                page = (await op.join("Ur", after_seq=after))["payload"]
+                caught += page["messages"]
+                if not page["has_more"]:
+                    break
+                after = page["messages"][-1]["seq"]
+            assert [m["text"] for m in caught] == sent
+            assert seen <= set(sent)
+            assert last_seq >= 1
+            # and live delivery across processes works again
+            assert await post(b, [text_event("Ur", "after")]) == 200
+            await op.wait_for(
+                lambda f: (
+                    f["type"] == "message_received" and f["payload"]["message"]["text"] == "after"
+                ),
+                timeout=15,
+            )
+            await op.close()
+    finally:
+        redis.stop()
