@@ -52,6 +52,7 @@ __all__ = [
     "Operator",
     "Sender",
     "Store",
+    "StoreError",
     "TokenVerifier",
     "__version__",
     "allow_all",

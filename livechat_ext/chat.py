@@ -215,13 +215,18 @@ class Chat:
                 log.warning("cluster unavailable for the operator list: %s", exc)
             else:
                 for admin_id, (status, seen) in list(known.items()):
-                    if status == "online" and admin_id not in online and \
-                            self.presence.connections(admin_id) == 0:
+                    if (
+                        status == "online"
+                        and admin_id not in online
+                        and self.presence.connections(admin_id) == 0
+                    ):
                         known[admin_id] = ("offline", seen)
                 for admin_id in online:
                     known[admin_id] = ("online", None)
-        return [OperatorState(admin_id=a, status=st, last_seen=seen)  # type: ignore[arg-type]
-                for a, (st, seen) in sorted(known.items())]
+        return [
+            OperatorState(admin_id=a, status=st, last_seen=seen)
+            for a, (st, seen) in sorted(known.items())
+        ]
 
     async def room_open(self, line_user_id: str) -> bool:
         """Whether an operator has the conversation open on any node."""
@@ -387,9 +392,7 @@ class Chat:
 
         async def change() -> None:
             try:
-                await sync.cluster.set_operator(
-                    sync.node, admin_id, 1 if status == "online" else 0
-                )
+                await sync.cluster.set_operator(sync.node, admin_id, 1 if status == "online" else 0)
                 if await sync.cluster.online_elsewhere(sync.node, admin_id):
                     return  # still online on another node: nothing changed for anyone
             except Exception as exc:

@@ -114,9 +114,13 @@ class LiveChat:
         cluster = getattr(self.broker, "cluster", None)
         if cluster is not None:
             self.chat.cluster_sync = ClusterSync(
-                cluster, self.hub.node_id, self.settings.presence_ttl,
-                local_state=self._local_state, on_orphans=self._orphans_offline,
-                on_rejoin=self._announce_local_online)
+                cluster,
+                self.hub.node_id,
+                self.settings.presence_ttl,
+                local_state=self._local_state,
+                on_orphans=self._orphans_offline,
+                on_rejoin=self._announce_local_online,
+            )
             await self.chat.cluster_sync.start()
         if self._line is None and self.settings.line_channel_access_token:
             from .line import LineClient

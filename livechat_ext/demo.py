@@ -17,7 +17,11 @@ from .settings import LiveChatSettings
 
 
 def build_demo_app(
-    *, host: str, port: int, store_url: str | None = None, env_file: str | None = None,
+    *,
+    host: str,
+    port: int,
+    store_url: str | None = None,
+    env_file: str | None = None,
     **overrides: Any,
 ) -> tuple[FastAPI, LiveChat, Any]:
     """A host app with the plugin, console, fake LINE API and simulator mounted."""
@@ -43,15 +47,21 @@ def build_demo_app(
     app.state.live_chat = live_chat
     app.state.fake_line = fake
     app.mount("/fake-line", create_fake_line_app(fake))
-    app.mount("/live-chat/simulator", create_simulator_app(
-        fake, webhook_url=f"{base}{settings.webhook_path or '/line/webhook'}",
-        channel_secret=settings.line_channel_secret or ""))
+    app.mount(
+        "/live-chat/simulator",
+        create_simulator_app(
+            fake,
+            webhook_url=f"{base}{settings.webhook_path or '/line/webhook'}",
+            channel_secret=settings.line_channel_secret or "",
+        ),
+    )
     app.include_router(live_chat.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
-        return _INDEX.format(token=mint_token(settings, "demo-operator", name="Demo Operator",
-                                              ttl=12 * 3600))
+        return _INDEX.format(
+            token=mint_token(settings, "demo-operator", name="Demo Operator", ttl=12 * 3600)
+        )
 
     return app, live_chat, fake
 
@@ -72,12 +82,16 @@ class _DemoServer(uvicorn.Server):
 
 
 def run_demo(
-    *, host: str = "127.0.0.1", port: int = 8000, env_file: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    env_file: str | None = None,
     store_url: str | None = None,
 ) -> int:
     """Serve the demo until interrupted; prints the URLs to open."""
-    app, live_chat, fake = build_demo_app(host=host, port=port, store_url=store_url,
-                                          env_file=env_file)
+    app, live_chat, fake = build_demo_app(
+        host=host, port=port, store_url=store_url, env_file=env_file
+    )
     settings = live_chat.settings
     token = mint_token(settings, "demo-operator", name="Demo Operator", ttl=12 * 3600)
     shown = _connect_host(host)
@@ -90,8 +104,14 @@ def run_demo(
         f"  store            : {settings.store_url}\n",
         flush=True,
     )
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            ws_ping_interval=None, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ws_ping_interval=None,
+        timeout_graceful_shutdown=5,
+    )
     server = _DemoServer(config)
     server.fake = fake
     server.run()
@@ -101,11 +121,14 @@ def run_demo(
 _INDEX = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>livechat_ext demo</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2933}}
-a{{color:#06c755}}code{{background:#f1f5f9;padding:.1rem .3rem;border-radius:4px}}</style></head>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;
+padding:0 1rem;color:#1f2933}} a{{color:#06c755}}
+code{{background:#f1f5f9;padding:.1rem .3rem;border-radius:4px}}</style></head>
 <body><h1>livechat_ext demo</h1>
-<p>Open both side by side: write as a LINE user in the simulator, answer as an operator in the console.</p>
-<ul><li><a href="/live-chat/console/#token={token}" target="_blank">Operator console</a> (signed in as <code>demo-operator</code>)</li>
+<p>Open both side by side: write as a LINE user in the simulator,
+answer as an operator in the console.</p>
+<ul><li><a href="/live-chat/console/#token={token}" target="_blank">Operator console</a>
+(signed in as <code>demo-operator</code>)</li>
 <li><a href="/live-chat/simulator/" target="_blank">LINE simulator</a></li></ul>
 <p>Nothing here reaches LINE: the plugin talks to a fake Messaging API on this server.</p>
 </body></html>

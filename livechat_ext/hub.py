@@ -68,11 +68,11 @@ class Hub:
 
     def _occupancy(self, room: str, occupied: bool) -> None:
         if self.on_conversation is not None and room.startswith(_CONVERSATION):
-            self.on_conversation(room[len(_CONVERSATION):], occupied)
+            self.on_conversation(room[len(_CONVERSATION) :], occupied)
 
     def open_conversations(self) -> list[str]:
         """Conversations some local connection has joined."""
-        return [r[len(_CONVERSATION):] for r in self.rooms if r.startswith(_CONVERSATION)]
+        return [r[len(_CONVERSATION) :] for r in self.rooms if r.startswith(_CONVERSATION)]
 
     def members(self, room: str) -> int:
         return len(self.rooms.get(room, ()))

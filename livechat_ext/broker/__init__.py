@@ -28,5 +28,11 @@ def create_broker(url: str, *, prefix: str = "livechat") -> Broker:
 
 
 __all__ = [
-    "SCHEMES", "Broker", "BrokerEvent", "Cluster", "EventHandler", "MemoryBroker", "create_broker",
+    "SCHEMES",
+    "Broker",
+    "BrokerEvent",
+    "Cluster",
+    "EventHandler",
+    "MemoryBroker",
+    "create_broker",
 ]

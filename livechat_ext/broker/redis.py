@@ -22,10 +22,23 @@ _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_BACKOFF = 5.0
 
 
+def _names(values: Iterable[Any]) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
 def encode_event(event: BrokerEvent) -> bytes:
-    return json.dumps({"n": event.node, "r": event.room, "f": event.frame, "x": event.exclude,
-                       "t": event.typing, "p": event.presence},
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "n": event.node,
+            "r": event.room,
+            "f": event.frame,
+            "x": event.exclude,
+            "t": event.typing,
+            "p": event.presence,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
 
 
 def decode_event(data: bytes | str) -> BrokerEvent:
@@ -33,7 +46,10 @@ def decode_event(data: bytes | str) -> BrokerEvent:
     typing = raw.get("t")
     presence = raw.get("p")
     return BrokerEvent(
-        node=str(raw["n"]), room=str(raw["r"]), frame=str(raw["f"]), exclude=raw.get("x"),
+        node=str(raw["n"]),
+        room=str(raw["r"]),
+        frame=str(raw["f"]),
+        exclude=raw.get("x"),
         typing=(str(typing[0]), str(typing[1]), bool(typing[2])) if typing else None,
         presence=(str(presence[0]), str(presence[1])) if presence else None,
     )
@@ -45,9 +61,11 @@ class RedisBroker:
 
     def __init__(self, url: str, *, prefix: str = "livechat", queue_limit: int = 10_000) -> None:
         self._redis: aioredis.Redis = aioredis.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=5)
+            url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=5
+        )
         self._sub_redis: aioredis.Redis = aioredis.from_url(
-            url, socket_connect_timeout=2.0, health_check_interval=5)
+            url, socket_connect_timeout=2.0, health_check_interval=5
+        )
         self.channel = f"{prefix}:events"
         self.cluster = RedisCluster(self._redis, prefix)
         self._queue: deque[bytes] = deque()
@@ -62,8 +80,10 @@ class RedisBroker:
     async def start(self, handler: EventHandler) -> None:
         self._handler = handler
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._subscribe_loop()),
-                       loop.create_task(self._publish_loop())]
+        self._tasks = [
+            loop.create_task(self._subscribe_loop()),
+            loop.create_task(self._publish_loop()),
+        ]
         try:
             await asyncio.wait_for(self._subscribed.wait(), 5.0)
         except TimeoutError:
@@ -115,7 +135,7 @@ class RedisBroker:
                 log.warning("Redis subscription lost (%s); reconnecting in %.1fs", exc, delay)
             finally:
                 with contextlib.suppress(*_FAILURES):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
 
@@ -162,8 +182,7 @@ class RedisCluster:
 
     async def _live(self) -> list[str]:
         now = await self._now()
-        return [n.decode() if isinstance(n, bytes) else n
-                for n in await self._r.zrangebyscore(self._nodes, now, "+inf")]
+        return _names(await self._r.zrangebyscore(self._nodes, now, "+inf"))
 
     async def heartbeat(self, node: str, ttl: float) -> bool:
         added = await self._r.zadd(self._nodes, {node: await self._now() + ttl})
@@ -184,9 +203,9 @@ class RedisCluster:
 
     async def set_operator(self, node: str, admin_id: str, connections: int) -> None:
         if connections > 0:
-            await self._r.hset(self._ops(node), admin_id, connections)  # type: ignore[misc]
+            await self._r.hset(self._ops(node), admin_id, connections)
         else:
-            await self._r.hdel(self._ops(node), admin_id)  # type: ignore[misc]
+            await self._r.hdel(self._ops(node), admin_id)
 
     async def online_elsewhere(self, node: str, admin_id: str) -> bool:
         others = [n for n in await self._live() if n != node]
@@ -205,13 +224,13 @@ class RedisCluster:
             for node in live:
                 pipe.hkeys(self._ops(node))
             results = await pipe.execute()
-        return {k.decode() if isinstance(k, bytes) else k for keys in results for k in keys}
+        return {name for keys in results for name in _names(keys)}
 
     async def set_room(self, node: str, line_user_id: str, open_here: bool) -> None:
         if open_here:
-            await self._r.sadd(self._rooms(node), line_user_id)  # type: ignore[misc]
+            await self._r.sadd(self._rooms(node), line_user_id)
         else:
-            await self._r.srem(self._rooms(node), line_user_id)  # type: ignore[misc]
+            await self._r.srem(self._rooms(node), line_user_id)
 
     async def room_open(self, line_user_id: str) -> bool:
         live = await self._live()
@@ -224,14 +243,12 @@ class RedisCluster:
 
     async def reap(self, node: str) -> list[str]:
         now = await self._now()
-        dead = [n.decode() if isinstance(n, bytes) else n
-                for n in await self._r.zrangebyscore(self._nodes, "-inf", f"({now}")]
+        dead = _names(await self._r.zrangebyscore(self._nodes, "-inf", f"({now}"))
         orphans: set[str] = set()
         for gone in dead:
             if not await self._r.set(f"{self._p}:reap:{gone}", node, nx=True, ex=30):
                 continue  # another node reaps it
-            keys = await self._r.hkeys(self._ops(gone))  # type: ignore[misc]
-            orphans.update(k.decode() if isinstance(k, bytes) else k for k in keys)
+            orphans.update(_names(await self._r.hkeys(self._ops(gone))))
             async with self._r.pipeline(transaction=True) as pipe:
                 pipe.zrem(self._nodes, gone)
                 pipe.delete(self._ops(gone), self._rooms(gone))
