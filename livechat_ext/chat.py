@@ -14,6 +14,7 @@ from .cluster_sync import ClusterSync
 from .connection import Connection
 from .errors import AuthError, AuthErrorCode, CloseCode, ErrorCode, StoreError
 from .hub import BROADCAST, Hub, admin_room, conversation_room
+from .metrics import Metrics
 from .outbound import Outbound
 from .presence import Presence
 from .protocol.client import (
@@ -79,6 +80,7 @@ class Chat:
         self.typing = TypingTracker(settings.typing_timeout, self._announce_typing_stop)
         self.on_typing: Callable[[Session, str], None] | None = None
         self.cluster_sync: ClusterSync | None = None
+        self.metrics: Metrics | None = None
         hub.listeners.append(self._on_remote_event)
         hub.on_conversation = self._conversation_occupancy
         self._handlers: dict[str, Callable[[Session, Any], Awaitable[Outcome]]] = {
@@ -132,6 +134,8 @@ class Chat:
             return Outcome([error(exc.code, exc.message, ref=exc.ref, details=exc.details)])
         if verdict is Verdict.DROP:
             return self._rate_limited(frame.ref)
+        if self.metrics is not None:
+            self.metrics.frame_in(frame.type)
         return await self.dispatch(session, frame)
 
     def handle_binary(self, session: Session, size: int) -> Outcome:
@@ -284,10 +288,23 @@ class Chat:
         )
 
     async def _on_join(self, session: Session, frame: JoinConversationFrame) -> Outcome:
-        assert_operator = session.operator
+        operator = session.operator
         line_user_id = frame.payload.line_user_id
-        if assert_operator is None or not await self.allowed(assert_operator, line_user_id):
+        if operator is None or not await self.allowed(operator, line_user_id):
             return self._forbidden(frame)
+        if (
+            line_user_id not in session.joined
+            and len(session.joined) >= self.settings.max_conversations_per_connection
+        ):
+            return Outcome(
+                [
+                    error(
+                        ErrorCode.RATE_LIMITED,
+                        "too many open conversations on one connection; leave some first",
+                        ref=frame.ref,
+                    )
+                ]
+            )
         # join first, read second: a message stored in between arrives twice, never zero times
         self.hub.join(session.conn, conversation_room(line_user_id))
         session.joined.add(line_user_id)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
 from .hub import BROADCAST, Hub, admin_room
 from .inbound import Inbound
 from .logging_filters import install_redaction
+from .metrics import Metrics
 from .models import utcnow
 from .outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .protocol.server import Notification, encode
@@ -66,7 +67,9 @@ class LiveChat:
         self._line = line_client
         self._own_line = False
         self._delivery = delivery
-        lease = settings.line_timeout * settings.line_max_attempts + 30.0
+        # long enough for every attempt and its backoff; a node that dies mid-send
+        # leaves the message to another node once this runs out
+        lease = settings.line_timeout * settings.line_max_attempts + 10.0
         self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
         self.chat = Chat(
             settings,
@@ -77,6 +80,16 @@ class LiveChat:
             authorize=authorize or allow_all,
         )
         self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
+        self.metrics = Metrics()
+        self.hub.metrics = self.chat.metrics = self.inbound.metrics = self.metrics
+        self.metrics.bind(
+            connections=lambda: len(self.hub.connections),
+            operators=lambda: len(self.chat.presence.local_counts()),
+            rooms=lambda: len(self.hub.rooms),
+            broker_failures=lambda: (
+                self.hub.broker_failures + getattr(self.broker, "publish_failures", 0)
+            ),
+        )
         self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
         self.inbound.room_open = self.chat.room_open
         self._starts = 0
@@ -138,6 +151,15 @@ class LiveChat:
             LineDelivery(self._line) if self._line is not None else NoDelivery()
         )
         log.info("livechat_ext started (node %s)", self.hub.node_id)
+
+    async def _resume_pending(self, started: datetime) -> None:
+        try:
+            taken = await self.outbound.resume(started)
+        except StoreError:
+            log.exception("could not look for messages left pending")
+            return
+        if taken:
+            log.info("resumed %d message(s) left pending by an earlier run", taken)
 
     def _local_state(self) -> tuple[dict[str, int], list[str]]:
         return self.chat.presence.local_counts(), self.hub.open_conversations()
@@ -216,6 +238,10 @@ class LiveChat:
                 self.settings.webhook_path, self._webhook, methods=["POST"], include_in_schema=False
             )
         router.add_api_route(f"{prefix}/health", self._health, methods=["GET"])
+        if self.settings.metrics_path:
+            router.add_api_route(
+                self.settings.metrics_path, self._metrics, methods=["GET"], include_in_schema=False
+            )
         router.add_api_route(
             f"{prefix}/static/{{path:path}}", self._static, methods=["GET"], include_in_schema=False
         )
@@ -234,20 +260,37 @@ class LiveChat:
             )
         return router
 
+    async def _metrics(self) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     async def _webhook(self, request: Request) -> Response:
-        body = await request.body()
+        limit = self.settings.webhook_max_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return self._webhook_refused(413, "body too large")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return self._webhook_refused(413, "body too large")
         try:
             await self.ingest_webhook(body, request.headers.get("x-line-signature"))
         except InvalidSignatureError as exc:
             log.warning("refused a webhook: %s", exc)
-            return JSONResponse({"detail": "invalid signature"}, status_code=400)
+            return self._webhook_refused(400, "invalid signature")
         except InvalidWebhookError as exc:
             log.warning("refused a webhook body: %s", exc)
-            return JSONResponse({"detail": "invalid webhook body"}, status_code=400)
+            return self._webhook_refused(400, "invalid webhook body")
         except StoreError:
             log.exception("webhook not stored; LINE will redeliver")
             return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    def _webhook_refused(self, status: int, detail: str) -> JSONResponse:
+        self.metrics.webhook_events.labels("refused").inc()
+        return JSONResponse({"detail": detail}, status_code=status)
 
     async def _health(self) -> JSONResponse:
         store_ok = True
@@ -255,13 +298,15 @@ class LiveChat:
             await self.store.ping()
         except StoreError:
             store_ok = False
+        broker_ok = bool(getattr(self.broker, "connected", True))
         body = {
-            "status": "ok" if store_ok else "degraded",
+            "status": "ok" if store_ok and broker_ok else "degraded",
             "store": "ok" if store_ok else "down",
-            "broker": "ok",
+            "broker": "ok" if broker_ok else "down",
             "node": self.hub.node_id,
             "connections": len(self.hub.connections),
         }
+        # a broker outage degrades (local delivery goes on); a store outage is unhealthy
         return JSONResponse(body, status_code=200 if store_ok else 503)
 
     @staticmethod

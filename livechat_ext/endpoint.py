@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .chat import Chat, new_connection_id
 from .connection import Connection
 from .errors import CloseCode
+from .logging_filters import connection_id
 from .session import Outcome, Session
 
 log = logging.getLogger("livechat_ext.ws")
@@ -49,8 +50,18 @@ class Endpoint:
             await ws.close(code=CloseCode.POLICY_VIOLATION)  # before accept: HTTP 403
             return
         await ws.accept()
-        peer = f"{ws.client.host}:{ws.client.port}" if ws.client else ""
+        peer = ws.client.host if ws.client else ""
+        hub = self.chat.hub
+        if (
+            len(hub.connections) >= settings.max_connections
+            or hub.peers.get(peer, 0) >= settings.max_connections_per_client
+        ):
+            log.warning("refused a connection from %s: connection limit reached", peer)
+            await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
+            return
         conn = Connection(new_connection_id(), limit=settings.send_queue_size, peer=peer)
+        connection_id.set(conn.id)
+        log.info("connection opened from %s", peer)
         session = self.chat.open(conn)
         writer = asyncio.create_task(conn.run_writer(ws.send_text, self._closer(ws)))
         reader = asyncio.create_task(self._read(ws, session))
@@ -68,6 +79,10 @@ class Endpoint:
                 task.cancel()
             await asyncio.gather(reader, writer, return_exceptions=True)
             self.chat.close(session)
+            code = conn.close_code or 1000
+            log.info("connection closed (%s)", code)
+            if self.chat.metrics is not None:
+                self.chat.metrics.closes.labels(str(code)).inc()
 
     @staticmethod
     def _closer(ws: WebSocket):  # type: ignore[no-untyped-def]
@@ -99,8 +114,11 @@ class Endpoint:
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
 
-    @staticmethod
-    def _apply(conn: Connection, outcome: Outcome) -> None:
+    def _apply(self, conn: Connection, outcome: Outcome) -> None:
+        metrics = self.chat.metrics
+        if metrics is not None:
+            for frame in outcome.replies:
+                metrics.frames_sent(frame)
         if outcome.close is not None:
             code, reason = outcome.close
             conn.close(code, reason, final=outcome.replies)

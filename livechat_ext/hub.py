@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .broker import Broker, BrokerEvent
 from .connection import Connection
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("livechat_ext.hub")
 
@@ -36,16 +41,24 @@ class Hub:
         self.listeners: list[Callable[[BrokerEvent], None]] = []
         self.on_conversation: Callable[[str, bool], None] | None = None
         self.broker_failures = 0
+        self.metrics: Metrics | None = None
+        self.peers: dict[str, int] = {}
 
     async def start(self) -> None:
         await self.broker.start(self._on_broker_event)
 
     def add(self, conn: Connection) -> None:
         self.connections[conn.id] = conn
+        self.peers[conn.peer] = self.peers.get(conn.peer, 0) + 1
 
     def remove(self, conn: Connection) -> None:
         """Forget a connection and every room membership it had."""
-        self.connections.pop(conn.id, None)
+        if self.connections.pop(conn.id, None) is not None:
+            left = self.peers.get(conn.peer, 1) - 1
+            if left > 0:
+                self.peers[conn.peer] = left
+            else:
+                self.peers.pop(conn.peer, None)
         for room in tuple(conn.rooms):
             self.leave(conn, room)
 
@@ -82,10 +95,15 @@ class Hub:
         members = self.rooms.get(room)
         if not members:
             return 0
+        start = time.perf_counter()
         sent = 0
         for conn_id, conn in tuple(members.items()):
             if conn_id != exclude and conn.push(frame):
                 sent += 1
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.fanout_seconds.observe(time.perf_counter() - start)
+            metrics.frames_sent(frame, sent)
         return sent
 
     async def publish(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from .errors import DeliveryError, StoreError
 from .hub import BROADCAST, Hub, conversation_room
+from .metrics import Metrics
 from .models import Message, MessageKind
 from .outbound import Outbound
 from .protocol.server import ConversationUpdated, MessageReceived, Notification, encode
@@ -59,6 +61,7 @@ class Inbound:
         self.hub = hub
         self.outbound = outbound
         self.line = line
+        self.metrics: Metrics | None = None
         self._profiles_tried: set[str] = set()
         self.room_open: Callable[[str], Awaitable[bool]] = self._local_room_open
         self._loading_at: dict[str, float] = {}
@@ -75,8 +78,10 @@ class Inbound:
         events = parse_webhook(body, signature, secret)
         handled = 0
         for event in events:
-            if await self.handle(event):
-                handled += 1
+            new = await self.handle(event)
+            handled += new
+            if self.metrics is not None:
+                self.metrics.webhook_events.labels("stored" if new else "skipped").inc()
         return handled
 
     async def handle(self, event: InboundEvent) -> bool:
@@ -188,7 +193,8 @@ class Inbound:
             return
         self._profiles_tried.add(line_user_id)
         try:
-            profile = await self.line.get_profile(line_user_id)
+            with self._timed("profile"):
+                profile = await self.line.get_profile(line_user_id)
         except (DeliveryError, OSError) as exc:
             log.warning("profile of %s not available: %s", line_user_id, exc)
             return
@@ -202,6 +208,9 @@ class Inbound:
             log.exception("could not store the profile of %s", line_user_id)
             return
         await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+
+    def _timed(self, call: str) -> AbstractContextManager[None]:
+        return self.metrics.line_call(call) if self.metrics else nullcontext()
 
     def typing(self, line_user_id: str) -> None:
         """An operator types: show LINE's loading animation, at most once per half period."""
@@ -217,6 +226,7 @@ class Inbound:
     async def _start_loading(self, line_user_id: str, seconds: int) -> None:
         assert self.line is not None
         try:
-            await self.line.start_loading(line_user_id, seconds)
+            with self._timed("loading"):
+                await self.line.start_loading(line_user_id, seconds)
         except (DeliveryError, OSError) as exc:
             log.info("loading animation for %s failed: %s", line_user_id, exc)

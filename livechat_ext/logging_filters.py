@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from contextvars import ContextVar
+
+connection_id: ContextVar[str] = ContextVar("livechat_connection_id", default="-")
 
 _TOKEN = re.compile(r"((?:[?&]|\b)(?:token|access_token)=)[^&\s\"']+", re.IGNORECASE)
 _LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "livechat_ext")
@@ -14,9 +17,11 @@ def redact(text: str) -> str:
 
 
 class RedactTokens(logging.Filter):
-    """Replaces `token=...` in a record's message and arguments."""
+    """Replaces `token=...` in a record's message and arguments, and stamps the
+    record with the current connection id (`%(conn_id)s` in a format)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        record.conn_id = connection_id.get()
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
@@ -30,3 +35,26 @@ def install_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
+    for name in (
+        "livechat_ext.ws",
+        "livechat_ext.chat",
+        "livechat_ext.connection",
+        "livechat_ext.outbound",
+        "livechat_ext.inbound",
+        "livechat_ext.line",
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s conn=%(conn_id)s %(message)s"
+
+
+class ConnectionIdFormatter(logging.Formatter):
+    """A formatter that tolerates records without `conn_id` (from other libraries)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "conn_id"):
+            record.conn_id = connection_id.get()
+        return super().format(record)

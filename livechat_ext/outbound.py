@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from .auth import Operator
 from .connection import Connection
 from .errors import DeliveryError, ErrorCode, StoreError
 from .hub import BROADCAST, Hub, conversation_room
+from .metrics import Metrics
 from .models import Message, MessageStatus
 from .protocol.server import ConversationUpdated, MessageReceived, MessageSent, encode, error
 from .store import Store
@@ -195,6 +198,23 @@ class Outbound:
                 BROADCAST, encode(ConversationUpdated(conversation=conversation))
             )
 
+    async def resume(self, older_than: datetime) -> int:
+        """Deliver outbound messages left `pending` by an earlier run (a crash or a
+        shutdown mid-send); returns how many this node took over."""
+        taken = 0
+        for message in await self.store.undelivered_outbound(older_than):
+            if message.id in self._inflight or not await self.store.claim(message.id, self.lease):
+                continue
+            taken += 1
+            result = await self._push(message)
+            if result.error is None:
+                await self._fan_out(result.message, None)
+            else:
+                log.warning(
+                    "pending message %s failed on resume: %s", message.id, result.error.message
+                )
+        return taken
+
     async def close(self) -> None:
         """Wait briefly for running deliveries, then cancel what is left (it stays `pending`)."""
         if self._tasks:
@@ -209,17 +229,18 @@ class LineDelivery:
     """Pushes a text message through the LINE Messaging API with a retry key
     derived from (`line_user_id`, `client_msg_id`), so a retry never sends twice."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, metrics: Metrics | None = None) -> None:
         self.client = client
+        self.metrics = metrics
 
     async def deliver(self, message: Message) -> dict[str, Any]:
         from .line import retry_key_for
 
-        result = await self.client.push_text(
-            message.line_user_id,
-            message.text or "",
-            retry_key=retry_key_for(message.line_user_id, message.client_msg_id or message.id),
-        )
+        key = retry_key_for(message.line_user_id, message.client_msg_id or message.id)
+        with self.metrics.line_call("push") if self.metrics else contextlib.nullcontext():
+            result = await self.client.push_text(
+                message.line_user_id, message.text or "", retry_key=key
+            )
         data: dict[str, Any] = {}
         if result.message_ids:
             data["line_message_id"] = result.message_ids[0]

@@ -68,6 +68,11 @@ class LiveChatSettings(BaseSettings):
     history_limit: int = Field(default=50, ge=1, le=1000)
     presence_grace: float = Field(default=3.0, ge=0)
     send_queue_size: int = Field(default=256, ge=1)
+    max_connections: int = Field(default=10_000, ge=1)
+    max_connections_per_client: int = Field(default=50, ge=1)
+    max_conversations_per_connection: int = Field(default=500, ge=1)
+    webhook_max_bytes: int = Field(default=1_048_576, ge=1024)
+    metrics_path: str | None = "/live-chat/metrics"
     api_prefix: str = "/live-chat"
     console: bool | None = None
 
@@ -84,7 +89,7 @@ class LiveChatSettings(BaseSettings):
             raise ValueError("jwt_algorithms must name real algorithms; 'none' is refused")
         return value
 
-    @field_validator("webhook_path", mode="before")
+    @field_validator("webhook_path", "metrics_path", mode="before")
     @classmethod
     def _webhook_off(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in {"", "off", "none", "false"}:

@@ -12,6 +12,27 @@ from tests.cluster import PrivateRedis, cluster, fake_line_server
 from tests.helpers import CHANNEL_SECRET, Client
 
 
+async def registered_on_nodes(redis_url: str, prefix: str, admin_id: str, n: int) -> None:
+    """Wait until `admin_id` is recorded in the cluster state of `n` nodes (the
+    state a node writes after a connection authenticates; no client sees it)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+
+    async def count() -> int:
+        keys = [k async for k in client.scan_iter(f"{prefix}:node:*:ops")]
+        return sum([bool(await client.hexists(k, admin_id)) for k in keys])
+
+    try:
+        for _ in range(500):
+            if await count() >= n:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{admin_id} not registered on {n} nodes")
+    finally:
+        await client.aclose()
+
+
 async def post(node, events) -> int:
     body = webhook_body(events)
     async with httpx.AsyncClient() as http:
@@ -71,6 +92,7 @@ async def test_operator_on_both_processes_is_online_once(tmp_path, store_backend
         on_a = await Client.connect(a.ws_url, c.token("dana"))
         await watcher.wait_type("operator_status", admin_id="dana", status="online")
         on_b = await Client.connect(b.ws_url, c.token("dana"))
+        await registered_on_nodes(redis_url, c.prefix, "dana", 2)
         await on_a.close()
         # dana still has a connection on B: a round trip through B proves the order
         await on_b.request("ping", "pong")

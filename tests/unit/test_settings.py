@@ -92,6 +92,7 @@ def test_public_api_is_pinned():
             "Operator",
             "Sender",
             "Store",
+            "StoreError",
             "TokenVerifier",
             "__version__",
             "allow_all",
