@@ -82,6 +82,7 @@ class LiveChat:
         self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
         self.metrics = Metrics()
         self.hub.metrics = self.chat.metrics = self.inbound.metrics = self.metrics
+        self.outbound.metrics = self.metrics
         self.metrics.bind(
             connections=lambda: len(self.hub.connections),
             operators=lambda: len(self.chat.presence.local_counts()),
@@ -148,8 +149,9 @@ class LiveChat:
             self._own_line = True
         self.inbound.line = self._line
         self.outbound.delivery = self._delivery or (
-            LineDelivery(self._line) if self._line is not None else NoDelivery()
+            LineDelivery(self._line, self.metrics) if self._line is not None else NoDelivery()
         )
+        self.outbound.spawn(self._resume_pending(utcnow()))
         log.info("livechat_ext started (node %s)", self.hub.node_id)
 
     async def _resume_pending(self, started: datetime) -> None:

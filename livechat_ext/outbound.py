@@ -57,6 +57,7 @@ class Outbound:
         self._inflight: dict[str, asyncio.Future[_Result | None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.metrics: Metrics | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a coroutine in the background, kept until it finishes."""
@@ -98,7 +99,11 @@ class Outbound:
     ) -> None:
         result = await asyncio.shield(future)
         if conn is not None and result is not None:
-            conn.push(self._answer(result, ref))
+            self._reply(conn, self._answer(result, ref))
+
+    def _reply(self, conn: Connection, frame: str) -> None:
+        if conn.push(frame) and self.metrics is not None:
+            self.metrics.frames_sent(frame)
 
     @staticmethod
     def _answer(result: _Result, ref: str | None) -> str:
@@ -140,7 +145,7 @@ class Outbound:
         if result is None:
             return
         if conn is not None:
-            conn.push(self._answer(result, ref))
+            self._reply(conn, self._answer(result, ref))
         if result.error is None and result.fan_out:
             await self._fan_out(result.message, conn.id if conn else None)
 

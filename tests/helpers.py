@@ -53,7 +53,10 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serve(
-    live_chat: LiveChat, app: FastAPI | None = None, port: int | None = None
+    live_chat: LiveChat,
+    app: FastAPI | None = None,
+    port: int | None = None,
+    log_level: str = "warning",
 ) -> AsyncIterator[Server]:
     """Run `live_chat` in a real uvicorn on a free port until the block ends."""
     if app is None:
@@ -61,7 +64,7 @@ async def serve(
         app.include_router(live_chat.router)
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws_ping_interval=None, lifespan="on"
+        app, host="127.0.0.1", port=port, log_level=log_level, ws_ping_interval=None, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
