@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import os
 import sys
 from collections.abc import Sequence
@@ -24,19 +25,64 @@ def _settings(env_file: str | None, **overrides: object) -> LiveChatSettings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .core import create_app
+    from .logging_filters import LOG_FORMAT
 
-    settings = _settings(args.env_file)
-    app = create_app(settings)
+    if args.env_file:
+        _export_env_file(args.env_file)  # workers are new processes: they read the environment
+    settings = _settings(None)
+    settings.check()
+    if args.workers > 1 and settings.broker_url.startswith("memory"):
+        raise ConfigError(
+            "several workers need a shared broker: set "
+            "LIVECHAT_BROKER_URL=redis://... (and a PostgreSQL store)"
+        )
+    log_config = _log_config(args.log_level, LOG_FORMAT)
     uvicorn.run(
-        app,
+        "livechat_ext.core:create_app",
+        factory=True,
         host=args.host,
         port=args.port,
+        workers=args.workers,
         log_level=args.log_level,
+        log_config=log_config,
         ws_max_size=max(settings.max_frame_bytes * 2, 1 << 20),
         ws_ping_interval=None,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     return 0
+
+
+def _export_env_file(path: str) -> None:
+    from dotenv import dotenv_values
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"env file {path!r} does not exist")
+    for key, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(key, value)
+
+
+def _log_config(level: str, fmt: str) -> dict[str, object]:
+    """uvicorn's logging, with our connection ids and token redaction in every line."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["livechat"] = {  # type: ignore[index]
+        "()": "livechat_ext.logging_filters.ConnectionIdFormatter",
+        "fmt": fmt,
+    }
+    config["handlers"]["livechat"] = {  # type: ignore[index]
+        "formatter": "livechat",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["livechat_ext"] = {  # type: ignore[index]
+        "handlers": ["livechat"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -84,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--env-file")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (more than one needs a redis:// broker)",
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For from --forwarded-allow-ips (behind a proxy)",
+    )
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="console + LINE simulator on one port, nothing to set up")

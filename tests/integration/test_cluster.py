@@ -255,3 +255,72 @@ async def test_redis_restart_during_traffic_loses_no_stored_message(tmp_path, st
             await op.close()
     finally:
         redis.stop()
+
+
+async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url):
+    """`livechat-ext serve --workers 2`: connections land on either worker, and a
+    webhook reaches every operator whichever worker took it."""
+    import subprocess
+    import sys
+
+    from tests.cluster import node_env, wait_healthy
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = node_env(store_backend, redis_url, f"lcw-{port}")
+    log_path = f"{tmp_path}/workers.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "livechat_ext.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await wait_healthy(url, proc, log_path)
+        from livechat_ext import LiveChatSettings, mint_token
+        from tests.helpers import SECRET
+
+        token = mint_token(LiveChatSettings(jwt_secret=SECRET), "w")
+        ops = [
+            await Client.connect(f"ws://127.0.0.1:{port}/ws/live-chat", token) for _ in range(12)
+        ]
+        for op in ops:
+            await op.join("Uw")
+        sessions = {op.of_type("auth_success")[0]["payload"]["session_id"] for op in ops}
+        assert len(sessions) == 12
+        body = webhook_body([text_event("Uw", "to every worker")])
+        for _ in range(3):  # several posts: the kernel spreads them over the workers
+            async with httpx.AsyncClient() as http:
+                r = await http.post(
+                    f"{url}/line/webhook",
+                    content=body,
+                    headers={"X-Line-Signature": sign(body, CHANNEL_SECRET)},
+                )
+            assert r.status_code == 200
+        for op in ops:
+            got = await op.wait_type("message_received", timeout=10)
+            assert got["payload"]["message"]["text"] == "to every worker"
+        await asyncio.gather(*(op.request("ping", "pong") for op in ops))
+        assert all(len(op.of_type("message_received")) == 1 for op in ops)
+        for op in ops:
+            await op.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
