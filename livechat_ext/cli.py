@@ -68,16 +68,16 @@ def _log_config(level: str, fmt: str) -> dict[str, object]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["livechat"] = {  # type: ignore[index]
+    config["formatters"]["livechat"] = {
         "()": "livechat_ext.logging_filters.ConnectionIdFormatter",
         "fmt": fmt,
     }
-    config["handlers"]["livechat"] = {  # type: ignore[index]
+    config["handlers"]["livechat"] = {
         "formatter": "livechat",
         "class": "logging.StreamHandler",
         "stream": "ext://sys.stderr",
     }
-    config["loggers"]["livechat_ext"] = {  # type: ignore[index]
+    config["loggers"]["livechat_ext"] = {
         "handlers": ["livechat"],
         "level": level.upper(),
         "propagate": False,

@@ -79,7 +79,12 @@ class Connection:
         try:
             while True:
                 while buffer:
-                    await send(buffer.popleft())
+                    frame = buffer.popleft()
+                    try:
+                        await send(frame)
+                    except UnicodeEncodeError:  # never expected: parsing refuses such text
+                        log.error("connection %s: dropped a frame that is not valid UTF-8",
+                                  self.id)
                 if self._close is not None:
                     code, reason = self._close
                     self.close_code = code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -151,6 +152,23 @@ def _details(exc: ValidationError, kind: str) -> list[dict[str, str]]:
     return out
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
 def parse_client_frame(raw: str | bytes) -> ClientFrame:
     """Parse one text frame into a client frame model.
 
@@ -159,8 +177,12 @@ def parse_client_frame(raw: str | bytes) -> ClientFrame:
     """
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FrameError(ErrorCode.INVALID_JSON, "frame is not valid JSON") from exc
+    text = raw if isinstance(raw, str) else ""
+    if (not text or _SURROGATE_ESCAPE.search(text)) and _lone_surrogate(data):
+        # "\ud800" alone is JSON that no UTF-8 text can carry back: refuse it here
+        raise FrameError(ErrorCode.INVALID_JSON, "frame has an unpaired UTF-16 surrogate escape")
     if not isinstance(data, dict):
         raise FrameError(
             ErrorCode.INVALID_MESSAGE,
