@@ -83,8 +83,7 @@ class Connection:
                     try:
                         await send(frame)
                     except UnicodeEncodeError:  # never expected: parsing refuses such text
-                        log.error("connection %s: dropped a frame that is not valid UTF-8",
-                                  self.id)
+                        log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
                 if self._close is not None:
                     code, reason = self._close
                     self.close_code = code

@@ -69,7 +69,7 @@ class LiveChat:
         self._delivery = delivery
         # long enough for every attempt and its backoff; a node that dies mid-send
         # leaves the message to another node once this runs out
-        lease = settings.line_timeout * settings.line_max_attempts + 10.0
+        lease = settings.send_lease or settings.line_timeout * settings.line_max_attempts + 10.0
         self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
         self.chat = Chat(
             settings,

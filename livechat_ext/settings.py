@@ -47,6 +47,7 @@ class LiveChatSettings(BaseSettings):
     line_timeout: float = Field(default=10.0, gt=0)
     line_max_attempts: int = Field(default=4, ge=1, le=10)
     line_backoff_base: float = Field(default=0.5, gt=0)
+    send_lease: float | None = Field(default=None, gt=0)
     webhook_path: str | None = "/line/webhook"
     loading_animation: bool = True
     loading_seconds: int = Field(default=10, ge=5, le=60)
