@@ -16,6 +16,7 @@ from typing import Any
 from livechat_ext.line.webhook import sign
 
 __all__ = [
+    "DEFAULT_DESTINATION",
     "audio_event",
     "file_event",
     "follow_event",
@@ -25,6 +26,7 @@ __all__ = [
     "message_event",
     "new_event_id",
     "new_message_id",
+    "new_quote_token",
     "postback_event",
     "sign",
     "sticker_event",
@@ -39,15 +41,24 @@ DEFAULT_DESTINATION = "U" + "0" * 31 + "1"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def new_event_id() -> str:
-    """A ULID-like id (26 Crockford Base32 characters: 48-bit ms time, 80 random bits)."""
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+def new_event_id(timestamp_ms: int | None = None) -> str:
+    """A ULID-like id (26 Crockford Base32 characters: 48-bit ms time, 80 random bits).
+
+    The time part is `timestamp_ms` when given (e.g. the event's own timestamp), else now.
+    """
+    ms = time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms
+    value = (ms & (2**48 - 1)) << 80 | secrets.randbits(80)
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def new_message_id() -> str:
     """A LINE-like message id (a string of 18 digits)."""
     return str(10**17 + secrets.randbelow(9 * 10**17))
+
+
+def new_quote_token() -> str:
+    """An opaque token shaped like the long `quoteToken` LINE attaches to messages."""
+    return secrets.token_urlsafe(64)
 
 
 def _token() -> str:
@@ -87,14 +98,16 @@ def message_event(
     redelivery: bool = False,
     timestamp: int | None = None,
     mode: str = "active",
+    message_id: str | None = None,
 ) -> dict[str, Any]:
-    """A message event carrying `message` as is (an `id` is added when missing).
+    """A message event carrying `message` as is (an `id` is added when missing:
+    `message_id`, or a fresh one).
 
     `source` is a user id or a whole source object.
     """
     if isinstance(source, str):
         source = {"type": "user", "userId": source}
-    message = {"id": new_message_id(), **message}
+    message = {"id": message_id or new_message_id(), **message}
     return _event(
         "message",
         source,
@@ -115,13 +128,20 @@ def text_event(
     redelivery: bool = False,
     timestamp: int | None = None,
     mode: str = "active",
+    message_id: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A text message; `extra` adds content fields such as `emojis`, `mention`,
-    `quotedMessageId` or `markAsReadToken` (LINE's camelCase names)."""
+    """A text message; `extra` adds (or overrides) content fields such as `emojis`,
+    `mention`, `quotedMessageId` or `markAsReadToken` (LINE's camelCase names)."""
     content = {"type": "text", "text": text, "quoteToken": _token(), **extra}
     return message_event(
-        user_id, content, event_id=event_id, redelivery=redelivery, timestamp=timestamp, mode=mode
+        user_id,
+        content,
+        event_id=event_id,
+        redelivery=redelivery,
+        timestamp=timestamp,
+        mode=mode,
+        message_id=message_id,
     )
 
 
@@ -153,8 +173,12 @@ def sticker_event(
     keywords: list[str] | None = None,
     event_id: str | None = None,
     redelivery: bool = False,
+    timestamp: int | None = None,
+    mode: str = "active",
+    message_id: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A sticker message."""
+    """A sticker message; `extra` adds (or overrides) content fields, as for `text_event`."""
     content: dict[str, Any] = {
         "type": "sticker",
         "packageId": package_id,
@@ -164,7 +188,16 @@ def sticker_event(
     }
     if keywords is not None:
         content["keywords"] = keywords
-    return message_event(user_id, content, event_id=event_id, redelivery=redelivery)
+    content.update(extra)
+    return message_event(
+        user_id,
+        content,
+        event_id=event_id,
+        redelivery=redelivery,
+        timestamp=timestamp,
+        mode=mode,
+        message_id=message_id,
+    )
 
 
 def _provider(original_url: str | None, preview_url: str | None) -> dict[str, Any]:
@@ -263,6 +296,8 @@ def _user_event(
     event_id: str | None,
     redelivery: bool,
     reply: bool,
+    timestamp: int | None = None,
+    mode: str = "active",
     **fields: Any,
 ) -> dict[str, Any]:
     return _event(
@@ -270,15 +305,21 @@ def _user_event(
         {"type": "user", "userId": user_id},
         event_id=event_id,
         redelivery=redelivery,
-        timestamp=None,
-        mode="active",
+        timestamp=timestamp,
+        mode=mode,
         reply=reply,
         **fields,
     )
 
 
 def follow_event(
-    user_id: str, *, unblocked: bool = False, event_id: str | None = None, redelivery: bool = False
+    user_id: str,
+    *,
+    unblocked: bool = False,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    timestamp: int | None = None,
+    mode: str = "active",
 ) -> dict[str, Any]:
     """A user added the account as a friend (or unblocked it, with `unblocked=True`)."""
     return _user_event(
@@ -287,15 +328,30 @@ def follow_event(
         event_id=event_id,
         redelivery=redelivery,
         reply=True,
+        timestamp=timestamp,
+        mode=mode,
         follow={"isUnblocked": unblocked},
     )
 
 
 def unfollow_event(
-    user_id: str, *, event_id: str | None = None, redelivery: bool = False
+    user_id: str,
+    *,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    timestamp: int | None = None,
+    mode: str = "active",
 ) -> dict[str, Any]:
     """A user blocked the account (no reply token)."""
-    return _user_event("unfollow", user_id, event_id=event_id, redelivery=redelivery, reply=False)
+    return _user_event(
+        "unfollow",
+        user_id,
+        event_id=event_id,
+        redelivery=redelivery,
+        reply=False,
+        timestamp=timestamp,
+        mode=mode,
+    )
 
 
 def unsend_event(

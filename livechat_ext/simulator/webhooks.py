@@ -1,34 +1,31 @@
 """Build and sign LINE webhook bodies the way the LINE Platform sends them.
 
-Every event carries each field line-bot-sdk v3 requires (`webhookEventId`,
-`deliveryContext`, `mode`, `quoteToken` on text and sticker content,
-`stickerResourceType`), so the SDK's parser never turns them into `UnknownEvent`.
+The events come from `livechat_ext.line.testing` (every field line-bot-sdk v3
+requires, so its parser never turns them into `UnknownEvent`); this module adds
+what the simulator needs on top: LINE-like quote and mark-as-read tokens, a
+webhook event id whose time part is the event's timestamp, fresh user ids and
+signed requests. The names keep the simulator's own spelling of the options.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from livechat_ext.line import testing
+from livechat_ext.line.testing import (
+    DEFAULT_DESTINATION,
+    new_message_id,
+    new_quote_token,
+    webhook_body,
+)
+from livechat_ext.line.testing import new_event_id as new_webhook_event_id
+from livechat_ext.line.webhook import sign
+
 JSONDict = dict[str, Any]
-
-DEFAULT_DESTINATION = "U" + "0" * 31 + "1"
-"""The bot's own user id sent as `destination` (LINE requires 33 characters)."""
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def sign(body: bytes, channel_secret: str) -> str:
-    """The `X-Line-Signature` of `body`: Base64 of HMAC-SHA256 keyed with the secret."""
-    digest = hmac.new(channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 def now_ms() -> int:
@@ -41,44 +38,14 @@ def new_user_id() -> str:
     return "U" + uuid.uuid4().hex
 
 
-def new_message_id() -> str:
-    """A LINE-shaped message id: an 18-digit decimal string."""
-    return str(10**17 + secrets.randbelow(9 * 10**17))
-
-
-def new_quote_token() -> str:
-    """An opaque token like the `quoteToken` LINE attaches to messages."""
-    return secrets.token_urlsafe(64)
-
-
-def new_webhook_event_id(timestamp_ms: int | None = None) -> str:
-    """A ULID (26 Crockford base32 characters), as LINE uses for `webhookEventId`."""
-    ms = now_ms() if timestamp_ms is None else timestamp_ms
-    value = ((ms & (2**48 - 1)) << 80) | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
-
-
-def _base_event(
-    event_type: str,
-    user_id: str,
-    *,
-    timestamp_ms: int | None,
-    mode: str,
-    is_redelivery: bool,
-    reply_token: bool,
-) -> JSONDict:
+def _stamp(timestamp_ms: int | None) -> tuple[int, str]:
+    """The event's timestamp and a `webhookEventId` made at that same millisecond."""
     ts = now_ms() if timestamp_ms is None else timestamp_ms
-    event: JSONDict = {
-        "type": event_type,
-        "mode": mode,
-        "timestamp": ts,
-        "source": {"type": "user", "userId": user_id},
-        "webhookEventId": new_webhook_event_id(ts),
-        "deliveryContext": {"isRedelivery": is_redelivery},
-    }
-    if reply_token:
-        event["replyToken"] = secrets.token_hex(16)
-    return event
+    return ts, new_webhook_event_id(ts)
+
+
+def _mark_as_read_token() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def text_message_event(
@@ -92,25 +59,20 @@ def text_message_event(
     quoted_message_id: str | None = None,
 ) -> JSONDict:
     """A `message` event with text content sent by `user_id` in a one-on-one chat."""
-    event = _base_event(
-        "message",
+    ts, event_id = _stamp(timestamp_ms)
+    extra = {} if quoted_message_id is None else {"quotedMessageId": quoted_message_id}
+    return testing.text_event(
         user_id,
-        timestamp_ms=timestamp_ms,
+        text,
+        message_id=message_id,
+        event_id=event_id,
+        timestamp=ts,
         mode=mode,
-        is_redelivery=is_redelivery,
-        reply_token=True,
+        redelivery=is_redelivery,
+        quoteToken=new_quote_token(),
+        markAsReadToken=_mark_as_read_token(),
+        **extra,
     )
-    content: JSONDict = {
-        "type": "text",
-        "id": message_id or new_message_id(),
-        "text": text,
-        "quoteToken": new_quote_token(),
-        "markAsReadToken": secrets.token_urlsafe(24),
-    }
-    if quoted_message_id is not None:
-        content["quotedMessageId"] = quoted_message_id
-    event["message"] = content
-    return event
 
 
 def sticker_message_event(
@@ -125,28 +87,22 @@ def sticker_message_event(
     sticker_resource_type: str = "STATIC",
     keywords: Sequence[str] = (),
 ) -> JSONDict:
-    """A `message` event with sticker content sent by `user_id`."""
-    event = _base_event(
-        "message",
+    """A `message` event with sticker content sent by `user_id` (at most 15 keywords)."""
+    ts, event_id = _stamp(timestamp_ms)
+    return testing.sticker_event(
         user_id,
-        timestamp_ms=timestamp_ms,
+        package_id,
+        sticker_id,
+        resource_type=sticker_resource_type,
+        keywords=list(keywords)[:15] or None,
+        message_id=message_id,
+        event_id=event_id,
+        timestamp=ts,
         mode=mode,
-        is_redelivery=is_redelivery,
-        reply_token=True,
+        redelivery=is_redelivery,
+        quoteToken=new_quote_token(),
+        markAsReadToken=_mark_as_read_token(),
     )
-    content: JSONDict = {
-        "type": "sticker",
-        "id": message_id or new_message_id(),
-        "packageId": package_id,
-        "stickerId": sticker_id,
-        "stickerResourceType": sticker_resource_type,
-        "quoteToken": new_quote_token(),
-        "markAsReadToken": secrets.token_urlsafe(24),
-    }
-    if keywords:
-        content["keywords"] = list(keywords)[:15]
-    event["message"] = content
-    return event
 
 
 def follow_event(
@@ -157,36 +113,18 @@ def follow_event(
     mode: str = "active",
 ) -> JSONDict:
     """A `follow` event: the user added the account as a friend or unblocked it."""
-    event = _base_event(
-        "follow",
-        user_id,
-        timestamp_ms=timestamp_ms,
-        mode=mode,
-        is_redelivery=False,
-        reply_token=True,
+    ts, event_id = _stamp(timestamp_ms)
+    return testing.follow_event(
+        user_id, unblocked=is_unblocked, event_id=event_id, timestamp=ts, mode=mode
     )
-    event["follow"] = {"isUnblocked": is_unblocked}
-    return event
 
 
 def unfollow_event(
     user_id: str, *, timestamp_ms: int | None = None, mode: str = "active"
 ) -> JSONDict:
     """An `unfollow` event: the user blocked the account (it carries no reply token)."""
-    return _base_event(
-        "unfollow",
-        user_id,
-        timestamp_ms=timestamp_ms,
-        mode=mode,
-        is_redelivery=False,
-        reply_token=False,
-    )
-
-
-def webhook_body(events: Sequence[JSONDict], destination: str = DEFAULT_DESTINATION) -> bytes:
-    """The raw request body LINE would post: compact UTF-8 JSON."""
-    payload = {"destination": destination, "events": list(events)}
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    ts, event_id = _stamp(timestamp_ms)
+    return testing.unfollow_event(user_id, event_id=event_id, timestamp=ts, mode=mode)
 
 
 def signed_webhook(
