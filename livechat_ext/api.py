@@ -94,12 +94,8 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
 
     @router.get("/operators")
     async def operators(op: Op) -> dict[str, Any]:
-        return {
-            "operators": [
-                {"admin_id": a, "status": s, "last_seen": seen.isoformat() if seen else None}
-                for a, s, seen in live_chat.chat.presence.snapshot()
-            ]
-        }
+        states = await live_chat.chat.operators()
+        return {"operators": [s.model_dump(mode="json") for s in states]}
 
     @router.get("/me")
     async def me(op: Op) -> dict[str, Any]:

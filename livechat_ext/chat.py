@@ -3,9 +3,12 @@ send back and publishes room events through the hub. No sockets here."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,6 +52,10 @@ from .typing_indicator import TypingTracker
 
 log = logging.getLogger("livechat_ext.chat")
 
+_CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
+_VISIBILITY_TTL = 60.0  # seconds an authorize answer is reused for broadcasts
+_VISIBILITY_MAX = 10_000
+
 Authorize = Callable[[Operator, str], Awaitable[bool] | bool]
 
 
@@ -77,10 +84,20 @@ class Chat:
         self.outbound = outbound
         self._authorize = authorize
         self.presence = Presence(settings.presence_grace, self._announce_presence)
-        self.typing = TypingTracker(settings.typing_timeout, self._announce_typing_stop)
+        self.typing = TypingTracker(
+            settings.typing_timeout,
+            self._announce_typing_stop,
+            on_remote_expired=self._remote_typing_expired,
+        )
         self.on_typing: Callable[[Session, str], None] | None = None
         self.cluster_sync: ClusterSync | None = None
         self.metrics: Metrics | None = None
+        self._sessions: dict[str, Session] = {}
+        self._visible: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
+        self._checking: dict[tuple[str, str], list[tuple[Connection, str]]] = {}
+        if authorize is not allow_all:  # the default hook allows all: nothing to filter
+            hub.visibility = self._visibility
+            hub.visibility_pending = self._visibility_pending
         hub.listeners.append(self._on_remote_event)
         hub.on_conversation = self._conversation_occupancy
         self._handlers: dict[str, Callable[[Session, Any], Awaitable[Outcome]]] = {
@@ -102,6 +119,7 @@ class Chat:
             conn, FrameLimiter(s.rate_limit_per_second, s.rate_limit_burst), s.heartbeat_interval
         )
         self.hub.add(conn)
+        self._sessions[conn.id] = session
         session.start_deadlines(s.auth_timeout)
         return session
 
@@ -109,6 +127,7 @@ class Chat:
         """Clean up everything a connection held, however it ended."""
         session.cancel_timers()
         conn = session.conn
+        self._sessions.pop(conn.id, None)
         self.hub.remove(conn)
         self.typing.connection_closed(conn.id)
         if session.operator is not None:
@@ -182,6 +201,12 @@ class Chat:
             return self._auth_failed(
                 AuthErrorCode.INVALID_TOKEN, "token is for another operator", ref
             )
+        # read the operator list first: once this socket is in the broadcast room,
+        # other frames could overtake its auth_success while we await
+        operators = [s for s in await self.operators() if s.admin_id != operator.admin_id]
+        operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
+        if session.conn.closing:
+            return Outcome()
         session.operator = operator
         self._arm_expiry(session, operator)
         if current is None:
@@ -191,22 +216,13 @@ class Chat:
             self.hub.join(conn, admin_room(operator.admin_id))
             self.hub.join(conn, BROADCAST)
             self.presence.connected(operator.admin_id)
-        return Outcome(
-            [
-                encode(
-                    AuthSuccess(
-                        admin_id=operator.admin_id,
-                        session_id=session.conn.id,
-                        heartbeat_interval=self.settings.heartbeat_interval,
-                        operators=[
-                            OperatorState(admin_id=a, status=st, last_seen=seen)
-                            for a, st, seen in self.presence.snapshot()
-                        ],
-                    ),
-                    ref,
-                )
-            ]
+        success = AuthSuccess(
+            admin_id=operator.admin_id,
+            session_id=session.conn.id,
+            heartbeat_interval=self.settings.heartbeat_interval,
+            operators=sorted(operators, key=lambda s: s.admin_id),
         )
+        return Outcome([encode(success, ref)])
 
     async def operators(self) -> list[OperatorState]:
         """Every known operator with status: this node's view, merged with the cluster's."""
@@ -214,7 +230,9 @@ class Chat:
         sync = self.cluster_sync
         if sync is not None:
             try:
-                online = await sync.cluster.online_operators()
+                online = await asyncio.wait_for(
+                    sync.cluster.online_operators(), _CLUSTER_READ_SECONDS
+                )
             except Exception as exc:
                 log.warning("cluster unavailable for the operator list: %s", exc)
             else:
@@ -240,7 +258,9 @@ class Chat:
         if sync is None:
             return False
         try:
-            return await sync.cluster.room_open(line_user_id)
+            return await asyncio.wait_for(
+                sync.cluster.room_open(line_user_id), _CLUSTER_READ_SECONDS
+            )
         except Exception as exc:
             log.warning("cluster unavailable for room state: %s", exc)
             return False
@@ -269,11 +289,51 @@ class Chat:
         return Outcome([encode(Pong(), frame.ref)])
 
     async def allowed(self, operator: Operator, line_user_id: str) -> bool:
-        """Ask the host's authorization hook (sync or async)."""
+        """Ask the host's authorization hook (sync or async); the answer is also
+        remembered for a while to filter broadcasts about the conversation."""
         result = self._authorize(operator, line_user_id)
         if inspect.isawaitable(result):
             result = await result
-        return bool(result)
+        allowed = bool(result)
+        key = (operator.admin_id, line_user_id)
+        self._visible[key] = (allowed, time.monotonic() + _VISIBILITY_TTL)
+        self._visible.move_to_end(key)
+        while len(self._visible) > _VISIBILITY_MAX:
+            self._visible.popitem(last=False)
+        return allowed
+
+    def _visibility(self, conn: Connection, line_user_id: str) -> bool | None:
+        """May this connection see broadcasts about the conversation? None: not known yet."""
+        session = self._sessions.get(conn.id)
+        if session is None or session.operator is None:
+            return False
+        entry = self._visible.get((session.operator.admin_id, line_user_id))
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def _visibility_pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
+        session = self._sessions.get(conn.id)
+        if session is None or session.operator is None:
+            return
+        key = (session.operator.admin_id, line_user_id)
+        waiting = self._checking.get(key)
+        if waiting is not None:
+            waiting.append((conn, frame))
+            return
+        self._checking[key] = [(conn, frame)]
+        self.outbound.spawn(self._check_visibility(session.operator, line_user_id))
+
+    async def _check_visibility(self, operator: Operator, line_user_id: str) -> None:
+        key = (operator.admin_id, line_user_id)
+        try:
+            allowed = await self.allowed(operator, line_user_id)
+        except Exception:
+            log.exception("authorize hook failed; the broadcast is withheld")
+            allowed = False
+        for conn, frame in self._checking.pop(key, []):
+            if allowed:
+                conn.push(frame)
 
     def _forbidden(self, frame: ClientFrame, client_msg_id: str | None = None) -> Outcome:
         return Outcome(
@@ -343,6 +403,10 @@ class Chat:
             return self._forbidden(frame)
         if self.typing.start(line_user_id, operator.admin_id, session.conn.id):
             await self._publish_typing(line_user_id, operator.admin_id, True, session.conn.id)
+        else:  # still typing: refresh the other nodes' timers, tell no socket again
+            await self.hub.publish(
+                conversation_room(line_user_id), "", typing=(line_user_id, operator.admin_id, True)
+            )
         if self.on_typing is not None:
             self.on_typing(session, line_user_id)
         return Outcome()
@@ -398,6 +462,7 @@ class Chat:
         self.outbound.spawn(self._publish_typing(line_user_id, admin_id, is_typing, None))
 
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
+        self.presence.remote(admin_id, status)  # our own events do not come back to us
         text = encode(OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen))
         await self.hub.publish(BROADCAST, text, presence=(admin_id, status))
 
@@ -425,6 +490,12 @@ class Chat:
         if sync is not None:
             sync.submit(lambda: sync.cluster.set_room(sync.node, line_user_id, open_here))
 
+    def _remote_typing_expired(self, line_user_id: str, admin_id: str) -> None:
+        """Another node's typing entry ran out without news (that node may be gone):
+        tell this node's sockets, and only them."""
+        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=False))
+        self.hub.deliver(conversation_room(line_user_id), text)
+
     def _on_remote_event(self, event: Any) -> None:
         if event.typing is not None:
             line_user_id, admin_id, is_typing = event.typing
@@ -440,7 +511,13 @@ class Chat:
         for admin_id in self.presence.flush_pending():
             self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
         if self.cluster_sync is not None:
-            await self.cluster_sync.settle()
+            try:
+                await asyncio.wait_for(self.cluster_sync.settle(), 5.0)
+            except TimeoutError:
+                log.warning(
+                    "cluster updates still queued at shutdown; the heartbeat expiry "
+                    "takes this node's operators offline"
+                )
         self.presence.close()
         self.typing.close()
 

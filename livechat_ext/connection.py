@@ -8,6 +8,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from starlette.websockets import WebSocketDisconnect
+
 from .errors import CloseCode
 
 log = logging.getLogger("livechat_ext.connection")
@@ -91,7 +93,7 @@ class Connection:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
-        except (OSError, RuntimeError) as exc:  # the peer went away mid-send
+        except (OSError, RuntimeError, WebSocketDisconnect) as exc:  # the peer went away
             log.debug("connection %s writer stopped: %r", self.id, exc)
             self._close = self._close or (CloseCode.GOING_AWAY, "send failed")
         finally:

@@ -69,7 +69,10 @@ class LiveChat:
         self._delivery = delivery
         # long enough for every attempt and its backoff; a node that dies mid-send
         # leaves the message to another node once this runs out
-        lease = settings.send_lease or settings.line_timeout * settings.line_max_attempts + 10.0
+        attempts = settings.line_max_attempts
+        lease = settings.send_lease or (
+            settings.line_timeout * attempts + 8.0 * (attempts - 1) + 10.0
+        )
         self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
         self.chat = Chat(
             settings,
@@ -219,6 +222,7 @@ class LiveChat:
     ) -> None:
         """Send a `notification` to one operator (`admin_id`) or to all."""
         room = admin_room(admin_id) if admin_id else BROADCAST
+        scope = line_user_id if admin_id is None else None  # everyone: only those allowed
         await self.hub.publish(
             room,
             encode(
@@ -226,6 +230,7 @@ class LiveChat:
                     kind=kind, title=title, body=body, line_user_id=line_user_id, data=data
                 )
             ),
+            scope=scope,
         )
 
     # routes -------------------------------------------------------------------

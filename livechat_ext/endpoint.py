@@ -102,6 +102,8 @@ class Endpoint:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                if conn.closing:  # closed while we waited (token expiry, overflow)
+                    break
                 text = message.get("text")
                 if text is None:
                     outcome = self.chat.handle_binary(session, len(message.get("bytes") or b""))

@@ -42,6 +42,8 @@ class Hub:
         self.on_conversation: Callable[[str, bool], None] | None = None
         self.broker_failures = 0
         self.metrics: Metrics | None = None
+        self.visibility: Callable[[Connection, str], bool | None] | None = None
+        self.visibility_pending: Callable[[Connection, str, str], None] | None = None
         self.peers: dict[str, int] = {}
 
     async def start(self) -> None:
@@ -90,15 +92,30 @@ class Hub:
     def members(self, room: str) -> int:
         return len(self.rooms.get(room, ()))
 
-    def deliver(self, room: str, frame: str, exclude: str | None = None) -> int:
-        """Queue `frame` on every local member of `room`; never awaits a socket."""
+    def deliver(
+        self, room: str, frame: str, exclude: str | None = None, scope: str | None = None
+    ) -> int:
+        """Queue `frame` on every local member of `room`; never awaits a socket.
+
+        With a `scope` (a conversation) and a `visibility` check, a member gets the
+        frame only if allowed; an undecided member is handed to `visibility_pending`.
+        """
         members = self.rooms.get(room)
-        if not members:
+        if not members or not frame:
             return 0
         start = time.perf_counter()
         sent = 0
+        check = self.visibility if scope is not None else None
         for conn_id, conn in tuple(members.items()):
-            if conn_id != exclude and conn.push(frame):
+            if conn_id == exclude:
+                continue
+            if check is not None and scope is not None:
+                verdict = check(conn, scope)
+                if verdict is None and self.visibility_pending is not None:
+                    self.visibility_pending(conn, scope, frame)
+                if not verdict:
+                    continue
+            if conn.push(frame):
                 sent += 1
         metrics = self.metrics
         if metrics is not None:
@@ -114,10 +131,12 @@ class Hub:
         exclude: str | None = None,
         typing: tuple[str, str, bool] | None = None,
         presence: tuple[str, str] | None = None,
+        scope: str | None = None,
     ) -> None:
-        """Deliver to local members now and to the other nodes through the broker."""
-        self.deliver(room, frame, exclude)
-        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence)
+        """Deliver to local members now and to the other nodes through the broker.
+        An empty `frame` carries state (typing, presence) to the other nodes only."""
+        self.deliver(room, frame, exclude, scope)
+        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence, scope)
         try:
             await self.broker.publish(event)
         except Exception:  # a broker outage must not stop local delivery
@@ -129,4 +148,4 @@ class Hub:
             return
         for listener in self.listeners:
             listener(event)
-        self.deliver(event.room, event.frame, event.exclude)
+        self.deliver(event.room, event.frame, event.exclude, event.scope)

@@ -14,7 +14,13 @@ from .hub import BROADCAST, Hub, conversation_room
 from .metrics import Metrics
 from .models import Message, MessageKind
 from .outbound import Outbound
-from .protocol.server import ConversationUpdated, MessageReceived, Notification, encode
+from .protocol.server import (
+    ConversationUpdated,
+    MessageReceived,
+    Notification,
+    ServerPayload,
+    encode,
+)
 from .settings import LiveChatSettings
 from .store import NewInbound, Store
 
@@ -64,7 +70,7 @@ class Inbound:
         self.metrics: Metrics | None = None
         self._profiles_tried: set[str] = set()
         self.room_open: Callable[[str], Awaitable[bool]] = self._local_room_open
-        self._loading_at: dict[str, float] = {}
+        self._loading_at: dict[str, float] = {}  # LINE user -> when loading was last shown
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
@@ -85,23 +91,26 @@ class Inbound:
         return handled
 
     async def handle(self, event: InboundEvent) -> bool:
-        if event.source_type != "user" or not event.line_user_id:
+        """Store and fan out one event; False for a duplicate or an ignored one."""
+        user = event.line_user_id
+        if event.source_type != "user" or not user:
             log.info("ignored a %s event from a %s source", event.type, event.source_type)
             return False
         if event.type in ("follow", "unfollow"):
-            return await self._follow(event, event.type == "follow")
+            return await self._follow(event, user, event.type == "follow")
         if event.type == "unsend":
-            return await self._unsend(event)
-        kind = event.kind or MessageKind.UNSUPPORTED
+            return await self._unsend(event, user)
         data = dict(event.data)
+        if event.mode != "active":
+            data["mode"] = event.mode  # standby: another channel owns the chat
         if event.type != "message":
             data.setdefault("event_type", event.type)
             if event.postback_data is not None:
                 data["postback_data"] = event.postback_data
         stored = await self.store.add_inbound(
             NewInbound(
-                line_user_id=event.line_user_id,
-                kind=kind,
+                line_user_id=user,
+                kind=event.kind or MessageKind.UNSUPPORTED,
                 text=event.text,
                 data=data,
                 webhook_event_id=event.webhook_event_id,
@@ -113,120 +122,110 @@ class Inbound:
             return False
         await self._fan_out(stored.message)
         if stored.new_conversation:
-            self.outbound.spawn(self._fetch_profile(event.line_user_id))
+            self.outbound.spawn(self._fetch_profile(user))
         return True
 
+    async def _tell_operators(self, line_user_id: str, payload: ServerPayload) -> None:
+        """A broadcast about one conversation: only operators allowed to see it get it."""
+        await self.hub.publish(BROADCAST, encode(payload), scope=line_user_id)
+
     async def _fan_out(self, message: Message) -> None:
-        room = conversation_room(message.line_user_id)
-        await self.hub.publish(room, encode(MessageReceived(message=message)))
-        watched = await self.room_open(message.line_user_id)
-        conversation = await self.store.get_conversation(message.line_user_id)
+        user = message.line_user_id
+        await self.hub.publish(conversation_room(user), encode(MessageReceived(message=message)))
+        watched = await self.room_open(user)
+        conversation = await self.store.get_conversation(user)
         if conversation is not None:
-            await self.hub.publish(
-                BROADCAST, encode(ConversationUpdated(conversation=conversation))
-            )
+            await self._tell_operators(user, ConversationUpdated(conversation=conversation))
         if not watched:
             name = conversation.display_name if conversation else None
-            await self.hub.publish(
-                BROADCAST,
-                encode(
-                    Notification(
-                        kind="new_message",
-                        title=name or "New message",
-                        body=preview(message),
-                        line_user_id=message.line_user_id,
-                        data={"seq": message.seq},
-                    )
+            await self._tell_operators(
+                user,
+                Notification(
+                    kind="new_message",
+                    title=name or "New message",
+                    body=preview(message),
+                    line_user_id=user,
+                    data={"seq": message.seq},
                 ),
             )
 
     async def _local_room_open(self, line_user_id: str) -> bool:
         return self.hub.members(conversation_room(line_user_id)) > 0
 
-    async def _follow(self, event: InboundEvent, followed: bool) -> bool:
-        assert event.line_user_id is not None
+    async def _follow(self, event: InboundEvent, user: str, followed: bool) -> bool:
         if not await self.store.record_event(event.webhook_event_id):
             return False
-        conversation = await self.store.update_conversation(
-            event.line_user_id, followed=followed, touch=True
-        )
-        await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
-        name = conversation.display_name or event.line_user_id
+        conversation = await self.store.update_conversation(user, followed=followed, touch=True)
+        await self._tell_operators(user, ConversationUpdated(conversation=conversation))
+        name = conversation.display_name or user
         body = f"{name} added the account" if followed else f"{name} blocked the account"
         if followed and event.follow_is_unblocked:
             body = f"{name} unblocked the account"
-        await self.hub.publish(
-            BROADCAST,
-            encode(
-                Notification(
-                    kind="follow" if followed else "unfollow",
-                    title=name,
-                    body=body,
-                    line_user_id=event.line_user_id,
-                )
+        await self._tell_operators(
+            user,
+            Notification(
+                kind="follow" if followed else "unfollow", title=name, body=body, line_user_id=user
             ),
         )
         if followed and conversation.display_name is None:
-            self.outbound.spawn(self._fetch_profile(event.line_user_id))
+            self.outbound.spawn(self._fetch_profile(user))
         return True
 
-    async def _unsend(self, event: InboundEvent) -> bool:
-        assert event.line_user_id is not None
+    async def _unsend(self, event: InboundEvent, user: str) -> bool:
         if not await self.store.record_event(event.webhook_event_id):
             return False
-        await self.hub.publish(
-            BROADCAST,
-            encode(
-                Notification(
-                    kind="unsend",
-                    title="Message unsent",
-                    body="The user unsent a message; please do not keep or quote it.",
-                    line_user_id=event.line_user_id,
-                    data={"line_message_id": event.unsend_message_id},
-                )
+        await self._tell_operators(
+            user,
+            Notification(
+                kind="unsend",
+                title="Message unsent",
+                body="The user unsent a message; please do not keep or quote it.",
+                line_user_id=user,
+                data={"line_message_id": event.unsend_message_id},
             ),
         )
         return True
 
     async def _fetch_profile(self, line_user_id: str) -> None:
-        if self.line is None or line_user_id in self._profiles_tried:
+        line = self.line
+        if line is None or line_user_id in self._profiles_tried:
             return
-        self._profiles_tried.add(line_user_id)
+        self._profiles_tried.add(line_user_id)  # one look-up at a time per user
         try:
             with self._timed("profile"):
-                profile = await self.line.get_profile(line_user_id)
-        except (DeliveryError, OSError) as exc:
-            log.warning("profile of %s not available: %s", line_user_id, exc)
-            return
-        if profile is None:
-            return
-        try:
+                profile = await line.get_profile(line_user_id)
+            if profile is None:
+                return  # LINE cannot give it (404): do not ask again
             conversation = await self.store.update_conversation(
                 line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
             )
-        except StoreError:
-            log.exception("could not store the profile of %s", line_user_id)
+        except (DeliveryError, OSError, StoreError) as exc:
+            log.warning("profile of %s not available: %s", line_user_id, exc)
+            self._profiles_tried.discard(line_user_id)  # a later message tries again
             return
-        await self.hub.publish(BROADCAST, encode(ConversationUpdated(conversation=conversation)))
+        self._profiles_tried.discard(line_user_id)  # stored: the store is the cache now
+        await self._tell_operators(line_user_id, ConversationUpdated(conversation=conversation))
 
     def _timed(self, call: str) -> AbstractContextManager[None]:
         return self.metrics.line_call(call) if self.metrics else nullcontext()
 
     def typing(self, line_user_id: str) -> None:
         """An operator types: show LINE's loading animation, at most once per half period."""
-        if self.line is None or not self.settings.loading_animation:
+        line = self.line
+        if line is None or not self.settings.loading_animation:
             return
         now = time.monotonic()
         seconds = self.settings.loading_seconds
         if now - self._loading_at.get(line_user_id, -1e9) < seconds / 2:
             return
+        if len(self._loading_at) > 10_000:  # forget users nobody typed to lately
+            self._loading_at = {u: t for u, t in self._loading_at.items() if now - t < seconds}
         self._loading_at[line_user_id] = now
-        self.outbound.spawn(self._start_loading(line_user_id, seconds))
+        self.outbound.spawn(self._start_loading(line, line_user_id, seconds))
 
-    async def _start_loading(self, line_user_id: str, seconds: int) -> None:
-        assert self.line is not None
+    async def _start_loading(self, line: LineClient, line_user_id: str, seconds: int) -> None:
         try:
             with self._timed("loading"):
-                await self.line.start_loading(line_user_id, seconds)
+                await line.start_loading(line_user_id, seconds)
         except (DeliveryError, OSError) as exc:
             log.info("loading animation for %s failed: %s", line_user_id, exc)

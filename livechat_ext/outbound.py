@@ -83,6 +83,8 @@ class Outbound:
         """Store the message and start its delivery; returns the immediate replies."""
         stored = await self.store.add_outbound(line_user_id, client_msg_id, operator.admin_id, text)
         message = stored.message
+        if stored.created:  # the room sees it at once as pending, then its outcome
+            await self._fan_out(message, conn.id if conn else None)
         if message.status is MessageStatus.SENT:
             return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
         running = self._inflight.get(message.id)
@@ -132,42 +134,65 @@ class Outbound:
         result: _Result | None
         try:
             result = await self._deliver_once(message)
-        except StoreError as exc:
+        except StoreError:
             log.exception("store failed while delivering %s", message.id)
-            result = _Result(message, DeliveryError(f"storage failed: {exc}", transient=True))
+            result = _Result(message, DeliveryError("storage is unavailable", transient=True))
+        except Exception:
+            log.exception("delivery of %s failed unexpectedly", message.id)
+            result = await self._mark_failed(message, "internal error")
         except BaseException:
             future.cancel()
             raise
         finally:
             self._inflight.pop(message.id, None)
+        if result is None:  # another node kept it past its lease: let the client try again
+            result = _Result(
+                message,
+                DeliveryError("still being delivered elsewhere; send again", transient=True),
+                fan_out=False,
+            )
         if not future.done():
             future.set_result(result)
-        if result is None:
-            return
         if conn is not None:
             self._reply(conn, self._answer(result, ref))
-        if result.error is None and result.fan_out:
+        if result.fan_out:  # sent or failed: the room learns the outcome (same id)
             await self._fan_out(result.message, conn.id if conn else None)
 
     async def _deliver_once(self, message: Message) -> _Result | None:
-        if not await self.store.claim(message.id, self.lease):
-            return await self._outcome_elsewhere(message)
-        return await self._push(message)
+        async with self._lock(message.line_user_id):
+            # claim only once it is our turn, so waiting in line does not eat the lease
+            if await self.store.claim(message.id, self.lease):
+                return await self._send(message)
+        return await self._outcome_elsewhere(message)
+
+    def _lock(self, line_user_id: str) -> asyncio.Lock:
+        lock = self._locks.get(line_user_id)
+        if lock is None:
+            lock = self._locks[line_user_id] = asyncio.Lock()
+        return lock
 
     async def _push(self, message: Message) -> _Result:
-        lock = self._locks.get(message.line_user_id)
-        if lock is None:
-            lock = self._locks[message.line_user_id] = asyncio.Lock()
-        async with lock:  # keep one conversation's messages in order
-            try:
-                data = await self.delivery.deliver(message)
-            except DeliveryError as exc:
-                failed = await self.store.set_status(
-                    message.id, MessageStatus.FAILED, error=exc.message
-                )
-                return _Result(failed, exc)
-            sent = await self.store.set_status(message.id, MessageStatus.SENT, data=data)
-            return _Result(sent, None)
+        async with self._lock(message.line_user_id):  # one conversation's messages in order
+            return await self._send(message)
+
+    async def _send(self, message: Message) -> _Result:
+        try:
+            data = await self.delivery.deliver(message)
+        except DeliveryError as exc:
+            failed = await self.store.set_status(
+                message.id, MessageStatus.FAILED, error=exc.message
+            )
+            return _Result(failed, exc)
+        sent = await self.store.set_status(message.id, MessageStatus.SENT, data=data)
+        return _Result(sent, None)
+
+    async def _mark_failed(self, message: Message, reason: str) -> _Result:
+        error = DeliveryError(reason, transient=True)
+        try:
+            failed = await self.store.set_status(message.id, MessageStatus.FAILED, error=reason)
+        except StoreError:
+            return _Result(message, error, fan_out=False)
+        return _Result(failed, error)
 
     async def _outcome_elsewhere(self, message: Message) -> _Result | None:
         """Another node holds the delivery lease: wait for its outcome, or take
@@ -200,7 +225,9 @@ class Outbound:
         conversation = await self.store.get_conversation(message.line_user_id)
         if conversation is not None:
             await self.hub.publish(
-                BROADCAST, encode(ConversationUpdated(conversation=conversation))
+                BROADCAST,
+                encode(ConversationUpdated(conversation=conversation)),
+                scope=message.line_user_id,
             )
 
     async def resume(self, older_than: datetime) -> int:
@@ -212,9 +239,8 @@ class Outbound:
                 continue
             taken += 1
             result = await self._push(message)
-            if result.error is None:
-                await self._fan_out(result.message, None)
-            else:
+            await self._fan_out(result.message, None)
+            if result.error is not None:
                 log.warning(
                     "pending message %s failed on resume: %s", message.id, result.error.message
                 )

@@ -13,14 +13,20 @@ class TypingTracker:
 
     `start` returns True when the pair was not typing before (announce it);
     every start re-arms the `timeout`. Expiry and `connection_closed` call
-    `announce(line_user_id, admin_id, False)` for this node's entries; entries
-    learnt from other nodes (`conn_id` None) expire quietly, since their own
-    node announces them.
+    `announce(line_user_id, admin_id, False)` for this node's entries; an entry
+    learnt from another node (`conn_id` None) normally ends with that node's
+    announcement, and if none comes (the node died) `on_remote_expired` runs.
     """
 
-    def __init__(self, timeout: float, announce: Announce) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        announce: Announce,
+        on_remote_expired: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.timeout = timeout
         self._announce = announce
+        self._on_remote_expired = on_remote_expired
         self._entries: dict[tuple[str, str], tuple[asyncio.TimerHandle, str | None]] = {}
 
     def start(self, line_user_id: str, admin_id: str, conn_id: str | None) -> bool:
@@ -28,7 +34,9 @@ class TypingTracker:
         old = self._entries.get(key)
         if old is not None:
             old[0].cancel()
-        handle = asyncio.get_running_loop().call_later(self.timeout, self._expire, key)
+        # another node's entry lives a little longer: its own node announces the end
+        delay = self.timeout if conn_id is not None else self.timeout + 1.0
+        handle = asyncio.get_running_loop().call_later(delay, self._expire, key)
         self._entries[key] = (handle, conn_id)
         return old is None
 
@@ -42,8 +50,12 @@ class TypingTracker:
 
     def _expire(self, key: tuple[str, str]) -> None:
         entry = self._entries.pop(key, None)
-        if entry is not None and entry[1] is not None:  # another node's entry expires quietly
+        if entry is None:
+            return
+        if entry[1] is not None:
             self._announce(key[0], key[1], False)
+        elif self._on_remote_expired is not None:
+            self._on_remote_expired(key[0], key[1])
 
     def connection_closed(self, conn_id: str) -> None:
         for key, (handle, owner) in tuple(self._entries.items()):

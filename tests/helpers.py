@@ -181,7 +181,11 @@ class LineServer(Server):
 
 @contextlib.asynccontextmanager
 async def serve_with_fake_line(
-    tmp_path: Any, settings: LiveChatSettings | None = None, **overrides: Any
+    tmp_path: Any,
+    settings: LiveChatSettings | None = None,
+    *,
+    authorize: Any = None,
+    **overrides: Any,
 ) -> AsyncIterator[LineServer]:
     """The plugin and a fake LINE Messaging API on one real uvicorn (loopback),
     with `LIVECHAT_LINE_API_BASE_URL` pointing at the fake."""
@@ -194,7 +198,7 @@ async def serve_with_fake_line(
         overrides.setdefault("line_channel_access_token", "test-access-token")
         overrides.setdefault("line_api_base_url", base)
         settings = make_settings(tmp_path, **overrides)
-    live_chat = LiveChat(settings)
+    live_chat = LiveChat(settings, authorize=authorize)
     app = FastAPI()
     app.include_router(live_chat.router)
     app.mount("/fake-line", create_fake_line_app(fake))

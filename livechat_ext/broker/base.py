@@ -22,6 +22,8 @@ class BrokerEvent:
     exclude: str | None = None
     typing: tuple[str, str, bool] | None = None
     presence: tuple[str, str] | None = None
+    scope: str | None = None  # the conversation the frame is about: only operators the
+    # host's authorize hook allows for it receive it
 
 
 EventHandler = Callable[[BrokerEvent], None]

@@ -35,6 +35,7 @@ def encode_event(event: BrokerEvent) -> bytes:
             "x": event.exclude,
             "t": event.typing,
             "p": event.presence,
+            "s": event.scope,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -52,6 +53,7 @@ def decode_event(data: bytes | str) -> BrokerEvent:
         exclude=raw.get("x"),
         typing=(str(typing[0]), str(typing[1]), bool(typing[2])) if typing else None,
         presence=(str(presence[0]), str(presence[1])) if presence else None,
+        scope=raw.get("s"),
     )
 
 

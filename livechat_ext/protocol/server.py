@@ -96,6 +96,8 @@ class ErrorPayload(_Out):
     details: Any = None
 
 
+ServerPayload = _Out  # the base of every server payload model
+
 PAYLOADS: dict[str, type[_Out]] = {
     "auth_success": AuthSuccess,
     "auth_error": AuthErrorPayload,
@@ -186,6 +188,7 @@ __all__ = [
     "OperatorStatus",
     "Pong",
     "ServerFrame",
+    "ServerPayload",
     "UserTyping",
     "decode",
     "encode",

@@ -164,6 +164,8 @@ class SqlStore:
             row = found.mappings().first()
             if row is None:
                 raise StoreError(f"no message with id {message_id!r}")
+            if row["status"] == MessageStatus.SENT and status is not MessageStatus.SENT:
+                return message_from_row(row)  # LINE has it: a late failure changes nothing
             changes: dict[str, Any] = {"status": status, "error": error, "lease_until": None}
             changes["data"] = {**(row["data"] or {}), **(data or {})}
             await conn.execute(update(messages).where(where).values(changes))

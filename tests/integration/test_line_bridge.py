@@ -126,7 +126,9 @@ async def test_answer_reaches_line_exactly_once_despite_resends_and_failures(tmp
         )
         assert again["payload"]["message"]["status"] == "sent"
         assert len(srv.fake.pushes) == 1
-        assert len(bob.of_type("message_received")) == 1
+        seen_by_bob = bob.of_type("message_received")  # pending at once, then sent
+        assert {f["payload"]["message"]["id"] for f in seen_by_bob} == ids
+        assert [f["payload"]["message"]["status"] for f in seen_by_bob] == ["pending", "sent"]
         await alice.close()
         await bob.close()
 
@@ -293,3 +295,61 @@ async def test_is_live_handoff(tmp_path):
         lc.settings.handoff_window = 0
         assert await lc.is_live("Uh") is False
         await op.close()
+
+
+async def test_broadcasts_about_a_conversation_respect_authorize(tmp_path):
+    async def staff_only(operator, line_user_id):
+        return not line_user_id.startswith("Ustaff") or operator.admin_id == "alice"
+
+    async with serve_with_fake_line(tmp_path, authorize=staff_only) as srv:
+        alice = await Client.connect(srv.ws_url, srv.token("alice"))
+        bob = await Client.connect(srv.ws_url, srv.token("bob"))
+        await post_webhook(srv, [text_event("Ustaff1", "my secret address is 1 Main St")])
+        await post_webhook(srv, [text_event("Upublic", "hello all")])
+        await alice.wait_type("notification", body="my secret address is 1 Main St")
+        await alice.wait_type("notification", body="hello all")
+        await bob.wait_type("notification", body="hello all")
+        await bob.request("ping", "pong")
+        assert [f for f in bob.frames if "Ustaff1" in str(f["payload"])] == []
+        refused = await bob.join("Ustaff1")
+        assert refused["payload"]["code"] == "forbidden"
+        await srv.live_chat.notify("vip", "VIP", "waiting", line_user_id="Ustaff1")
+        await alice.wait_type("notification", kind="vip")
+        await bob.request("ping", "pong")
+        assert bob.of_type("notification")[-1]["payload"]["body"] == "hello all"
+        await alice.close()
+        await bob.close()
+
+
+async def test_room_sees_pending_then_outcome(tmp_path):
+    async with serve_with_fake_line(tmp_path, line_max_attempts=1, **FAST) as srv:
+        alice = await Client.connect(srv.ws_url, srv.token("alice"))
+        bob = await Client.connect(srv.ws_url, srv.token("bob"))
+        await bob.join("Up2")
+        srv.fake.fail_next(1, status=400)
+        failed = await alice.request(
+            "message_send", "message_sent", line_user_id="Up2", text="first", client_msg_id="p1"
+        )
+        assert failed["payload"]["code"] == "delivery_failed"
+        await bob.wait_for(
+            lambda f: (
+                f["type"] == "message_received" and f["payload"]["message"]["status"] == "failed"
+            )
+        )
+        await alice.request(
+            "message_send", "message_sent", line_user_id="Up2", text="second", client_msg_id="p2"
+        )
+        await bob.wait_for(
+            lambda f: (
+                f["type"] == "message_received"
+                and f["payload"]["message"]["client_msg_id"] == "p2"
+                and f["payload"]["message"]["status"] == "sent"
+            )
+        )
+        statuses = [
+            (f["payload"]["message"]["client_msg_id"], f["payload"]["message"]["status"])
+            for f in bob.of_type("message_received")
+        ]
+        assert statuses == [("p1", "pending"), ("p1", "failed"), ("p2", "pending"), ("p2", "sent")]
+        await alice.close()
+        await bob.close()
