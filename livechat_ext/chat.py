@@ -161,8 +161,11 @@ class Chat:
         session.touch()
         if size > self.settings.max_frame_bytes:
             return Outcome(close=(CloseCode.MESSAGE_TOO_BIG, "frame too large"))
-        if session.limiter.check() is Verdict.ABUSE:
+        verdict = session.limiter.check()
+        if verdict is Verdict.ABUSE:
             return Outcome(close=(CloseCode.RATE_LIMIT_ABUSE, "rate limit abuse"))
+        if verdict is Verdict.DROP:
+            return self._rate_limited(None)
         return Outcome(
             [error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text")]
         )

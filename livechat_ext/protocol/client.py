@@ -6,7 +6,15 @@ import json
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from ..errors import ErrorCode, LiveChatError
 
@@ -23,7 +31,15 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-LineUserId = Annotated[str, Field(min_length=1, max_length=64)]
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)  # no store keeps NUL in text (PostgreSQL refuses it)
+LineUserId = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+MAX_SEQ = 2**63 - 1
 
 
 class AuthPayload(_Payload):
@@ -36,13 +52,13 @@ class ConversationPayload(_Payload):
 
 class JoinPayload(_Payload):
     line_user_id: LineUserId
-    after_seq: int | None = Field(default=None, ge=0)
+    after_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
 
 
 class MessageSendPayload(_Payload):
     line_user_id: LineUserId
-    text: str = Field(min_length=1)
-    client_msg_id: str = Field(min_length=1, max_length=64)
+    text: Annotated[str, Field(min_length=1), NoNul]
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoNul]
 
     @field_validator("text")
     @classmethod
