@@ -107,8 +107,10 @@ async def test_operator_on_both_processes_is_online_once(tmp_path, store_backend
         assert statuses == ["online", "offline"], watcher.of_type("operator_status")
         for node in (a, b):  # both processes agree she is gone
             probe = await Client.connect(node.ws_url, c.token("probe"))
-            ops = {o["admin_id"]: o["status"] for o in probe.of_type("auth_success")[0]
-                   ["payload"]["operators"]}
+            ops = {
+                o["admin_id"]: o["status"]
+                for o in probe.of_type("auth_success")[0]["payload"]["operators"]
+            }
             assert ops.get("dana", "offline") == "offline", (node.port, ops)
             assert ops["watcher"] == "online"
             await probe.close()

@@ -245,8 +245,12 @@ def test_every_refusal_renders_as_a_valid_error_frame(raw: str) -> None:
 # ---------------------------------------------------------------------------
 # valid frames from the schemas
 
-ids = st.text(min_size=1, max_size=64)
-texts = st.text(min_size=1, max_size=300).filter(str.strip) | st.integers(1, 2500).map(
+# valid text has no NUL (no store keeps it) and no lone surrogate (no UTF-8 carries it)
+_valid_chars = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
+ids = st.text(_valid_chars, min_size=1, max_size=64)
+texts = st.text(_valid_chars, min_size=1, max_size=300).filter(str.strip) | st.integers(
+    1, 2500
+).map(
     lambda n: "😀" * n  # 2 UTF-16 units each: up to exactly the 5000-unit limit
 )
 PAYLOADS = {

@@ -1,0 +1,1 @@
+"""Tiny peer servers for the fan-out benchmark; each is run as its own process."""
