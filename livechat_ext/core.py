@@ -96,6 +96,7 @@ class LiveChat:
         )
         self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
         self.inbound.room_open = self.chat.room_open
+        self.outbound.updates = self.inbound.updates
         self._starts = 0
         self._start_lock = asyncio.Lock()
         self.router = self._build_router()
@@ -181,6 +182,7 @@ class LiveChat:
     async def stop(self) -> None:
         """Finish or cancel in-flight work and release every resource."""
         await self.chat.shutdown()
+        self.inbound.updates.close()
         if self.chat.cluster_sync is not None:
             await self.chat.cluster_sync.stop()
             self.chat.cluster_sync = None

@@ -15,7 +15,6 @@ from .metrics import Metrics
 from .models import Message, MessageKind
 from .outbound import Outbound
 from .protocol.server import (
-    ConversationUpdated,
     MessageReceived,
     Notification,
     ServerPayload,
@@ -23,6 +22,7 @@ from .protocol.server import (
 )
 from .settings import LiveChatSettings
 from .store import NewInbound, Store
+from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
     from .line import InboundEvent, LineClient
@@ -68,6 +68,9 @@ class Inbound:
         self.outbound = outbound
         self.line = line
         self.metrics: Metrics | None = None
+        self.updates = ConversationUpdates(
+            store, hub, settings.conversation_update_interval, outbound.spawn
+        )
         self._profiles_tried: set[str] = set()
         self.room_open: Callable[[str], Awaitable[bool]] = self._local_room_open
         self._loading_at: dict[str, float] = {}  # LINE user -> when loading was last shown
@@ -133,10 +136,9 @@ class Inbound:
         user = message.line_user_id
         await self.hub.publish(conversation_room(user), encode(MessageReceived(message=message)))
         watched = await self.room_open(user)
-        conversation = await self.store.get_conversation(user)
-        if conversation is not None:
-            await self._tell_operators(user, ConversationUpdated(conversation=conversation))
+        await self.updates.changed(user)
         if not watched:
+            conversation = await self.store.get_conversation(user)
             name = conversation.display_name if conversation else None
             await self._tell_operators(
                 user,
@@ -156,7 +158,7 @@ class Inbound:
         if not await self.store.record_event(event.webhook_event_id):
             return False
         conversation = await self.store.update_conversation(user, followed=followed, touch=True)
-        await self._tell_operators(user, ConversationUpdated(conversation=conversation))
+        await self.updates.changed(user)
         name = conversation.display_name or user
         body = f"{name} added the account" if followed else f"{name} blocked the account"
         if followed and event.follow_is_unblocked:
@@ -204,7 +206,8 @@ class Inbound:
             self._profiles_tried.discard(line_user_id)  # a later message tries again
             return
         self._profiles_tried.discard(line_user_id)  # stored: the store is the cache now
-        await self._tell_operators(line_user_id, ConversationUpdated(conversation=conversation))
+        if conversation.display_name:
+            await self.updates.changed(line_user_id)
 
     def _timed(self, call: str) -> AbstractContextManager[None]:
         return self.metrics.line_call(call) if self.metrics else nullcontext()

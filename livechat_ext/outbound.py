@@ -9,15 +9,18 @@ import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .auth import Operator
 from .connection import Connection
 from .errors import DeliveryError, ErrorCode, StoreError
-from .hub import BROADCAST, Hub, conversation_room
+from .hub import Hub, conversation_room
 from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .updates import ConversationUpdates
 from .models import Message, MessageStatus
-from .protocol.server import ConversationUpdated, MessageReceived, MessageSent, encode, error
+from .protocol.server import MessageReceived, MessageSent, encode, error
 from .store import Store
 
 log = logging.getLogger("livechat_ext.outbound")
@@ -58,6 +61,7 @@ class Outbound:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics: Metrics | None = None
+        self.updates: ConversationUpdates | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a coroutine in the background, kept until it finishes."""
@@ -222,13 +226,8 @@ class Outbound:
             encode(MessageReceived(message=message)),
             exclude=exclude,
         )
-        conversation = await self.store.get_conversation(message.line_user_id)
-        if conversation is not None:
-            await self.hub.publish(
-                BROADCAST,
-                encode(ConversationUpdated(conversation=conversation)),
-                scope=message.line_user_id,
-            )
+        if self.updates is not None:
+            await self.updates.changed(message.line_user_id)
 
     async def resume(self, older_than: datetime) -> int:
         """Deliver outbound messages left `pending` by an earlier run (a crash or a

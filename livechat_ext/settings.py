@@ -52,6 +52,7 @@ class LiveChatSettings(BaseSettings):
     loading_animation: bool = True
     loading_seconds: int = Field(default=10, ge=5, le=60)
     handoff_window: float = Field(default=600.0, ge=0)
+    conversation_update_interval: float = Field(default=0.25, ge=0)
 
     broker_url: str = "memory://"
     broker_prefix: str = Field(default="livechat", min_length=1, max_length=64)

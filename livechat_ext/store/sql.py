@@ -8,6 +8,7 @@ no gap."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -67,6 +68,9 @@ class SqlStore:
         self._owns_engine = owns_engine
         self._clock = clock
         self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time: queueing this process's writers here is
+        # far cheaper than letting them collide in SQLite's sleeping busy handler
+        self._write_lock = asyncio.Lock() if self._sqlite else None
 
     async def start(self) -> None:
         await self.ping()
@@ -286,6 +290,16 @@ class SqlStore:
     @asynccontextmanager
     async def _tx(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
         """One transaction; driver errors leave it as `StoreError`."""
+        if write and self._write_lock is not None:
+            async with self._write_lock:
+                async with self._tx_unlocked(write=True) as conn:
+                    yield conn
+            return
+        async with self._tx_unlocked(write=write) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _tx_unlocked(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
         try:
             async with self._engine.connect() as conn, conn.begin():
                 if write and self._sqlite:
