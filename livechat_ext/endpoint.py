@@ -35,6 +35,35 @@ def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
 
 
+class _ReadStopper:
+    """Stops the reading task once the writer has stopped."""
+
+    __slots__ = ("_handle", "_reading", "stopping", "task")
+
+    def __init__(self, task: asyncio.Task[object] | None) -> None:
+        self.task = task
+        self.stopping = False
+        self._reading = True
+        self._handle: asyncio.TimerHandle | None = None
+
+    def writer_done(self, writer: asyncio.Task[None]) -> None:
+        if not self._reading:
+            return
+        closed_cleanly = not writer.cancelled() and writer.exception() is None
+        delay = CLOSE_HANDSHAKE_SECONDS if closed_cleanly else 0.0
+        self._handle = asyncio.get_running_loop().call_later(delay, self._stop)
+
+    def _stop(self) -> None:
+        if self._reading and self.task is not None:
+            self.stopping = True
+            self.task.cancel()
+
+    def finish(self) -> None:
+        self._reading = False
+        if self._handle is not None:
+            self._handle.cancel()
+
+
 class Endpoint:
     """`GET /ws/live-chat`."""
 
@@ -64,20 +93,25 @@ class Endpoint:
         log.info("connection opened from %s", peer)
         session = self.chat.open(conn)
         writer = asyncio.create_task(conn.run_writer(ws.send_text, self._closer(ws)))
-        reader = asyncio.create_task(self._read(ws, session))
         conn.on_overflow = lambda _conn: _cancel(writer)
+        # the reader runs in this task (one task less per connection); when the
+        # writer stops, reading stops too: at once if the peer cannot take frames,
+        # after a moment for the close handshake otherwise
+        stopper = _ReadStopper(asyncio.current_task())
+        writer.add_done_callback(stopper.writer_done)
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if writer in done and writer.cancelled():
-                # overflow: the peer does not read, so the socket may not even take a close
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
-            elif writer in done:
-                await asyncio.wait({reader}, timeout=CLOSE_HANDSHAKE_SECONDS)
+            await self._read(ws, session)
+        except asyncio.CancelledError:
+            if not stopper.stopping:
+                raise
+            stopper.task.uncancel()  # type: ignore[union-attr]
         finally:
-            for task in (reader, writer):
-                task.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
+            stopper.finish()
+            if writer.cancelled() or (writer.done() and conn.close_code is None):
+                with contextlib.suppress(Exception):  # the peer may not even take a close
+                    await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
             self.chat.close(session)
             code = conn.close_code or 1000
             log.info("connection closed (%s)", code)

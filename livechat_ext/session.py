@@ -26,6 +26,8 @@ class Session:
     """One connection's protocol state: who it is, which conversations it
     joined, its rate limiter and its deadlines (auth, token expiry, heartbeat)."""
 
+    __slots__ = ("_timers", "conn", "heartbeat", "joined", "last_activity", "limiter", "operator")
+
     def __init__(self, conn: Connection, limiter: FrameLimiter, heartbeat: float) -> None:
         self.conn = conn
         self.limiter = limiter
