@@ -1,8 +1,8 @@
 """livechat_ext: real-time live chat for LINE Official Account operators, as a FastAPI plugin."""
 
+from .access import Authorize, allow_all
 from .auth import Operator, TokenVerifier, mint_token
 from .broker import Broker, BrokerEvent, MemoryBroker, create_broker
-from .chat import Authorize, allow_all
 from .core import LiveChat, create_app
 from .errors import (
     AuthError,

@@ -3,15 +3,12 @@ send back and publishes room events through the hub. No sockets here."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .access import Access, Authorize, allow_all
 from .auth import Operator, TokenVerifier
 from .cluster_sync import ClusterSync
 from .connection import Connection
@@ -38,9 +35,7 @@ from .protocol.server import (
     ConversationJoined,
     ConversationLeft,
     OperatorState,
-    OperatorStatus,
     Pong,
-    UserTyping,
     encode,
     error,
 )
@@ -48,20 +43,10 @@ from .ratelimit import FrameLimiter, Verdict
 from .session import Outcome, Session
 from .settings import LiveChatSettings
 from .store import Store
+from .team import Team
 from .typing_indicator import TypingTracker
 
 log = logging.getLogger("livechat_ext.chat")
-
-_CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
-_VISIBILITY_TTL = 60.0  # seconds an authorize answer is reused for broadcasts
-_VISIBILITY_MAX = 10_000
-
-Authorize = Callable[[Operator, str], Awaitable[bool] | bool]
-
-
-async def allow_all(operator: Operator, line_user_id: str) -> bool:
-    """The default authorization hook: every authenticated operator may act."""
-    return True
 
 
 class Chat:
@@ -82,24 +67,11 @@ class Chat:
         self.hub = hub
         self.verifier = verifier
         self.outbound = outbound
-        self._authorize = authorize
-        self.presence = Presence(settings.presence_grace, self._announce_presence)
-        self.typing = TypingTracker(
-            settings.typing_timeout,
-            self._announce_typing_stop,
-            on_remote_expired=self._remote_typing_expired,
-        )
+        self.access = Access(authorize, outbound.spawn)
+        self.access.install(hub)
+        self.team = Team(settings, hub, outbound.spawn)
         self.on_typing: Callable[[Session, str], None] | None = None
-        self.cluster_sync: ClusterSync | None = None
         self.metrics: Metrics | None = None
-        self._sessions: dict[str, Session] = {}
-        self._visible: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
-        self._checking: dict[tuple[str, str], list[tuple[Connection, str]]] = {}
-        if authorize is not allow_all:  # the default hook allows all: nothing to filter
-            hub.visibility = self._visibility
-            hub.visibility_pending = self._visibility_pending
-        hub.listeners.append(self._on_remote_event)
-        hub.on_conversation = self._conversation_occupancy
         self._handlers: dict[str, Callable[[Session, Any], Awaitable[Outcome]]] = {
             "auth": self._on_auth,
             "ping": self._on_ping,
@@ -119,7 +91,6 @@ class Chat:
             conn, FrameLimiter(s.rate_limit_per_second, s.rate_limit_burst), s.heartbeat_interval
         )
         self.hub.add(conn)
-        self._sessions[conn.id] = session
         session.start_deadlines(s.auth_timeout)
         return session
 
@@ -127,7 +98,7 @@ class Chat:
         """Clean up everything a connection held, however it ended."""
         session.cancel_timers()
         conn = session.conn
-        self._sessions.pop(conn.id, None)
+        self.access.unbind(conn)
         self.hub.remove(conn)
         self.typing.connection_closed(conn.id)
         if session.operator is not None:
@@ -216,6 +187,7 @@ class Chat:
             session.disarm("auth")
             conn = session.conn
             conn.admin_id = operator.admin_id
+            self.access.bind(conn, operator)
             self.hub.join(conn, admin_room(operator.admin_id))
             self.hub.join(conn, BROADCAST)
             self.presence.connected(operator.admin_id)
@@ -228,45 +200,12 @@ class Chat:
         return Outcome([encode(success, ref)])
 
     async def operators(self) -> list[OperatorState]:
-        """Every known operator with status: this node's view, merged with the cluster's."""
-        known = {a: (st, seen) for a, st, seen in self.presence.snapshot()}
-        sync = self.cluster_sync
-        if sync is not None:
-            try:
-                online = await asyncio.wait_for(
-                    sync.cluster.online_operators(), _CLUSTER_READ_SECONDS
-                )
-            except Exception as exc:
-                log.warning("cluster unavailable for the operator list: %s", exc)
-            else:
-                for admin_id, (status, seen) in list(known.items()):
-                    if (
-                        status == "online"
-                        and admin_id not in online
-                        and self.presence.connections(admin_id) == 0
-                    ):
-                        known[admin_id] = ("offline", seen)
-                for admin_id in online:
-                    known[admin_id] = ("online", None)
-        return [
-            OperatorState(admin_id=a, status=st, last_seen=seen)
-            for a, (st, seen) in sorted(known.items())
-        ]
+        """Every known operator with status, across the cluster."""
+        return await self.team.operators()
 
     async def room_open(self, line_user_id: str) -> bool:
         """Whether an operator has the conversation open on any node."""
-        if self.hub.members(conversation_room(line_user_id)) > 0:
-            return True
-        sync = self.cluster_sync
-        if sync is None:
-            return False
-        try:
-            return await asyncio.wait_for(
-                sync.cluster.room_open(line_user_id), _CLUSTER_READ_SECONDS
-            )
-        except Exception as exc:
-            log.warning("cluster unavailable for room state: %s", exc)
-            return False
+        return await self.team.room_open(line_user_id)
 
     def _arm_expiry(self, session: Session, operator: Operator) -> None:
         if operator.expires_at is None:
@@ -292,51 +231,8 @@ class Chat:
         return Outcome([encode(Pong(), frame.ref)])
 
     async def allowed(self, operator: Operator, line_user_id: str) -> bool:
-        """Ask the host's authorization hook (sync or async); the answer is also
-        remembered for a while to filter broadcasts about the conversation."""
-        result = self._authorize(operator, line_user_id)
-        if inspect.isawaitable(result):
-            result = await result
-        allowed = bool(result)
-        key = (operator.admin_id, line_user_id)
-        self._visible[key] = (allowed, time.monotonic() + _VISIBILITY_TTL)
-        self._visible.move_to_end(key)
-        while len(self._visible) > _VISIBILITY_MAX:
-            self._visible.popitem(last=False)
-        return allowed
-
-    def _visibility(self, conn: Connection, line_user_id: str) -> bool | None:
-        """May this connection see broadcasts about the conversation? None: not known yet."""
-        session = self._sessions.get(conn.id)
-        if session is None or session.operator is None:
-            return False
-        entry = self._visible.get((session.operator.admin_id, line_user_id))
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def _visibility_pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
-        session = self._sessions.get(conn.id)
-        if session is None or session.operator is None:
-            return
-        key = (session.operator.admin_id, line_user_id)
-        waiting = self._checking.get(key)
-        if waiting is not None:
-            waiting.append((conn, frame))
-            return
-        self._checking[key] = [(conn, frame)]
-        self.outbound.spawn(self._check_visibility(session.operator, line_user_id))
-
-    async def _check_visibility(self, operator: Operator, line_user_id: str) -> None:
-        key = (operator.admin_id, line_user_id)
-        try:
-            allowed = await self.allowed(operator, line_user_id)
-        except Exception:
-            log.exception("authorize hook failed; the broadcast is withheld")
-            allowed = False
-        for conn, frame in self._checking.pop(key, []):
-            if allowed:
-                conn.push(frame)
+        """Ask the host's authorization hook."""
+        return await self.access.allowed(operator, line_user_id)
 
     def _forbidden(self, frame: ClientFrame, client_msg_id: str | None = None) -> Outcome:
         return Outcome(
@@ -396,7 +292,7 @@ class Chat:
         session.joined.discard(line_user_id)
         operator = session.operator
         if operator is not None and self.typing.stop(line_user_id, operator.admin_id):
-            await self._publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
+            await self.team.publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
         return Outcome([encode(ConversationLeft(line_user_id=line_user_id), frame.ref)])
 
     async def _on_typing_start(self, session: Session, frame: TypingStartFrame) -> Outcome:
@@ -405,7 +301,7 @@ class Chat:
         if operator is None or not await self.allowed(operator, line_user_id):
             return self._forbidden(frame)
         if self.typing.start(line_user_id, operator.admin_id, session.conn.id):
-            await self._publish_typing(line_user_id, operator.admin_id, True, session.conn.id)
+            await self.team.publish_typing(line_user_id, operator.admin_id, True, session.conn.id)
         else:  # still typing: refresh the other nodes' timers, tell no socket again
             await self.hub.publish(
                 conversation_room(line_user_id), "", typing=(line_user_id, operator.admin_id, True)
@@ -420,7 +316,7 @@ class Chat:
         if operator is None or not await self.allowed(operator, line_user_id):
             return self._forbidden(frame)
         if self.typing.stop(line_user_id, operator.admin_id):
-            await self._publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
+            await self.team.publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
         return Outcome()
 
     async def _on_send(self, session: Session, frame: MessageSendFrame) -> Outcome:
@@ -429,7 +325,9 @@ class Chat:
         if operator is None or not await self.allowed(operator, p.line_user_id):
             return self._forbidden(frame, p.client_msg_id)
         if self.typing.stop(p.line_user_id, operator.admin_id):
-            await self._publish_typing(p.line_user_id, operator.admin_id, False, session.conn.id)
+            await self.team.publish_typing(
+                p.line_user_id, operator.admin_id, False, session.conn.id
+            )
         try:
             replies = await self.outbound.submit(
                 session.conn, operator, p.line_user_id, p.text, p.client_msg_id, frame.ref
@@ -450,79 +348,27 @@ class Chat:
 
     # typing and presence ---------------------------------------------------------
 
-    async def _publish_typing(
-        self, line_user_id: str, admin_id: str, is_typing: bool, exclude: str | None
-    ) -> None:
-        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=is_typing))
-        await self.hub.publish(
-            conversation_room(line_user_id),
-            text,
-            exclude=exclude,
-            typing=(line_user_id, admin_id, is_typing),
-        )
+    @property
+    def presence(self) -> Presence:
+        return self.team.presence
 
-    def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
-        self.outbound.spawn(self._publish_typing(line_user_id, admin_id, is_typing, None))
+    @property
+    def typing(self) -> TypingTracker:
+        return self.team.typing
+
+    @property
+    def cluster_sync(self) -> ClusterSync | None:
+        return self.team.cluster_sync
+
+    @cluster_sync.setter
+    def cluster_sync(self, value: ClusterSync | None) -> None:
+        self.team.cluster_sync = value
 
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
-        self.presence.remote(admin_id, status)  # our own events do not come back to us
-        text = encode(OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen))
-        await self.hub.publish(BROADCAST, text, presence=(admin_id, status))
-
-    def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
-        sync = self.cluster_sync
-        if sync is None:
-            self.outbound.spawn(self.publish_presence(admin_id, status, last_seen))
-            return
-
-        async def change() -> None:
-            try:
-                await sync.cluster.set_operator(sync.node, admin_id, 1 if status == "online" else 0)
-                if await sync.cluster.online_elsewhere(sync.node, admin_id):
-                    return  # still online on another node: nothing changed for anyone
-            except Exception as exc:
-                log.warning(
-                    "cluster unavailable; announcing %s %s from here: %s", admin_id, status, exc
-                )
-            await self.publish_presence(admin_id, status, last_seen)
-
-        sync.submit(change)
-
-    def _conversation_occupancy(self, line_user_id: str, open_here: bool) -> None:
-        sync = self.cluster_sync
-        if sync is not None:
-            sync.submit(lambda: sync.cluster.set_room(sync.node, line_user_id, open_here))
-
-    def _remote_typing_expired(self, line_user_id: str, admin_id: str) -> None:
-        """Another node's typing entry ran out without news (that node may be gone):
-        tell this node's sockets, and only them."""
-        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=False))
-        self.hub.deliver(conversation_room(line_user_id), text)
-
-    def _on_remote_event(self, event: Any) -> None:
-        if event.typing is not None:
-            line_user_id, admin_id, is_typing = event.typing
-            if is_typing:
-                self.typing.start(line_user_id, admin_id, None)
-            else:
-                self.typing.stop(line_user_id, admin_id)
-        if event.presence is not None:
-            self.presence.remote(*event.presence)
+        await self.team.publish_presence(admin_id, status, last_seen)
 
     async def shutdown(self) -> None:
-        """Announce now what the presence grace would have announced later."""
-        for admin_id in self.presence.flush_pending():
-            self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
-        if self.cluster_sync is not None:
-            try:
-                await asyncio.wait_for(self.cluster_sync.settle(), 5.0)
-            except TimeoutError:
-                log.warning(
-                    "cluster updates still queued at shutdown; the heartbeat expiry "
-                    "takes this node's operators offline"
-                )
-        self.presence.close()
-        self.typing.close()
+        await self.team.shutdown()
 
 
 def new_connection_id() -> str:

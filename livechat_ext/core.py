@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from .access import Authorize, allow_all
 from .api import build_api
 from .auth import TokenVerifier
 from .broker import Broker, create_broker
-from .chat import Authorize, Chat, allow_all
+from .chat import Chat
 from .cluster_sync import ClusterSync
 from .endpoint import Endpoint
 from .errors import InvalidSignatureError, InvalidWebhookError, StoreError

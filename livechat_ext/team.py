@@ -1,0 +1,157 @@
+"""The team's shared state: who is online (presence) and who is typing where,
+on this node and, through the cluster, on every node."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .cluster_sync import ClusterSync
+from .hub import BROADCAST, Hub, conversation_room
+from .presence import Presence
+from .protocol.server import OperatorState, OperatorStatus, UserTyping, encode
+from .settings import LiveChatSettings
+from .typing_indicator import TypingTracker
+
+log = logging.getLogger("livechat_ext.team")
+
+_CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
+
+
+class Team:
+    """Presence and typing, announced through the hub (and the cluster)."""
+
+    def __init__(
+        self,
+        settings: LiveChatSettings,
+        hub: Hub,
+        spawn: Callable[[Coroutine[Any, Any, Any]], object],
+    ) -> None:
+        self.hub = hub
+        self._spawn = spawn
+        self.cluster_sync: ClusterSync | None = None
+        self.presence = Presence(settings.presence_grace, self._announce_presence)
+        self.typing = TypingTracker(
+            settings.typing_timeout,
+            self._announce_typing_stop,
+            on_remote_expired=self._remote_typing_expired,
+        )
+        hub.listeners.append(self._on_remote_event)
+        hub.on_conversation = self._conversation_occupancy
+
+    async def operators(self) -> list[OperatorState]:
+        """Every known operator with status: this node's view, merged with the cluster's."""
+        known = {a: (st, seen) for a, st, seen in self.presence.snapshot()}
+        sync = self.cluster_sync
+        if sync is not None:
+            try:
+                online = await asyncio.wait_for(
+                    sync.cluster.online_operators(), _CLUSTER_READ_SECONDS
+                )
+            except Exception as exc:
+                log.warning("cluster unavailable for the operator list: %s", exc)
+            else:
+                for admin_id, (status, seen) in list(known.items()):
+                    if (
+                        status == "online"
+                        and admin_id not in online
+                        and self.presence.connections(admin_id) == 0
+                    ):
+                        known[admin_id] = ("offline", seen)
+                for admin_id in online:
+                    known[admin_id] = ("online", None)
+        return [
+            OperatorState(admin_id=a, status=st, last_seen=seen)
+            for a, (st, seen) in sorted(known.items())
+        ]
+
+    async def room_open(self, line_user_id: str) -> bool:
+        """Whether an operator has the conversation open on any node."""
+        if self.hub.members(conversation_room(line_user_id)) > 0:
+            return True
+        sync = self.cluster_sync
+        if sync is None:
+            return False
+        try:
+            return await asyncio.wait_for(
+                sync.cluster.room_open(line_user_id), _CLUSTER_READ_SECONDS
+            )
+        except Exception as exc:
+            log.warning("cluster unavailable for room state: %s", exc)
+            return False
+
+    async def publish_typing(
+        self, line_user_id: str, admin_id: str, is_typing: bool, exclude: str | None
+    ) -> None:
+        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=is_typing))
+        await self.hub.publish(
+            conversation_room(line_user_id),
+            text,
+            exclude=exclude,
+            typing=(line_user_id, admin_id, is_typing),
+        )
+
+    def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
+        self._spawn(self.publish_typing(line_user_id, admin_id, is_typing, None))
+
+    async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
+        self.presence.remote(admin_id, status)  # our own events do not come back to us
+        text = encode(OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen))
+        await self.hub.publish(BROADCAST, text, presence=(admin_id, status))
+
+    def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
+        sync = self.cluster_sync
+        if sync is None:
+            self._spawn(self.publish_presence(admin_id, status, last_seen))
+            return
+
+        async def change() -> None:
+            try:
+                await sync.cluster.set_operator(sync.node, admin_id, 1 if status == "online" else 0)
+                if await sync.cluster.online_elsewhere(sync.node, admin_id):
+                    return  # still online on another node: nothing changed for anyone
+            except Exception as exc:
+                log.warning(
+                    "cluster unavailable; announcing %s %s from here: %s", admin_id, status, exc
+                )
+            await self.publish_presence(admin_id, status, last_seen)
+
+        sync.submit(change)
+
+    def _conversation_occupancy(self, line_user_id: str, open_here: bool) -> None:
+        sync = self.cluster_sync
+        if sync is not None:
+            sync.submit(lambda: sync.cluster.set_room(sync.node, line_user_id, open_here))
+
+    def _remote_typing_expired(self, line_user_id: str, admin_id: str) -> None:
+        """Another node's typing entry ran out without news (that node may be gone):
+        tell this node's sockets, and only them."""
+        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=False))
+        self.hub.deliver(conversation_room(line_user_id), text)
+
+    def _on_remote_event(self, event: Any) -> None:
+        if event.typing is not None:
+            line_user_id, admin_id, is_typing = event.typing
+            if is_typing:
+                self.typing.start(line_user_id, admin_id, None)
+            else:
+                self.typing.stop(line_user_id, admin_id)
+        if event.presence is not None:
+            self.presence.remote(*event.presence)
+
+    async def shutdown(self) -> None:
+        """Announce now what the presence grace would have announced later."""
+        for admin_id in self.presence.flush_pending():
+            self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
+        if self.cluster_sync is not None:
+            try:
+                await asyncio.wait_for(self.cluster_sync.settle(), 5.0)
+            except TimeoutError:
+                log.warning(
+                    "cluster updates still queued at shutdown; the heartbeat expiry "
+                    "takes this node's operators offline"
+                )
+        self.presence.close()
+        self.typing.close()
