@@ -174,8 +174,15 @@ class Inbound:
         return True
 
     async def _unsend(self, event: InboundEvent, user: str) -> bool:
+        """LINE asks operator tools to hide what a user unsent: clear it, show it."""
         if not await self.store.record_event(event.webhook_event_id):
             return False
+        hidden = None
+        if event.unsend_message_id:
+            hidden = await self.store.unsend(user, event.unsend_message_id)
+        if hidden is not None:
+            await self.hub.publish(conversation_room(user), encode(MessageReceived(message=hidden)))
+            await self.updates.changed(user)
         await self._tell_operators(
             user,
             Notification(

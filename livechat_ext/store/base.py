@@ -100,6 +100,10 @@ class Store(Protocol):
     ) -> Message:
         """Set an outbound message's status (and release its lease); `data` is merged."""
 
+    async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
+        """Hide a LINE user's message they unsent (text and data cleared, `data.unsent`
+        set); None when no stored message has that LINE message id."""
+
     async def get_message(self, message_id: str) -> Message | None:
         """One message by id, or None."""
 

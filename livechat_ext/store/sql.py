@@ -175,6 +175,23 @@ class SqlStore:
             await conn.execute(update(messages).where(where).values(changes))
         return message_from_row({**row, **changes})
 
+    async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
+        col = messages.c
+        where = and_(
+            col.line_user_id == line_user_id,
+            col.direction == Direction.INBOUND,
+            col.data["message_id"].as_string() == line_message_id,
+        )
+        async with self._tx(write=True) as conn:
+            row = (await conn.execute(select(messages).where(where))).mappings().first()
+            if row is None:
+                return None
+            data = {"message_id": line_message_id, "unsent": True}
+            await conn.execute(
+                update(messages).where(col.id == row["id"]).values(text=None, data=data)
+            )
+        return message_from_row({**row, "text": None, "data": data})
+
     async def get_message(self, message_id: str) -> Message | None:
         async with self._tx() as conn:
             found = await conn.execute(select(messages).where(messages.c.id == message_id))

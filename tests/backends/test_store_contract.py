@@ -507,3 +507,20 @@ def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "asyncpg", None)
     with pytest.raises(ConfigError, match=r"livechat-ext\[postgres\]"):
         create_store("postgresql+asyncpg://postgres@127.0.0.1/db")
+
+
+async def test_unsend_clears_the_users_message(store: Store) -> None:
+    kept = await store.add_inbound(
+        NewInbound("Uu", MessageKind.TEXT, "keep", {"message_id": "111"})
+    )
+    gone = await store.add_inbound(
+        NewInbound("Uu", MessageKind.TEXT, "my card number", {"message_id": "222"})
+    )
+    assert kept is not None and gone is not None
+    assert await store.unsend("Uother", "222") is None  # another user's id: nothing
+    hidden = await store.unsend("Uu", "222")
+    assert hidden is not None and hidden.id == gone.message.id
+    assert hidden.text is None and hidden.data == {"message_id": "222", "unsent": True}
+    page = await store.history("Uu", limit=10)
+    assert [(m.text, m.data.get("unsent")) for m in page.messages] == [("keep", None), (None, True)]
+    assert await store.unsend("Uu", "999") is None

@@ -353,3 +353,27 @@ async def test_room_sees_pending_then_outcome(tmp_path):
         assert statuses == [("p1", "pending"), ("p1", "failed"), ("p2", "pending"), ("p2", "sent")]
         await alice.close()
         await bob.close()
+
+
+async def test_unsend_hides_the_message_for_operators(tmp_path):
+    from livechat_ext.line.testing import unsend_event
+
+    async with serve_with_fake_line(tmp_path) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await op.join("Uun")
+        event = text_event("Uun", "oops, my password", message_id="4711")
+        await post_webhook(srv, [event])
+        first = await op.wait_type("message_received")
+        assert first["payload"]["message"]["text"] == "oops, my password"
+        await post_webhook(srv, [unsend_event("Uun", "4711")])
+        hidden = await op.wait_for(
+            lambda f: (
+                f["type"] == "message_received" and f["payload"]["message"]["data"].get("unsent")
+            )
+        )
+        assert hidden["payload"]["message"]["id"] == first["payload"]["message"]["id"]
+        assert hidden["payload"]["message"]["text"] is None
+        await op.wait_type("notification", kind="unsend")
+        rejoined = await op.join("Uun")
+        assert [m["text"] for m in rejoined["payload"]["messages"]] == [None]
+        await op.close()

@@ -114,6 +114,7 @@ function media(kind, data) {
  */
 export function messageContent(message) {
   const data = message.data ?? {};
+  if (data.unsent) return { node: el('p', 'note', 'The user unsent this message.'), bare: true };
   switch (message.kind) {
     case 'text':
       return { node: el('p', 'bubble-text', message.text ?? ''), bare: false };
@@ -141,6 +142,7 @@ export function messageContent(message) {
  */
 export function previewText(message) {
   if (!message) return 'No messages yet';
+  if (message.data?.unsent) return 'Message unsent';
   switch (message.kind) {
     case 'text': return (message.text ?? '').replace(/\s+/g, ' ').trim();
     case 'sticker': return 'Sticker';
