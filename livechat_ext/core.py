@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("livechat_ext")
 STATIC_DIR = Path(__file__).parent / "static"
+_EVENT_ID_RETENTION = timedelta(days=7)
+_PRUNE_EVERY_SECONDS = 6 * 3600.0
 
 
 class LiveChat:
@@ -157,7 +159,19 @@ class LiveChat:
             LineDelivery(self._line, self.metrics) if self._line is not None else NoDelivery()
         )
         self.outbound.spawn(self._resume_pending(utcnow()))
+        self.outbound.spawn(self._prune_event_ids())
         log.info("livechat_ext started (node %s)", self.hub.node_id)
+
+    async def _prune_event_ids(self) -> None:
+        """Webhook ids are kept a week (LINE redelivers for minutes), then forgotten."""
+        while True:
+            try:
+                removed = await self.store.prune_events(utcnow() - _EVENT_ID_RETENTION)
+                if removed:
+                    log.info("forgot %d old webhook event ids", removed)
+            except StoreError as exc:
+                log.warning("could not prune webhook event ids: %s", exc)
+            await asyncio.sleep(_PRUNE_EVERY_SECONDS)
 
     async def _resume_pending(self, started: datetime) -> None:
         try:

@@ -80,6 +80,10 @@ class Store(Protocol):
     async def record_event(self, webhook_event_id: str) -> bool:
         """Remember a webhook event id; False if it was already known."""
 
+    async def prune_events(self, older_than: datetime) -> int:
+        """Forget webhook event ids recorded before `older_than` (LINE redelivers
+        for minutes, not days); returns how many were removed."""
+
     async def add_outbound(
         self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
     ) -> OutboundResult:

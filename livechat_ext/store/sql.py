@@ -118,6 +118,11 @@ class SqlStore:
         async with self._tx(write=True) as conn:
             return await self._remember(conn, webhook_event_id, self._clock())
 
+    async def prune_events(self, older_than: datetime) -> int:
+        stmt = webhook_events.delete().where(webhook_events.c.received_at < older_than)
+        async with self._tx(write=True) as conn:
+            return int((await conn.execute(stmt)).rowcount or 0)
+
     async def add_outbound(
         self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
     ) -> OutboundResult:

@@ -524,3 +524,24 @@ async def test_unsend_clears_the_users_message(store: Store) -> None:
     page = await store.history("Uu", limit=10)
     assert [(m.text, m.data.get("unsent")) for m in page.messages] == [("keep", None), (None, True)]
     assert await store.unsend("Uu", "999") is None
+
+
+async def test_prune_events_forgets_old_ids_but_messages_stay_deduplicated(
+    store: Store, clock: FakeClock
+) -> None:
+    first = await store.add_inbound(
+        NewInbound("Up", MessageKind.TEXT, "hi", webhook_event_id="ev-old")
+    )
+    assert first is not None
+    assert await store.record_event("ev-follow") is True
+    clock.advance(8 * 86400)
+    assert await store.record_event("ev-new") is True
+    removed = await store.prune_events(clock() - timedelta(days=7))
+    assert removed == 2
+    # a message event is still refused by the messages' own unique id
+    assert (
+        await store.add_inbound(NewInbound("Up", MessageKind.TEXT, "hi", webhook_event_id="ev-old"))
+        is None
+    )
+    assert await store.record_event("ev-new") is False
+    assert await store.record_event("ev-follow") is True  # forgotten after the retention
