@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,7 @@ class LiveChat:
         self.inbound.room_open = self.chat.room_open
         self.outbound.updates = self.inbound.updates
         self._starts = 0
+        self._loops: list[asyncio.Task[None]] = []
         self._start_lock = asyncio.Lock()
         self.router = self._build_router()
 
@@ -158,8 +159,11 @@ class LiveChat:
         self.outbound.delivery = self._delivery or (
             LineDelivery(self._line, self.metrics) if self._line is not None else NoDelivery()
         )
-        self.outbound.spawn(self._resume_pending(utcnow()))
-        self.outbound.spawn(self._prune_event_ids())
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._resume_pending()),
+            loop.create_task(self._prune_event_ids()),
+        ]
         log.info("livechat_ext started (node %s)", self.hub.node_id)
 
     async def _prune_event_ids(self) -> None:
@@ -173,14 +177,20 @@ class LiveChat:
                 log.warning("could not prune webhook event ids: %s", exc)
             await asyncio.sleep(_PRUNE_EVERY_SECONDS)
 
-    async def _resume_pending(self, started: datetime) -> None:
-        try:
-            taken = await self.outbound.resume(started)
-        except StoreError:
-            log.exception("could not look for messages left pending")
-            return
-        if taken:
-            log.info("resumed %d message(s) left pending by an earlier run", taken)
+    async def _resume_pending(self) -> None:
+        """At start, deliver what an earlier run left `pending`; then, every lease
+        period, what a node that died mid-send left (its lease has run out)."""
+        older_than = utcnow()
+        while True:
+            try:
+                taken = await self.outbound.resume(older_than)
+            except StoreError as exc:
+                log.warning("could not look for messages left pending: %s", exc)
+            else:
+                if taken:
+                    log.info("took over %d message(s) left pending", taken)
+            await asyncio.sleep(self.outbound.lease)
+            older_than = utcnow() - timedelta(seconds=self.outbound.lease)
 
     def _local_state(self) -> tuple[dict[str, int], list[str]]:
         return self.chat.presence.local_counts(), self.hub.open_conversations()
@@ -196,6 +206,10 @@ class LiveChat:
 
     async def stop(self) -> None:
         """Finish or cancel in-flight work and release every resource."""
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
         await self.chat.shutdown()
         self.inbound.updates.close()
         if self.chat.cluster_sync is not None:

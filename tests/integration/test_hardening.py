@@ -261,3 +261,14 @@ async def test_cross_site_origins_refused(tmp_path, origin):
         with pytest.raises(websockets.InvalidStatus) as info:
             await websockets.connect(srv.ws_url, origin=origin)
         assert info.value.response.status_code == 403
+
+
+async def test_a_dead_nodes_pending_send_is_taken_over(tmp_path):
+    """A node claimed a send and died: once its lease runs out a live node delivers it."""
+    async with serve_with_fake_line(tmp_path, send_lease=1) as srv:
+        store = srv.live_chat.store
+        stored = await store.add_outbound("Ud", "orphan", "alice", "left by a dead node")
+        assert await store.claim(stored.message.id, 0.5)  # the dead node's claim
+        pushes = await srv.fake.wait_for_pushes(1, timeout=15)
+        assert [p.messages[0]["text"] for p in pushes] == ["left by a dead node"]
+        assert len(srv.fake.pushes) == 1
