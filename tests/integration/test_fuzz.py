@@ -24,35 +24,21 @@ from hypothesis import strategies as st
 
 from livechat_ext import LiveChat
 from livechat_ext.protocol import CLIENT_TYPES, FrameError, parse_client_frame
+from tests.fuzzing import (
+    ERROR_CODES,
+    SERVER_FRAME_TYPES,
+    has_lone_surrogate,
+    json_leaves,
+    json_values_up_to,
+    lone_surrogates,
+    nest,
+    place_fields,
+)
 from tests.helpers import Client, Server, eventually, make_settings, serve
 
 # --- PROTOCOL.md, written out independently of the server's own tables --------
+# (the frame types and error codes: SERVER_FRAME_TYPES, ERROR_CODES in tests/fuzzing.py)
 
-SERVER_FRAME_TYPES = {
-    "auth_success",
-    "auth_error",
-    "conversation_joined",
-    "conversation_left",
-    "message_received",
-    "message_sent",
-    "user_typing",
-    "conversation_updated",
-    "operator_status",
-    "notification",
-    "pong",
-    "error",
-}
-ERROR_CODES = {
-    "bad_frame",
-    "invalid_json",
-    "invalid_message",
-    "unknown_type",
-    "not_authenticated",
-    "forbidden",
-    "rate_limited",
-    "delivery_failed",
-    "internal_error",
-}
 AUTH_ERROR_CODES = {"invalid_token", "token_expired", "auth_timeout"}
 # Frames a connection may get at any time, not as the answer to its own frame.
 UNSOLICITED = {
@@ -129,24 +115,7 @@ def is_delivery_answer(frame: dict[str, Any]) -> bool:
 
 # --- strategies ---------------------------------------------------------------
 
-json_leaves = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-# Unpaired surrogates (a separator keeps two of them from forming a valid pair).
-lone_surrogates = st.lists(
-    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3
-).map("x".join)
+json_values = json_values_up_to(12)
 ids = st.sampled_from(["U1", "U2", "U3"]) | st.text(min_size=1, max_size=64)
 FIELD_NAMES = ["line_user_id", "text", "client_msg_id", "token", "after_seq"]
 field_values = (
@@ -190,10 +159,7 @@ def frame_objects(draw: st.DrawFn) -> dict[str, Any]:
             st.sampled_from(FIELD_NAMES) | st.text(max_size=6), field_values, max_size=4
         )
     )
-    if draw(st.booleans()):
-        obj["payload"] = draw(st.just(fields) | json_values)
-    else:
-        obj.update({k: v for k, v in fields.items() if k not in ("type", "ref", "payload")})
+    place_fields(draw, obj, fields, st.just(fields) | json_values)
     return obj
 
 
@@ -237,10 +203,7 @@ def near_valid(draw: st.DrawFn) -> dict[str, Any]:
         frame["ref"] = draw(st.text(max_size=10) | refs)
     if draw(st.booleans()):
         frame["timestamp"] = draw(st.just("2026-11-28T12:00:00.000Z") | json_leaves)
-    if draw(st.booleans()):
-        frame["payload"] = payload
-    else:
-        frame.update({k: v for k, v in payload.items() if k not in ("type", "ref", "payload")})
+    place_fields(draw, frame, payload)
     return frame
 
 
@@ -265,14 +228,7 @@ def nested(draw: st.DrawFn) -> str:
     """Nesting the JSON decoder still handles (deeper: its own test below)."""
     depth = draw(st.integers(min_value=1, max_value=400))
     shape = draw(st.sampled_from(["list", "object", "payload", "field"]))
-    if shape == "list":
-        return "[" * depth + "]" * depth
-    if shape == "object":
-        return '{"a":' * depth + "1" + "}" * depth
-    inner = "[" * depth + "]" * depth
-    if shape == "payload":
-        return '{"type":"ping","ref":"deep","payload":' + inner + "}"
-    return '{"type":"leave_conversation","ref":"deep","line_user_id":' + inner + "}"
+    return nest(depth, shape, "1" if shape == "object" else "", ref="deep")
 
 
 SPECIAL = [
@@ -347,25 +303,6 @@ class Expect:
     code: str | None = None  # the error code, for kind "error"
     frame_type: str | None = None  # the client type, for kind "typed" (valid)
     ref: str | None = None
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a string (key or value) that UTF-8
-    cannot encode (iterative: the value may nest deeply)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def expect(raw: str) -> Expect:
@@ -852,14 +789,9 @@ async def test_deep_nesting_gets_an_error_frame_and_the_socket_survives(tmp_path
     def deep(draw: st.DrawFn) -> str:
         depth = draw(st.integers(min_value=1_000, max_value=10_000))
         shape = draw(st.sampled_from(["list", "object", "payload", "field"]))
-        if shape == "list":
-            return "[" * depth + "]" * depth
         if shape == "object":
-            return '{"a":' * (depth // 3) + "1" + "}" * (depth // 3)
-        inner = "[" * depth + "]" * depth
-        if shape == "payload":
-            return '{"type":"ping","ref":"deep","payload":' + inner + "}"
-        return '{"type":"leave_conversation","ref":"deep","line_user_id":' + inner + "}"
+            return nest(depth // 3, shape, "1", ref="deep")
+        return nest(depth, shape, "", ref="deep")
 
     cases = [*examples(deep(), 12), "[" * 10_000 + "]" * 10_000]
     async with serve(LiveChat(make_settings(tmp_path, **FAST))) as srv:

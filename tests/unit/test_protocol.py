@@ -30,6 +30,7 @@ from livechat_ext.protocol import (
     error,
     parse_client_frame,
 )
+from tests.fuzzing import ERROR_CODES, SERVER_FRAME_TYPES
 
 VALID = {
     "auth": {"token": "abc"},
@@ -185,20 +186,7 @@ def test_optional_fields_are_left_out():
 
 
 def test_every_server_type_has_a_model():
-    assert SERVER_TYPES == {
-        "auth_success",
-        "auth_error",
-        "conversation_joined",
-        "conversation_left",
-        "message_received",
-        "message_sent",
-        "user_typing",
-        "conversation_updated",
-        "operator_status",
-        "notification",
-        "pong",
-        "error",
-    }
+    assert SERVER_TYPES == SERVER_FRAME_TYPES
     assert set(PAYLOADS) == SERVER_TYPES
 
 
@@ -216,17 +204,7 @@ def test_conversation_joined_roundtrip():
 
 
 def test_error_codes_match_protocol():
-    assert {c.value for c in ErrorCode} == {
-        "bad_frame",
-        "invalid_json",
-        "invalid_message",
-        "unknown_type",
-        "not_authenticated",
-        "forbidden",
-        "rate_limited",
-        "delivery_failed",
-        "internal_error",
-    }
+    assert {c.value for c in ErrorCode} == ERROR_CODES
 
 
 def test_iso_ms_format():

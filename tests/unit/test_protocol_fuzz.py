@@ -47,20 +47,17 @@ from livechat_ext.protocol.client import (
     JoinPayload,
     MessageSendPayload,
 )
+from tests.fuzzing import (
+    ERROR_CODES,
+    has_lone_surrogate,
+    json_values_up_to,
+    lone_surrogates,
+    nest,
+    place_fields,
+)
 
 # The codes PROTOCOL.md lists for a frame the parser cannot serve.
 PARSER_CODES = {"invalid_json", "invalid_message", "unknown_type"}
-DOCUMENTED_CODES = {
-    "bad_frame",
-    "invalid_json",
-    "invalid_message",
-    "unknown_type",
-    "not_authenticated",
-    "forbidden",
-    "rate_limited",
-    "delivery_failed",
-    "internal_error",
-}
 
 FUZZ = settings(
     max_examples=300,
@@ -69,26 +66,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-# JSON values of every kind, including NaN and infinities (Python's json reads
-# and writes them as the non-standard literals NaN / Infinity).
-json_leaves = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=15,
-)
-# Unpaired surrogates (a separator keeps two of them from forming a valid pair).
-lone_surrogates = st.lists(
-    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3
-).map("x".join)
+json_values = json_values_up_to(15)
 FIELD_NAMES = ["line_user_id", "text", "client_msg_id", "token", "after_seq", "timestamp"]
 field_values = (
     json_values
@@ -113,10 +91,7 @@ def frame_objects(draw: st.DrawFn) -> dict[str, Any]:
             st.sampled_from(FIELD_NAMES) | st.text(max_size=6), field_values, max_size=5
         )
     )
-    if draw(st.booleans()):
-        obj["payload"] = draw(st.just(fields) | json_values)
-    else:
-        obj.update({k: v for k, v in fields.items() if k not in ("type", "ref", "payload")})
+    place_fields(draw, obj, fields, st.just(fields) | json_values)
     return obj
 
 
@@ -155,25 +130,6 @@ raw_text = (
         ]
     )
 )
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a string (key or value) that UTF-8
-    cannot encode: the server refuses such a frame as `invalid_json`."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def assert_documented(exc: FrameError) -> None:
@@ -238,7 +194,7 @@ def test_every_refusal_renders_as_a_valid_error_frame(raw: str) -> None:
         text.encode("utf-8")
         frame = json.loads(text)
         assert frame["type"] == "error"
-        assert frame["payload"]["code"] in DOCUMENTED_CODES
+        assert frame["payload"]["code"] in ERROR_CODES
         assert frame.get("ref") == exc.ref
 
 
@@ -346,14 +302,6 @@ def test_deep_nesting_is_refused_with_a_frame_error(depth: int, shape: str) -> N
     with pytest.raises(FrameError) as info:
         parse_client_frame(nest(depth, shape, "[]"))
     assert_documented(info.value)
-
-
-def nest(depth: int, shape: str, leaf: str) -> str:
-    if shape == "list":
-        return "[" * depth + leaf + "]" * depth
-    if shape == "object":
-        return '{"a":' * depth + leaf + "}" * depth
-    return '{"type":"ping","ref":"r","payload":' + "[" * depth + leaf + "]" * depth + "}"
 
 
 @FUZZ
