@@ -110,9 +110,12 @@ class RedisBroker:
                 await self._wakeup.wait()
             try:
                 await self._redis.publish(self.channel, self._queue[0])
-            except _FAILURES as exc:
+            except Exception as exc:  # any failure: keep the event, back off, try again
                 self.publish_failures += 1
-                log.warning("Redis publish failed (%s); retrying in %.1fs", exc, delay)
+                if isinstance(exc, _FAILURES):
+                    log.warning("Redis publish failed (%s); retrying in %.1fs", exc, delay)
+                else:
+                    log.exception("Redis publish failed; retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF)
                 continue
@@ -135,8 +138,11 @@ class RedisBroker:
             except _FAILURES as exc:
                 self._subscribed.clear()
                 log.warning("Redis subscription lost (%s); reconnecting in %.1fs", exc, delay)
+            except Exception:  # redis-py raises others mid-reconnect: never stop listening
+                self._subscribed.clear()
+                log.exception("Redis subscription failed; reconnecting in %.1fs", delay)
             finally:
-                with contextlib.suppress(*_FAILURES):
+                with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
