@@ -65,8 +65,10 @@ class RedisBroker:
         self._redis: aioredis.Redis = aioredis.from_url(
             url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=5
         )
+        # reads are bounded by get_message's own timeout; socket_timeout bounds the
+        # rest (subscribe, health-check pings) so a half-open socket cannot hang it
         self._sub_redis: aioredis.Redis = aioredis.from_url(
-            url, socket_connect_timeout=2.0, health_check_interval=5
+            url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=5
         )
         self.channel = f"{prefix}:events"
         self.cluster = RedisCluster(self._redis, prefix)
@@ -128,7 +130,7 @@ class RedisBroker:
         while True:
             pubsub = self._sub_redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                await asyncio.wait_for(pubsub.subscribe(self.channel), 5.0)
                 self._subscribed.set()
                 delay = 0.1
                 while True:
