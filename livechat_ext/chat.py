@@ -230,6 +230,12 @@ class Chat:
     async def _on_ping(self, session: Session, frame: PingFrame) -> Outcome:
         return Outcome([encode(Pong(), frame.ref)])
 
+    async def in_standby(self, line_user_id: str) -> bool:
+        """Whether LINE's latest event in this chat came in `standby` mode (LINE: no
+        sending then). Sends already stored are idempotent and unaffected."""
+        latest = await self.store.last_inbound(line_user_id)
+        return latest is not None and latest.data.get("mode") == "standby"
+
     async def allowed(self, operator: Operator, line_user_id: str) -> bool:
         """Ask the host's authorization hook."""
         return await self.access.allowed(operator, line_user_id)
@@ -324,6 +330,18 @@ class Chat:
         p = frame.payload
         if operator is None or not await self.allowed(operator, p.line_user_id):
             return self._forbidden(frame, p.client_msg_id)
+        if await self.in_standby(p.line_user_id):
+            return Outcome(
+                [
+                    error(
+                        ErrorCode.FORBIDDEN,
+                        "the channel is in standby for this chat: another channel "
+                        "answers it, so nothing is sent",
+                        ref=frame.ref,
+                        client_msg_id=p.client_msg_id,
+                    )
+                ]
+            )
         if self.typing.stop(p.line_user_id, operator.admin_id):
             await self.team.publish_typing(
                 p.line_user_id, operator.admin_id, False, session.conn.id

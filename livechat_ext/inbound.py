@@ -235,6 +235,12 @@ class Inbound:
 
     async def _start_loading(self, line: LineClient, line_user_id: str, seconds: int) -> None:
         try:
+            latest = await self.store.last_inbound(line_user_id)
+        except StoreError:
+            latest = None
+        if latest is not None and latest.data.get("mode") == "standby":
+            return  # another channel owns the chat: show nothing on its behalf
+        try:
             with self._timed("loading"):
                 await line.start_loading(line_user_id, seconds)
         except (DeliveryError, OSError) as exc:

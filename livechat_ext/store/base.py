@@ -148,5 +148,8 @@ class Store(Protocol):
     ) -> ConversationPage:
         """Conversations newest first (by `updated_at`), paged by an opaque cursor."""
 
+    async def last_inbound(self, line_user_id: str) -> Message | None:
+        """The LINE user's latest message (its `data.mode` tells standby), or None."""
+
     async def last_outbound_at(self, line_user_id: str) -> datetime | None:
         """When an operator last sent a message in this conversation."""

@@ -309,6 +309,18 @@ class SqlStore:
             found: datetime | None = await conn.scalar(stmt)
         return found
 
+    async def last_inbound(self, line_user_id: str) -> Message | None:
+        col = messages.c
+        stmt = (
+            select(messages)
+            .where(col.line_user_id == line_user_id, col.direction == Direction.INBOUND)
+            .order_by(col.seq.desc())
+            .limit(1)
+        )
+        async with self._tx() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        return None if row is None else message_from_row(row)
+
     @asynccontextmanager
     async def _tx(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
         """One transaction; driver errors leave it as `StoreError`."""

@@ -19,7 +19,7 @@ from livechat_ext.line.testing import (
     webhook_body,
 )
 from livechat_ext.simulator import Profile
-from tests.helpers import CHANNEL_SECRET, Client, serve_with_fake_line
+from tests.helpers import CHANNEL_SECRET, Client, eventually, serve_with_fake_line
 
 FAST = {"line_backoff_base": 0.01}
 
@@ -376,4 +376,35 @@ async def test_unsend_hides_the_message_for_operators(tmp_path):
         await op.wait_type("notification", kind="unsend")
         rejoined = await op.join("Uun")
         assert [m["text"] for m in rejoined["payload"]["messages"]] == [None]
+        await op.close()
+
+
+async def test_standby_chat_is_shown_but_not_answered(tmp_path):
+    """LINE: in standby another channel answers the chat, so nothing is sent."""
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await op.join("Usb")
+        await post_webhook(srv, [text_event("Usb", "hello", mode="standby")])
+        got = await op.wait_type("message_received")
+        assert got["payload"]["message"]["data"]["mode"] == "standby"
+        refused = await op.request(
+            "message_send", "message_sent", line_user_id="Usb", text="hi", client_msg_id="sb1"
+        )
+        assert refused["payload"]["code"] == "forbidden"
+        assert refused["payload"]["client_msg_id"] == "sb1"
+        await op.send("typing_start", line_user_id="Usb")
+        await op.request("ping", "pong")  # typing handled; its loading check runs in the
+        await eventually(lambda: not srv.live_chat.outbound._tasks)  # background: let it end
+        await post_webhook(srv, [text_event("Usb", "back to you")])  # active again
+        await op.wait_for(
+            lambda f: (
+                f["type"] == "message_received" and f["payload"]["message"]["text"] == "back to you"
+            )
+        )
+        sent = await op.request(
+            "message_send", "message_sent", line_user_id="Usb", text="hi", client_msg_id="sb2"
+        )
+        assert sent["type"] == "message_sent"
+        assert [p.messages[0]["text"] for p in srv.fake.pushes] == ["hi"]
+        assert srv.fake.loading_calls == []  # typing in standby showed nothing
         await op.close()
