@@ -330,39 +330,33 @@ class Chat:
         p = frame.payload
         if operator is None or not await self.allowed(operator, p.line_user_id):
             return self._forbidden(frame, p.client_msg_id)
-        if await self.in_standby(p.line_user_id):
-            return Outcome(
-                [
-                    error(
-                        ErrorCode.FORBIDDEN,
-                        "the channel is in standby for this chat: another channel "
-                        "answers it, so nothing is sent",
-                        ref=frame.ref,
-                        client_msg_id=p.client_msg_id,
-                    )
-                ]
-            )
-        if self.typing.stop(p.line_user_id, operator.admin_id):
-            await self.team.publish_typing(
-                p.line_user_id, operator.admin_id, False, session.conn.id
-            )
         try:
+            if await self.in_standby(p.line_user_id):
+                return self._send_refused(
+                    frame,
+                    ErrorCode.FORBIDDEN,
+                    "the channel is in standby for this chat: "
+                    "another channel answers it, so nothing is sent",
+                )
+            if self.typing.stop(p.line_user_id, operator.admin_id):
+                await self.team.publish_typing(
+                    p.line_user_id, operator.admin_id, False, session.conn.id
+                )
             replies = await self.outbound.submit(
                 session.conn, operator, p.line_user_id, p.text, p.client_msg_id, frame.ref
             )
         except StoreError:
             log.exception("could not store an outbound message")
-            return Outcome(
-                [
-                    error(
-                        ErrorCode.DELIVERY_FAILED,
-                        "the message could not be stored",
-                        ref=frame.ref,
-                        client_msg_id=p.client_msg_id,
-                    )
-                ]
+            return self._send_refused(
+                frame, ErrorCode.DELIVERY_FAILED, "the message could not be stored"
             )
         return Outcome(replies)
+
+    @staticmethod
+    def _send_refused(frame: MessageSendFrame, code: ErrorCode, message: str) -> Outcome:
+        return Outcome(
+            [error(code, message, ref=frame.ref, client_msg_id=frame.payload.client_msg_id)]
+        )
 
     # typing and presence ---------------------------------------------------------
 
