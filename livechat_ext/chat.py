@@ -208,16 +208,9 @@ class Chat:
         return await self.team.room_open(line_user_id)
 
     def _arm_expiry(self, session: Session, operator: Operator) -> None:
-        if operator.expires_at is None:
-            return
-        leeway = self.settings.jwt_leeway
-        from datetime import timedelta
-
-        session.expire_at(
-            Operator(
-                operator.admin_id, operator.name, operator.expires_at + timedelta(seconds=leeway)
-            )
-        )
+        # the verifier accepted the token up to `exp` + leeway: keep the session that long
+        if operator.expires_at is not None:
+            session.expire_at(operator.expires_at.timestamp() + self.settings.jwt_leeway)
 
     @staticmethod
     def _auth_failed(code: AuthErrorCode, message: str, ref: str | None) -> Outcome:

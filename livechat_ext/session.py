@@ -78,13 +78,9 @@ class Session:
         else:
             self.arm("heartbeat", limit - silent, self._check_heartbeat)
 
-    def expire_at(self, operator: Operator) -> None:
-        """Close with `token_expired` when the operator's token runs out."""
-        if operator.expires_at is None:
-            self.disarm("expiry")
-            return
-        delay = operator.expires_at.timestamp() - time.time()
-        self.arm("expiry", delay, self._token_expired)
+    def expire_at(self, deadline: float) -> None:
+        """Close with `token_expired` at `deadline` (a Unix time): the token runs out."""
+        self.arm("expiry", deadline - time.time(), self._token_expired)
 
     def _token_expired(self) -> None:
         frame = encode(
