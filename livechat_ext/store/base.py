@@ -24,7 +24,8 @@ class NewInbound:
 
 @dataclass(frozen=True)
 class InboundResult:
-    """What `add_inbound` stored; `new_conversation` is true for a first message."""
+    """What `add_inbound` stored; `new_conversation` is true for the conversation's
+    first message (seq 1), also when a follow event created the conversation before."""
 
     message: Message
     new_conversation: bool
@@ -73,12 +74,13 @@ class Store(Protocol):
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
         """Store a LINE user's message with the next `seq`.
 
-        Returns None when `webhook_event_id` was stored before (a redelivery):
-        the check and the insert are one transaction.
+        Returns None when a message with this `webhook_event_id` was stored
+        before (a redelivery): the message's unique event id is the record.
         """
 
     async def record_event(self, webhook_event_id: str) -> bool:
-        """Remember a webhook event id; False if it was already known."""
+        """Remember the id of a webhook event that stores no message (follow,
+        unsend); False if it was already known."""
 
     async def prune_events(self, older_than: datetime) -> int:
         """Forget webhook event ids recorded before `older_than` (LINE redelivers

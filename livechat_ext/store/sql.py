@@ -71,6 +71,13 @@ class SqlStore:
         # SQLite has one writer at a time: queueing this process's writers here is
         # far cheaper than letting them collide in SQLite's sleeping busy handler
         self._write_lock = asyncio.Lock() if self._sqlite else None
+        # built once, values bound at execution: SQLAlchemy then reuses the compiled form
+        upsert = self._insert(conversations)
+        col = conversations.c
+        self._next_seq_stmt = upsert.on_conflict_do_update(
+            index_elements=[col.line_user_id],
+            set_={"last_seq": col.last_seq + 1, "updated_at": upsert.excluded.updated_at},
+        ).returning(col.last_seq)
 
     async def start(self) -> None:
         await self.ping()
@@ -100,14 +107,13 @@ class SqlStore:
         now = self._clock()
         event_id = new.webhook_event_id
         try:
-            async with self._tx(write=True) as conn:
-                if event_id is not None and not await self._remember(conn, event_id, now):
-                    return None
+            # the message's own unique webhook_event_id is the record of the event
+            async with self._tx(write=True, reads_first=False) as conn:
                 seq, created = await self._next_seq(conn, new.line_user_id, now)
                 row = new_message_row(new.line_user_id, seq, as_utc(new.created_at or now))
                 row.update(kind=new.kind, text=new.text, data=dict(new.data))
                 row.update(webhook_event_id=event_id, sender_id=new.line_user_id)
-                await conn.execute(insert(messages).values(row))
+                await conn.execute(insert(messages), row)
         except _ConflictError:
             if event_id is not None and await self._event_in_messages(event_id):
                 return None
@@ -115,12 +121,12 @@ class SqlStore:
         return InboundResult(message_from_row(row), created)
 
     async def record_event(self, webhook_event_id: str) -> bool:
-        async with self._tx(write=True) as conn:
+        async with self._tx(write=True, reads_first=False) as conn:
             return await self._remember(conn, webhook_event_id, self._clock())
 
     async def prune_events(self, older_than: datetime) -> int:
         stmt = webhook_events.delete().where(webhook_events.c.received_at < older_than)
-        async with self._tx(write=True) as conn:
+        async with self._tx(write=True, reads_first=False) as conn:
             return int((await conn.execute(stmt)).rowcount or 0)
 
     async def add_outbound(
@@ -135,7 +141,7 @@ class SqlStore:
                 seq, _ = await self._next_seq(conn, line_user_id, now)
                 row = new_message_row(line_user_id, seq, now, Direction.OUTBOUND)
                 row.update(sender_id=sender_id, text=text, client_msg_id=client_msg_id)
-                await conn.execute(insert(messages).values(row))
+                await conn.execute(insert(messages), row)
         except _ConflictError:
             # Another process stored the same pair first; its transaction won.
             async with self._tx() as conn:
@@ -156,7 +162,7 @@ class SqlStore:
             .values(lease_until=now + timedelta(seconds=lease_seconds))
             .returning(col.id)
         )
-        async with self._tx(write=True) as conn:
+        async with self._tx(write=True, reads_first=False) as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def set_status(
@@ -245,7 +251,7 @@ class SqlStore:
             return await self._read_conversation(conn, line_user_id)
 
     async def ensure_conversation(self, line_user_id: str) -> tuple[Conversation, bool]:
-        async with self._tx(write=True) as conn:
+        async with self._tx(write=True, reads_first=False) as conn:
             created = await self._insert_conversation(conn, line_user_id, self._clock())
             found = await self._read_conversation(conn, line_user_id)
         if found is None:
@@ -267,7 +273,7 @@ class SqlStore:
         if touch:
             changes["updated_at"] = now
         where = conversations.c.line_user_id == line_user_id
-        async with self._tx(write=True) as conn:
+        async with self._tx(write=True, reads_first=False) as conn:
             await self._insert_conversation(conn, line_user_id, now)
             if changes:
                 await conn.execute(update(conversations).where(where).values(changes))
@@ -322,21 +328,29 @@ class SqlStore:
         return None if row is None else message_from_row(row)
 
     @asynccontextmanager
-    async def _tx(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        """One transaction; driver errors leave it as `StoreError`."""
+    async def _tx(
+        self, *, write: bool = False, reads_first: bool = True
+    ) -> AsyncIterator[AsyncConnection]:
+        """One transaction; driver errors leave it as `StoreError`.
+
+        `reads_first=False` promises that the first statement writes: SQLite then
+        takes the write lock with it (waiting for it, as `BEGIN IMMEDIATE` would)
+        and the separate `BEGIN IMMEDIATE` round trip to the driver's thread is saved.
+        """
+        immediate = write and reads_first
         if write and self._write_lock is not None:
             async with self._write_lock:
-                async with self._tx_unlocked(write=True) as conn:
+                async with self._tx_unlocked(immediate=immediate) as conn:
                     yield conn
             return
-        async with self._tx_unlocked(write=write) as conn:
+        async with self._tx_unlocked(immediate=immediate) as conn:
             yield conn
 
     @asynccontextmanager
-    async def _tx_unlocked(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+    async def _tx_unlocked(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
         try:
             async with self._engine.connect() as conn, conn.begin():
-                if write and self._sqlite:
+                if immediate and self._sqlite:
                     # Take the write lock now: a deferred transaction that reads
                     # and then writes cannot wait for the lock and fails instead.
                     await conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -367,17 +381,12 @@ class SqlStore:
     async def _next_seq(
         self, conn: AsyncConnection, line_user_id: str, now: datetime
     ) -> tuple[int, bool]:
-        """The conversation's next seq (creating it if missing) and whether it was created."""
-        created = await self._insert_conversation(conn, line_user_id, now)
-        col = conversations.c
-        stmt = (
-            update(conversations)
-            .where(col.line_user_id == line_user_id)
-            .values(last_seq=col.last_seq + 1, updated_at=now)
-            .returning(col.last_seq)
-        )
-        seq = (await conn.execute(stmt)).scalar_one()
-        return int(seq), created
+        """The conversation's next seq, creating the conversation if missing, in one
+        upsert, and whether it is the first (the conversation's first message)."""
+        row = {"line_user_id": line_user_id, "followed": True, "last_seq": 1}
+        row.update(created_at=now, updated_at=now)
+        seq = int((await conn.execute(self._next_seq_stmt, row)).scalar_one())
+        return seq, seq == 1
 
     async def _find_outbound(
         self, conn: AsyncConnection, line_user_id: str, client_msg_id: str
