@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from livechat_ext.errors import ConfigError, StoreError
@@ -20,7 +20,7 @@ from livechat_ext.models import (
     MessageStatus,
     SenderType,
 )
-from livechat_ext.store import NewInbound, Store, create_store
+from livechat_ext.store import NewInbound, SqlStore, Store, create_store
 
 
 class FakeClock:
@@ -181,6 +181,29 @@ async def test_recorded_event_ids_are_known_everywhere(store: Store, twin: Store
     assert await store.add_inbound(text_in("U1", "hi", "ev-msg")) is not None
     assert await twin.add_inbound(text_in("U1", "hi", "ev-msg")) is None
     assert await seqs(twin, "U1") == [1]
+
+
+async def test_an_inbound_message_is_two_statements(store: Store) -> None:
+    """Every webhook's hot path: one upsert gives the seq (creating the conversation
+    if needed), one insert stores the message; no BEGIN IMMEDIATE round trip and no
+    separate event-id insert (each is a round trip to aiosqlite's thread)."""
+    assert isinstance(store, SqlStore)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    engine = store._engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = await store.add_inbound(text_in("U1", "one", "ev-1"))
+        second = await store.add_inbound(text_in("U1", "two", "ev-2"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert first is not None and first.new_conversation and first.message.seq == 1
+    assert second is not None and not second.new_conversation and second.message.seq == 2
+    upsert, insert = "INSERT INTO LIVECHAT_CONVERSATIONS", "INSERT INTO LIVECHAT_MESSAGES"
+    assert statements == [upsert, insert, upsert, insert]
 
 
 async def test_messages_without_event_id_are_never_deduplicated(store: Store) -> None:
