@@ -1,12 +1,15 @@
-"""One client connection's outbox: a bounded queue drained by one writer task,
-so fan-out never awaits a socket."""
+"""One client connection's outbox. Fan-out never awaits a socket: a frame goes
+out at once while the socket takes it without waiting, and is queued otherwise,
+for a writer task that exists only while there is a backlog or a close to send."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
 
@@ -14,19 +17,28 @@ from .errors import CloseCode
 
 log = logging.getLogger("livechat_ext.connection")
 
-SendText = Callable[[str], Awaitable[None]]
+SendText = Callable[[str], Coroutine[Any, Any, None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
+Stopped = Callable[[bool], None]
+
+# what a send raises when the peer went away
+_GONE = (OSError, RuntimeError, WebSocketDisconnect)
 
 
 class Connection:
     """A connection as the hub sees it. `push` never blocks: a connection whose
-    queue overflows is closed with 1013 and catches up after reconnecting."""
+    backlog overflows is closed with 1013 and catches up after reconnecting.
+
+    Until `attach` gives it a socket, frames only queue (`drain` takes them)."""
 
     __slots__ = (
-        "_buffer",
+        "_backlog",
         "_close",
+        "_close_socket",
         "_limit",
-        "_wakeup",
+        "_on_stopped",
+        "_send",
+        "_writer",
         "admin_id",
         "close_code",
         "id",
@@ -42,73 +54,166 @@ class Connection:
         self.rooms: set[str] = set()
         self.close_code: int | None = None
         self.on_overflow: Callable[[Connection], None] | None = None
-        self._buffer: deque[str] = deque()
+        self._backlog: deque[str] | None = None  # made on first need: most never queue
         self._limit = limit
-        self._wakeup = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        self._send: SendText | None = None
+        self._close_socket: CloseSocket | None = None
+        self._on_stopped: Stopped | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def attach(self, send: SendText, close: CloseSocket, on_stopped: Stopped) -> None:
+        """Write to a socket from now on. `on_stopped(clean)` is called once, when
+        writing ends: clean after the close frame went out, not clean when a
+        send failed or the backlog overflowed."""
+        self._send, self._close_socket, self._on_stopped = send, close, on_stopped
+        if self._backlog or self._close is not None:
+            self._start_writer(None)
 
     @property
     def closing(self) -> bool:
         return self._close is not None
 
     def push(self, text: str) -> bool:
-        """Queue a frame; False if the connection is closing or just overflowed."""
+        """Send or queue a frame; False if the connection is closing or just overflowed."""
         if self._close is not None:
             return False
-        if len(self._buffer) >= self._limit:
+        if self._send is not None and self._writer is None:
+            self._send_now(text)  # nothing queued: nothing to overtake
+            return True
+        backlog = self._backlog
+        if backlog is None:
+            backlog = self._backlog = deque()
+        if len(backlog) >= self._limit:
             log.warning("connection %s could not keep up; closing with 1013", self.id)
-            self._buffer.clear()
-            self.close(CloseCode.TRY_AGAIN_LATER, "send queue overflow")
+            backlog.clear()
+            self._close = (CloseCode.TRY_AGAIN_LATER, "send queue overflow")
+            if self._writer is not None:
+                self._writer.cancel()  # stuck in a send the peer does not read
             if self.on_overflow is not None:
                 self.on_overflow(self)
             return False
-        self._buffer.append(text)
-        self._wakeup.set()
+        backlog.append(text)
         return True
 
     def close(self, code: int, reason: str = "", *, final: list[str] | None = None) -> None:
-        """Ask the writer to send `final` frames, then close with `code`."""
+        """Send `final` frames after what is queued, then close with `code`."""
         if self._close is not None:
             return
         if final:
-            self._buffer.extend(final)
+            if self._backlog is None:
+                self._backlog = deque()
+            self._backlog.extend(final)
         self._close = (int(code), reason)
-        self._wakeup.set()
+        if self._send is not None and self._writer is None:
+            self._start_writer(None)
 
-    async def run_writer(self, send: SendText, close: CloseSocket) -> None:
-        """Drain the queue into the socket until a close is asked for or sending fails."""
-        buffer = self._buffer
+    def _send_now(self, text: str) -> None:
+        """Run the send until it finishes or has to wait; only a wait needs a task."""
+        assert self._send is not None
+        send = self._send(text)
         try:
-            while True:
-                while buffer:
-                    frame = buffer.popleft()
-                    try:
-                        await send(frame)
-                    except UnicodeEncodeError:  # never expected: parsing refuses such text
-                        log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
-                if self._close is not None:
-                    code, reason = self._close
-                    self.close_code = code
-                    await close(code, reason)
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-        except (OSError, RuntimeError, WebSocketDisconnect) as exc:  # the peer went away
-            log.debug("connection %s writer stopped: %r", self.id, exc)
-            self._close = self._close or (CloseCode.GOING_AWAY, "send failed")
+            waiting_for = send.send(None)
+        except StopIteration:
+            return
+        except _GONE as exc:
+            self._failed(exc)
+            return
+        except UnicodeEncodeError:  # never expected: parsing refuses such text
+            log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
+            return
+        except Exception:  # never let one socket break the fan-out loop it is called from
+            log.exception("connection %s: sending a frame failed", self.id)
+            self._failed(None)
+            return
+        self._start_writer((send, waiting_for))
+
+    def _start_writer(self, started: tuple[Coroutine[Any, Any, None], Any] | None) -> None:
+        writer = self._writer = asyncio.create_task(self._write(started))
+        writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        if self._writer is writer:  # cancelled before it ever ran
+            self._writer = None
+        if writer.cancelled():
+            self._failed(None)
+
+    async def _write(self, started: tuple[Coroutine[Any, Any, None], Any] | None) -> None:
+        """Finish a send that had to wait, drain the backlog, send the close."""
+        assert self._send is not None and self._close_socket is not None
+        try:
+            if started is not None:
+                await _finish(*started)
+            backlog = self._backlog
+            while backlog:
+                try:
+                    await self._send(backlog.popleft())
+                except UnicodeEncodeError:  # never expected: parsing refuses such text
+                    log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
+            if self._close is not None:
+                code, reason = self._close
+                self.close_code = code
+                await self._close_socket(code, reason)
+                self._stopped(True)
+        except _GONE as exc:
+            self._failed(exc)
         finally:
-            buffer.clear()
+            self._writer = None
+
+    def _failed(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            log.debug("connection %s stopped sending: %r", self.id, exc)
+        self._close = self._close or (CloseCode.GOING_AWAY, "send failed")
+        if self._backlog:
+            self._backlog.clear()
+        self._stopped(False)
+
+    def _stopped(self, clean: bool) -> None:
+        on_stopped, self._on_stopped = self._on_stopped, None
+        if on_stopped is not None:
+            on_stopped(clean)
+
+    async def detach(self) -> None:
+        """Stop writing (the socket is gone or going): cancel a writer and wait for it."""
+        writer, self._send = self._writer, None
+        self._on_stopped = None
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
 
     def drain(self) -> list[str]:
         """Take the queued frames (for sans-I/O tests)."""
-        out = list(self._buffer)
-        self._buffer.clear()
+        out = list(self._backlog or ())
+        if self._backlog:
+            self._backlog.clear()
         return out
 
     @property
     def queued(self) -> int:
-        return len(self._buffer)
+        return len(self._backlog or ())
 
     @property
     def requested_close(self) -> tuple[int, str] | None:
         return self._close
+
+
+@types.coroutine
+def _finish(coro: Coroutine[Any, Any, None], waiting_for: Any) -> Generator[Any, Any, None]:
+    """Await the rest of a coroutine that was stepped by hand and is suspended on
+    `waiting_for`: what `await coro` would have done from that point on."""
+    while True:
+        try:
+            value = yield waiting_for
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # cancellation reaches the send that waits
+            try:
+                waiting_for = coro.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_for = coro.send(value)
+            except StopIteration:
+                return

@@ -31,26 +31,25 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     return bool(host) and urlsplit(normalized).netloc == (host or "").lower()
 
 
-def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-
-
 class _ReadStopper:
-    """Stops the reading task once the writer has stopped."""
+    """Stops the reading task once the connection has stopped writing."""
 
-    __slots__ = ("_handle", "_reading", "stopping", "task")
+    __slots__ = ("_handle", "_reading", "failed", "stopping", "task")
 
     def __init__(self, task: asyncio.Task[object] | None) -> None:
         self.task = task
         self.stopping = False
+        self.failed = False
         self._reading = True
         self._handle: asyncio.TimerHandle | None = None
 
-    def writer_done(self, writer: asyncio.Task[None]) -> None:
+    def writer_stopped(self, clean: bool) -> None:
+        """At once if the peer cannot take frames, after a moment for the close
+        handshake otherwise."""
+        self.failed = not clean
         if not self._reading:
             return
-        closed_cleanly = not writer.cancelled() and writer.exception() is None
-        delay = CLOSE_HANDSHAKE_SECONDS if closed_cleanly else 0.0
+        delay = CLOSE_HANDSHAKE_SECONDS if clean else 0.0
         self._handle = asyncio.get_running_loop().call_later(delay, self._stop)
 
     def _stop(self) -> None:
@@ -92,13 +91,11 @@ class Endpoint:
         connection_id.set(conn.id)
         log.info("connection opened from %s", peer)
         session = self.chat.open(conn)
-        writer = asyncio.create_task(conn.run_writer(ws.send_text, self._closer(ws)))
-        conn.on_overflow = lambda _conn: _cancel(writer)
-        # the reader runs in this task (one task less per connection); when the
-        # writer stops, reading stops too: at once if the peer cannot take frames,
-        # after a moment for the close handshake otherwise
+        # the reader runs in this task; frames go out from whichever task pushes
+        # them (a writer task exists only while a backlog does); when writing
+        # stops, reading stops too
         stopper = _ReadStopper(asyncio.current_task())
-        writer.add_done_callback(stopper.writer_done)
+        conn.attach(ws.send_text, self._closer(ws), stopper.writer_stopped)
         try:
             await self._read(ws, session)
         except asyncio.CancelledError:
@@ -107,11 +104,10 @@ class Endpoint:
             stopper.task.uncancel()  # type: ignore[union-attr]
         finally:
             stopper.finish()
-            if writer.cancelled() or (writer.done() and conn.close_code is None):
+            await conn.detach()
+            if stopper.failed:  # overflowed or a send failed: no close frame went out
                 with contextlib.suppress(Exception):  # the peer may not even take a close
                     await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
             self.chat.close(session)
             code = conn.close_code or 1000
             log.info("connection closed (%s)", code)

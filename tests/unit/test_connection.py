@@ -1,0 +1,136 @@
+"""The connection outbox against a fake socket whose sends can be made to wait,
+as an ASGI server's send waits while the peer does not read (flow control)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from livechat_ext.connection import Connection
+from livechat_ext.errors import CloseCode
+
+
+class FakeSocket:
+    """Records frames; while `paused`, a send waits until `resume()`."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.closed: tuple[int, str] | None = None
+        self.stopped: list[bool] = []
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.fail: Exception | None = None
+
+    async def send(self, text: str) -> None:
+        await self.writable.wait()
+        if self.fail is not None:
+            raise self.fail
+        self.frames.append(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.writable.wait()
+        self.closed = (code, reason)
+
+    def attach(self, conn: Connection) -> None:
+        conn.attach(self.send, self.close, self.stopped.append)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_an_idle_socket_gets_the_frame_before_push_returns() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=4)
+    sock.attach(conn)
+    assert conn.push("a") and conn.push("b")
+    assert sock.frames == ["a", "b"]  # no task, no wait: sent inside push
+    assert conn.queued == 0 and conn._writer is None
+
+
+async def test_a_send_that_waits_is_finished_by_a_writer_and_order_is_kept() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    sock.writable.clear()
+    for frame in "abc":
+        assert conn.push(frame)
+    assert sock.frames == [] and conn.queued == 2  # "a" waits inside the send
+    assert conn._writer is not None
+    sock.writable.set()
+    await settle()
+    assert sock.frames == ["a", "b", "c"]
+    assert conn._writer is None  # the writer ends with its backlog
+    assert conn.push("d") and sock.frames[-1] == "d"
+
+
+async def test_overflow_while_a_send_waits_cuts_the_connection_off() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=2)
+    overflowed: list[str] = []
+    conn.on_overflow = lambda c: overflowed.append(c.id)
+    sock.attach(conn)
+    sock.writable.clear()
+    assert conn.push("a") and conn.push("b") and conn.push("c")
+    assert not conn.push("d")
+    assert overflowed == ["c"]
+    assert conn.requested_close == (CloseCode.TRY_AGAIN_LATER, "send queue overflow")
+    await settle()
+    assert sock.stopped == [False]  # the stuck send was cancelled; no close frame
+    assert conn._writer is None and conn.close_code is None and sock.frames == []
+    assert not conn.push("e")
+
+
+async def test_close_sends_queued_and_final_frames_then_the_close() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    sock.writable.clear()
+    conn.push("a")
+    conn.push("b")
+    conn.close(CloseCode.UNAUTHORIZED, "token expired", final=["bye"])
+    assert not conn.push("late")
+    sock.writable.set()
+    await settle()
+    assert sock.frames == ["a", "b", "bye"]
+    assert sock.closed == (CloseCode.UNAUTHORIZED, "token expired")
+    assert conn.close_code == CloseCode.UNAUTHORIZED and sock.stopped == [True]
+
+
+async def test_close_of_an_idle_connection_starts_a_writer_for_the_close() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat", final=["last"])
+    await settle()
+    assert sock.frames == ["last"] and sock.closed == (CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")
+
+
+@pytest.mark.parametrize("error", [RuntimeError("closed"), ConnectionResetError(), KeyError("x")])
+async def test_a_failing_send_stops_the_connection_without_raising_into_the_pusher(
+    error: Exception,
+) -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    sock.fail = error
+    assert conn.push("a")  # raised nothing into the fan-out loop that called it
+    assert sock.stopped == [False]
+    assert conn.requested_close == (CloseCode.GOING_AWAY, "send failed")
+    assert not conn.push("b")
+
+
+async def test_frames_queued_before_attach_go_out_on_attach() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    conn.push("early")
+    assert conn.queued == 1
+    sock.attach(conn)
+    await settle()
+    assert sock.frames == ["early"] and conn.queued == 0
+
+
+async def test_detach_cancels_a_waiting_writer_quietly() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    sock.writable.clear()
+    conn.push("a")
+    writer = conn._writer
+    assert writer is not None
+    await conn.detach()
+    assert writer.cancelled() and sock.stopped == []  # the endpoint asked: no callback
