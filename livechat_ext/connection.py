@@ -5,6 +5,7 @@ for a writer task that exists only while there is a backlog or a close to send."
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import types
 from collections import deque
@@ -35,6 +36,7 @@ class Connection:
         "_backlog",
         "_close",
         "_close_socket",
+        "_context",
         "_limit",
         "_on_stopped",
         "_send",
@@ -61,12 +63,18 @@ class Connection:
         self._close_socket: CloseSocket | None = None
         self._on_stopped: Stopped | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._context: contextvars.Context | None = None
 
     def attach(self, send: SendText, close: CloseSocket, on_stopped: Stopped) -> None:
         """Write to a socket from now on. `on_stopped(clean)` is called once, when
         writing ends: clean after the close frame went out, not clean when a
-        send failed or the backlog overflowed."""
+        send failed or the backlog overflowed.
+
+        Every send runs in a copy of the caller's context, also when another
+        connection's task pushes the frame: a send wrapper that sets and resets
+        context variables (tracing middleware) sees one context throughout."""
         self._send, self._close_socket, self._on_stopped = send, close, on_stopped
+        self._context = contextvars.copy_context()
         if self._backlog or self._close is not None:
             self._start_writer(None)
 
@@ -79,8 +87,7 @@ class Connection:
         if self._close is not None:
             return False
         if self._send is not None and self._writer is None:
-            self._send_now(text)  # nothing queued: nothing to overtake
-            return True
+            return self._send_now(text)  # nothing queued: nothing to overtake
         backlog = self._backlog
         if backlog is None:
             backlog = self._backlog = deque()
@@ -108,28 +115,32 @@ class Connection:
         if self._send is not None and self._writer is None:
             self._start_writer(None)
 
-    def _send_now(self, text: str) -> None:
-        """Run the send until it finishes or has to wait; only a wait needs a task."""
-        assert self._send is not None
+    def _send_now(self, text: str) -> bool:
+        """Run the send until it finishes or has to wait; only a wait needs a task.
+        False if the frame did not go out."""
+        assert self._send is not None and self._context is not None
         send = self._send(text)
         try:
-            waiting_for = send.send(None)
+            waiting_for = self._context.run(send.send, None)
         except StopIteration:
-            return
+            return True
         except _GONE as exc:
             self._failed(exc)
-            return
+            return False
         except UnicodeEncodeError:  # never expected: parsing refuses such text
             log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
-            return
+            return False
         except Exception:  # never let one socket break the fan-out loop it is called from
             log.exception("connection %s: sending a frame failed", self.id)
             self._failed(None)
-            return
+            return False
         self._start_writer((send, waiting_for))
+        return True
 
     def _start_writer(self, started: tuple[Coroutine[Any, Any, None], Any] | None) -> None:
-        writer = self._writer = asyncio.create_task(self._write(started))
+        writer = asyncio.create_task(self._write(started), context=self._context)
+        if not writer.done():  # an eager task factory may have run it to the end already
+            self._writer = writer
         writer.add_done_callback(self._writer_done)
 
     def _writer_done(self, writer: asyncio.Task[None]) -> None:
@@ -143,13 +154,10 @@ class Connection:
         assert self._send is not None and self._close_socket is not None
         try:
             if started is not None:
-                await _finish(*started)
+                await self._sent(_finish(*started))
             backlog = self._backlog
             while backlog:
-                try:
-                    await self._send(backlog.popleft())
-                except UnicodeEncodeError:  # never expected: parsing refuses such text
-                    log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
+                await self._sent(self._send(backlog.popleft()))
             if self._close is not None:
                 code, reason = self._close
                 self.close_code = code
@@ -157,8 +165,17 @@ class Connection:
                 self._stopped(True)
         except _GONE as exc:
             self._failed(exc)
+        except Exception:
+            log.exception("connection %s: sending a frame failed", self.id)
+            self._failed(None)
         finally:
             self._writer = None
+
+    async def _sent(self, sending: Awaitable[None]) -> None:
+        try:
+            await sending
+        except UnicodeEncodeError:  # never expected: parsing refuses such text
+            log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
 
     def _failed(self, exc: BaseException | None) -> None:
         if exc is not None:

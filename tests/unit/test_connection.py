@@ -4,6 +4,7 @@ as an ASGI server's send waits while the peer does not read (flow control)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -110,7 +111,7 @@ async def test_a_failing_send_stops_the_connection_without_raising_into_the_push
     sock, conn = FakeSocket(), Connection("c", limit=8)
     sock.attach(conn)
     sock.fail = error
-    assert conn.push("a")  # raised nothing into the fan-out loop that called it
+    assert not conn.push("a")  # not sent, and nothing raised into the fan-out loop
     assert sock.stopped == [False]
     assert conn.requested_close == (CloseCode.GOING_AWAY, "send failed")
     assert not conn.push("b")
@@ -134,3 +135,71 @@ async def test_detach_cancels_a_waiting_writer_quietly() -> None:
     assert writer is not None
     await conn.detach()
     assert writer.cancelled() and sock.stopped == []  # the endpoint asked: no callback
+
+
+async def test_a_frame_the_socket_cannot_encode_after_a_wait_is_dropped_alone() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    real_send = sock.send
+
+    async def send(text: str) -> None:
+        await sock.writable.wait()
+        text.encode()  # as uvicorn does, after waiting for the socket
+        await real_send(text)
+
+    conn._send = send
+    sock.writable.clear()
+    conn.push("bad \ud800")
+    conn.push("b")
+    sock.writable.set()
+    await settle()
+    assert sock.frames == ["b"] and sock.stopped == []
+    assert conn.push("c") and sock.frames == ["b", "c"]
+
+
+async def test_an_unexpected_error_after_a_wait_stops_the_connection_in_order() -> None:
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    sock.attach(conn)
+    sock.writable.clear()
+    conn.push("a")
+    conn.push("b")
+    sock.fail = KeyError("broken middleware")
+    sock.writable.set()
+    await settle()
+    assert sock.stopped == [False] and conn._writer is None
+    assert conn.queued == 0 and not conn.push("c")  # nothing overtakes what was lost
+    assert sock.frames == []
+
+
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+
+async def test_a_send_runs_in_the_connection_context_whoever_pushes() -> None:
+    """A send wrapper that sets and resets a context variable around a send that
+    waits (as tracing middleware does) must see one context from start to end."""
+    sock, conn = FakeSocket(), Connection("c", limit=8)
+    VAR.set("endpoint")
+    sock.attach(conn)  # the connection's context is copied here
+    seen: list[str] = []
+    real_send = sock.send
+
+    async def send(text: str) -> None:
+        seen.append(VAR.get())
+        token = VAR.set("span")
+        try:
+            await real_send(text)
+        finally:
+            VAR.reset(token)  # raises if the send finished in another context
+
+    conn._send = send
+
+    async def other_connection_pushes() -> None:
+        VAR.set("pusher")
+        sock.writable.clear()
+        conn.push("a")
+        assert VAR.get() == "pusher"  # the send's own value did not leak out
+        sock.writable.set()
+
+    await asyncio.create_task(other_connection_pushes())
+    await settle()
+    assert sock.frames == ["a"] and sock.stopped == [] and seen == ["endpoint"]
