@@ -155,9 +155,10 @@ class Inbound:
         return self.hub.members(conversation_room(line_user_id)) > 0
 
     async def _follow(self, event: InboundEvent, user: str, followed: bool) -> bool:
-        if not await self.store.record_event(event.webhook_event_id):
+        # one transaction: a redelivered follow must never undo a later unfollow
+        conversation = await self.store.apply_follow(user, followed, event.webhook_event_id)
+        if conversation is None:
             return False
-        conversation = await self.store.update_conversation(user, followed=followed, touch=True)
         await self.updates.changed(user)
         name = conversation.display_name or user
         body = f"{name} added the account" if followed else f"{name} blocked the account"
@@ -174,12 +175,15 @@ class Inbound:
         return True
 
     async def _unsend(self, event: InboundEvent, user: str) -> bool:
-        """LINE asks operator tools to hide what a user unsent: clear it, show it."""
-        if not await self.store.record_event(event.webhook_event_id):
-            return False
+        """LINE asks operator tools to hide what a user unsent: clear it, show it.
+
+        Hiding comes before the event id is recorded: it can be repeated, so a
+        failure in between makes LINE redeliver instead of losing the unsend."""
         hidden = None
         if event.unsend_message_id:
             hidden = await self.store.unsend(user, event.unsend_message_id)
+        if not await self.store.record_event(event.webhook_event_id):
+            return False
         if hidden is not None:
             await self.hub.publish(conversation_room(user), encode(MessageReceived(message=hidden)))
             await self.updates.changed(user)

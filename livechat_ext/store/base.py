@@ -145,6 +145,13 @@ class Store(Protocol):
         """Change a conversation's profile fields (None leaves a field as it is);
         `touch` moves its `updated_at` to now. Creates the conversation if missing."""
 
+    async def apply_follow(
+        self, line_user_id: str, followed: bool, webhook_event_id: str
+    ) -> Conversation | None:
+        """A follow or unfollow event: set `followed`, touch the conversation
+        (creating it) and remember the event id, in one transaction. None, with
+        nothing changed, when the event id was known (a redelivery)."""
+
     async def list_conversations(
         self, *, limit: int, cursor: str | None = None
     ) -> ConversationPage:

@@ -272,12 +272,27 @@ class SqlStore:
         changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
         if touch:
             changes["updated_at"] = now
-        where = conversations.c.line_user_id == line_user_id
         async with self._tx(write=True, reads_first=False) as conn:
-            await self._insert_conversation(conn, line_user_id, now)
-            if changes:
-                await conn.execute(update(conversations).where(where).values(changes))
-            found = await self._read_conversation(conn, line_user_id)
+            return await self._update_conversation(conn, line_user_id, changes, now)
+
+    async def apply_follow(
+        self, line_user_id: str, followed: bool, webhook_event_id: str
+    ) -> Conversation | None:
+        now = self._clock()
+        changes = {"followed": followed, "updated_at": now}
+        async with self._tx(write=True, reads_first=False) as conn:
+            if not await self._remember(conn, webhook_event_id, now):
+                return None
+            return await self._update_conversation(conn, line_user_id, changes, now)
+
+    async def _update_conversation(
+        self, conn: AsyncConnection, line_user_id: str, changes: dict[str, Any], now: datetime
+    ) -> Conversation:
+        await self._insert_conversation(conn, line_user_id, now)
+        if changes:
+            where = conversations.c.line_user_id == line_user_id
+            await conn.execute(update(conversations).where(where).values(changes))
+        found = await self._read_conversation(conn, line_user_id)
         if found is None:
             raise StoreError(f"conversation {line_user_id!r} vanished")
         return found

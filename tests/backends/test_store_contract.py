@@ -395,6 +395,22 @@ async def test_update_conversation(store: Store, clock: FakeClock) -> None:
     assert await store.get_conversation("U1") == touched
 
 
+async def test_apply_follow_records_the_event_with_the_change(
+    store: Store, twin: Store, clock: FakeClock
+) -> None:
+    followed = await store.apply_follow("U1", True, "ev-f")
+    assert followed is not None and followed.followed and followed.updated_at == clock.now
+    clock.advance(10)
+    unfollowed = await twin.apply_follow("U1", False, "ev-u")
+    assert unfollowed is not None and not unfollowed.followed
+    clock.advance(10)
+    # a redelivered follow, on either engine, changes nothing
+    assert await twin.apply_follow("U1", True, "ev-f") is None
+    assert await store.apply_follow("U1", True, "ev-f") is None
+    assert await store.get_conversation("U1") == unfollowed
+    assert not await store.record_event("ev-u")
+
+
 async def test_conversation_carries_its_last_message(store: Store) -> None:
     await store.add_inbound(text_in("U1", "first"))
     last = await store.add_outbound("U1", "c-1", "admin-1", "second")

@@ -260,6 +260,47 @@ async def test_follow_and_unfollow_update_and_notify(tmp_path):
         await op.close()
 
 
+async def test_a_redelivered_follow_does_not_undo_a_later_unfollow(tmp_path):
+    async with serve_with_fake_line(tmp_path) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        follow = follow_event("Uf2", event_id="ev-follow-1")
+        await post_webhook(srv, [follow])
+        await op.wait_type("notification", kind="follow")
+        await post_webhook(srv, [unfollow_event("Uf2")])
+        await op.wait_type("notification", kind="unfollow")
+        late = follow_event("Uf2", event_id="ev-follow-1", redelivery=True)
+        assert (await post_webhook(srv, [late])).status_code == 200
+        await op.request("ping", "pong")
+        conversation = await srv.live_chat.store.get_conversation("Uf2")
+        assert conversation is not None and conversation.followed is False
+        assert len(op.of_type("notification")) == 2  # the redelivery told nobody
+        await op.close()
+
+
+async def test_a_follow_that_failed_to_store_is_redelivered_not_lost(tmp_path, monkeypatch):
+    from livechat_ext.errors import StoreError
+    from livechat_ext.store import SqlStore
+
+    async with serve_with_fake_line(tmp_path) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        real_insert = SqlStore._insert_conversation
+
+        async def insert_fails(*args, **kwargs):
+            raise StoreError("disk full")
+
+        # the failure comes after the event id was written in the same transaction
+        monkeypatch.setattr(SqlStore, "_insert_conversation", insert_fails)
+        follow = follow_event("Uf3", event_id="ev-follow-3")
+        assert (await post_webhook(srv, [follow])).status_code == 503  # LINE will redeliver
+        monkeypatch.setattr(SqlStore, "_insert_conversation", real_insert)
+        again = follow_event("Uf3", event_id="ev-follow-3", redelivery=True)
+        assert (await post_webhook(srv, [again])).status_code == 200
+        await op.wait_type("notification", kind="follow")
+        conversation = await srv.live_chat.store.get_conversation("Uf3")
+        assert conversation is not None and conversation.followed is True
+        await op.close()
+
+
 async def test_typing_starts_loading_animation_throttled(tmp_path):
     async with serve_with_fake_line(tmp_path, loading_seconds=20) as srv:
         op = await Client.connect(srv.ws_url, srv.token("alice"))
@@ -376,6 +417,36 @@ async def test_unsend_hides_the_message_for_operators(tmp_path):
         await op.wait_type("notification", kind="unsend")
         rejoined = await op.join("Uun")
         assert [m["text"] for m in rejoined["payload"]["messages"]] == [None]
+        await op.close()
+
+
+async def test_an_unsend_that_failed_to_record_is_redelivered_not_lost(tmp_path, monkeypatch):
+    from livechat_ext.errors import StoreError
+    from livechat_ext.line.testing import unsend_event
+
+    async with serve_with_fake_line(tmp_path) as srv:
+        store = srv.live_chat.store
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await op.join("Uun2")
+        await post_webhook(srv, [text_event("Uun2", "my card number", message_id="4712")])
+        await op.wait_type("message_received")
+        real_record = store.record_event
+
+        async def record_fails(event_id: str) -> bool:
+            raise StoreError("disk full")
+
+        monkeypatch.setattr(store, "record_event", record_fails)
+        event = unsend_event("Uun2", "4712", event_id="ev-unsend-1")
+        assert (await post_webhook(srv, [event])).status_code == 503  # LINE will redeliver
+        page = await store.history("Uun2", limit=10)
+        assert [m.text for m in page.messages] == [None]  # already hidden in the store
+        monkeypatch.setattr(store, "record_event", real_record)
+        again = unsend_event("Uun2", "4712", event_id="ev-unsend-1", redelivery=True)
+        assert (await post_webhook(srv, [again])).status_code == 200
+        await op.wait_type("notification", kind="unsend")
+        assert (await post_webhook(srv, [again])).status_code == 200  # a second copy: no news
+        await op.request("ping", "pong")
+        assert len(op.of_type("notification")) == 1
         await op.close()
 
 
