@@ -109,9 +109,9 @@ class Team:
 
         async def change() -> None:
             try:
-                await sync.cluster.set_operator(sync.node, admin_id, 1 if status == "online" else 0)
-                if await sync.cluster.online_elsewhere(sync.node, admin_id):
-                    return  # still online on another node: nothing changed for anyone
+                online = 1 if status == "online" else 0
+                if await sync.cluster.set_operator(sync.node, admin_id, online):
+                    return  # online on another node too: nothing changed for anyone
             except Exception as exc:
                 log.warning(
                     "cluster unavailable; announcing %s %s from here: %s", admin_id, status, exc

@@ -60,8 +60,10 @@ class Cluster(Protocol):
     ) -> None:
         """Replace everything recorded for `node`."""
 
-    async def set_operator(self, node: str, admin_id: str, connections: int) -> None:
-        """Record how many connections `admin_id` has on `node` (0 forgets it)."""
+    async def set_operator(self, node: str, admin_id: str, connections: int) -> bool:
+        """Record how many connections `admin_id` has on `node` (0 forgets it) and
+        say, in the same atomic step, whether another live node has them: of two
+        nodes changing at once, exactly one sees the operator nowhere else."""
 
     async def online_elsewhere(self, node: str, admin_id: str) -> bool:
         """Whether `admin_id` has a connection on another live node."""

@@ -54,12 +54,13 @@ class MemoryCluster:
         self._operators[node] = {a: c for a, c in operators.items() if c > 0}
         self._rooms[node] = set(rooms)
 
-    async def set_operator(self, node: str, admin_id: str, connections: int) -> None:
+    async def set_operator(self, node: str, admin_id: str, connections: int) -> bool:
         ops = self._operators.setdefault(node, {})
         if connections > 0:
             ops[admin_id] = connections
         else:
             ops.pop(admin_id, None)
+        return await self.online_elsewhere(node, admin_id)  # no await before: atomic
 
     async def online_elsewhere(self, node: str, admin_id: str) -> bool:
         return any(admin_id in self._operators.get(n, {}) for n in self._live() if n != node)

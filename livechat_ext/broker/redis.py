@@ -170,6 +170,26 @@ class RedisBroker:
         await self._sub_redis.aclose()
 
 
+# set_operator's change and check in one step: two nodes that change the same
+# operator at once cannot both see the other (both announce) or both miss it
+_SET_OPERATOR = """
+local node, admin, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+if count > 0 then
+  redis.call('HSET', KEYS[1], admin, count)
+else
+  redis.call('HDEL', KEYS[1], admin)
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')) do
+  if other ~= node and redis.call('HEXISTS', prefix .. ':node:' .. other .. ':ops', admin) == 1 then
+    return 1
+  end
+end
+return 0
+"""
+
+
 class RedisCluster:
     """The `Cluster` in Redis: a sorted set of live nodes scored by expiry
     (Redis' own clock), a hash of operator connections and a set of open
@@ -179,9 +199,10 @@ class RedisCluster:
         self._r = redis
         self._p = prefix
         self._nodes = f"{prefix}:nodes"
+        self._set_operator = redis.register_script(_SET_OPERATOR)
 
     def _ops(self, node: str) -> str:
-        return f"{self._p}:node:{node}:ops"
+        return f"{self._p}:node:{node}:ops"  # _SET_OPERATOR builds the same names
 
     def _rooms(self, node: str) -> str:
         return f"{self._p}:node:{node}:rooms"
@@ -211,11 +232,11 @@ class RedisCluster:
                 pipe.sadd(self._rooms(node), *room_list)
             await pipe.execute()
 
-    async def set_operator(self, node: str, admin_id: str, connections: int) -> None:
-        if connections > 0:
-            await self._r.hset(self._ops(node), admin_id, connections)
-        else:
-            await self._r.hdel(self._ops(node), admin_id)
+    async def set_operator(self, node: str, admin_id: str, connections: int) -> bool:
+        found = await self._set_operator(
+            keys=[self._ops(node), self._nodes], args=[node, admin_id, connections, self._p]
+        )
+        return bool(found)
 
     async def online_elsewhere(self, node: str, admin_id: str) -> bool:
         others = [n for n in await self._live() if n != node]

@@ -84,6 +84,25 @@ async def test_events_reach_every_node_in_order(pair: tuple[Broker, Broker]) -> 
     assert got[4] == BrokerEvent("node-a", "conversation:U1", '{"n":4}')
 
 
+async def test_of_two_nodes_changing_an_operator_at_once_exactly_one_sees_nobody_else(
+    pair: tuple[Broker, Broker],
+) -> None:
+    """Both nodes record their change and look for the other at the same time:
+    exactly one of them announces (online when both connect, offline when both go)."""
+    a, b = pair
+    ca, cb = cluster_of(a), cluster_of(b)
+    await ca.heartbeat("A", 60)
+    await cb.heartbeat("B", 60)
+    for round_ in range(20):
+        admin = f"dana-{round_}"
+        arrived = await asyncio.gather(
+            ca.set_operator("A", admin, 1), cb.set_operator("B", admin, 1)
+        )
+        assert sorted(arrived) == [False, True], (round_, arrived)
+        left = await asyncio.gather(ca.set_operator("A", admin, 0), cb.set_operator("B", admin, 0))
+        assert sorted(left) == [False, True], (round_, left)
+
+
 async def test_cluster_presence_rooms_and_reaping(pair: tuple[Broker, Broker]) -> None:
     a, b = pair
     ca, cb = cluster_of(a), cluster_of(b)
