@@ -37,23 +37,29 @@ class FakeSocket:
         conn.attach(self.send, self.close, self.stopped.append)
 
 
+def attached(limit: int = 8, *, paused: bool = False) -> tuple[FakeSocket, Connection]:
+    """A connection writing to a fake socket; `paused`: its sends wait for now."""
+    sock, conn = FakeSocket(), Connection("c", limit=limit)
+    sock.attach(conn)
+    if paused:
+        sock.writable.clear()
+    return sock, conn
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
 
 
 async def test_an_idle_socket_gets_the_frame_before_push_returns() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=4)
-    sock.attach(conn)
+    sock, conn = attached(4)
     assert conn.push("a") and conn.push("b")
     assert sock.frames == ["a", "b"]  # no task, no wait: sent inside push
     assert conn.queued == 0 and conn._writer is None
 
 
 async def test_a_send_that_waits_is_finished_by_a_writer_and_order_is_kept() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
-    sock.writable.clear()
+    sock, conn = attached(8, paused=True)
     for frame in "abc":
         assert conn.push(frame)
     assert sock.frames == [] and conn.queued == 2  # "a" waits inside the send
@@ -82,9 +88,7 @@ async def test_overflow_while_a_send_waits_cuts_the_connection_off() -> None:
 
 
 async def test_close_sends_queued_and_final_frames_then_the_close() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
-    sock.writable.clear()
+    sock, conn = attached(8, paused=True)
     conn.push("a")
     conn.push("b")
     conn.close(CloseCode.UNAUTHORIZED, "token expired", final=["bye"])
@@ -97,8 +101,7 @@ async def test_close_sends_queued_and_final_frames_then_the_close() -> None:
 
 
 async def test_close_of_an_idle_connection_starts_a_writer_for_the_close() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
+    sock, conn = attached(8)
     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat", final=["last"])
     await settle()
     assert sock.frames == ["last"] and sock.closed == (CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")
@@ -108,8 +111,7 @@ async def test_close_of_an_idle_connection_starts_a_writer_for_the_close() -> No
 async def test_a_failing_send_stops_the_connection_without_raising_into_the_pusher(
     error: Exception,
 ) -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
+    sock, conn = attached(8)
     sock.fail = error
     assert not conn.push("a")  # not sent, and nothing raised into the fan-out loop
     assert sock.stopped == [False]
@@ -127,9 +129,7 @@ async def test_frames_queued_before_attach_go_out_on_attach() -> None:
 
 
 async def test_detach_cancels_a_waiting_writer_quietly() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
-    sock.writable.clear()
+    sock, conn = attached(8, paused=True)
     conn.push("a")
     writer = conn._writer
     assert writer is not None
@@ -138,8 +138,7 @@ async def test_detach_cancels_a_waiting_writer_quietly() -> None:
 
 
 async def test_a_frame_the_socket_cannot_encode_after_a_wait_is_dropped_alone() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
+    sock, conn = attached(8)
     real_send = sock.send
 
     async def send(text: str) -> None:
@@ -158,9 +157,7 @@ async def test_a_frame_the_socket_cannot_encode_after_a_wait_is_dropped_alone() 
 
 
 async def test_an_unexpected_error_after_a_wait_stops_the_connection_in_order() -> None:
-    sock, conn = FakeSocket(), Connection("c", limit=8)
-    sock.attach(conn)
-    sock.writable.clear()
+    sock, conn = attached(8, paused=True)
     conn.push("a")
     conn.push("b")
     sock.fail = KeyError("broken middleware")
