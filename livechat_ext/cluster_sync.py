@@ -50,6 +50,11 @@ class ClusterSync:
         """Queue a cluster write; writes run in the order submitted."""
         self._queue.put_nowait(change)
 
+    def republish_soon(self) -> None:
+        """The cluster may have missed a change: the next heartbeat republishes
+        this node's whole state."""
+        self._beaten = False
+
     async def _run_changes(self) -> None:
         while True:
             change = await self._queue.get()
@@ -57,7 +62,7 @@ class ClusterSync:
                 await change()
             except Exception:
                 log.exception("cluster update failed; the next heartbeat republishes state")
-                self._beaten = False  # force a full republish
+                self.republish_soon()
             finally:
                 self._queue.task_done()
 

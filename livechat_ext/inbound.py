@@ -155,7 +155,8 @@ class Inbound:
         return self.hub.members(conversation_room(line_user_id)) > 0
 
     async def _follow(self, event: InboundEvent, user: str, followed: bool) -> bool:
-        # one transaction: a redelivered follow must never undo a later unfollow
+        # the event id is recorded with the change it makes, in one transaction:
+        # a failure leaves neither, and LINE's redelivery is then not taken for a duplicate
         conversation = await self.store.apply_follow(user, followed, event.webhook_event_id)
         if conversation is None:
             return False
@@ -205,6 +206,10 @@ class Inbound:
             return
         self._profiles_tried.add(line_user_id)  # one look-up at a time per user
         try:
+            known = await self.store.get_conversation(line_user_id)
+            if known is not None and known.display_name:
+                self._profiles_tried.discard(line_user_id)
+                return  # a follow event fetched it already: the store is the cache
             with self._timed("profile"):
                 profile = await line.get_profile(line_user_id)
             if profile is None:

@@ -116,6 +116,7 @@ class Team:
                 log.warning(
                     "cluster unavailable; announcing %s %s from here: %s", admin_id, status, exc
                 )
+                sync.republish_soon()  # the cluster may still list a departed operator
             await self.publish_presence(admin_id, status, last_seen)
 
         sync.submit(change)

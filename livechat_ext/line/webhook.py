@@ -124,12 +124,11 @@ def parse_webhook(body: bytes, signature: str | None, channel_secret: str) -> li
         raise InvalidWebhookError("the SDK returned a different number of events")
     converted = []
     for ev, raw_event in zip(events, raw_events, strict=True):
-        # The SDK's models validated the event; its fields are read from the raw dict
-        # (the same keys as the model's to_dict(), without serializing it back), also
-        # for an UnknownEvent, which keeps only the common fields.
+        # UnknownEvent keeps only the common fields: read the rest from the raw dict.
+        # A known event is read from the SDK's model, which drops unknown nested keys.
         known = not isinstance(ev, sdk.unknown_event_class)
         try:
-            converted.append(_convert(raw_event, known=known))
+            converted.append(_convert(ev.to_dict() if known else raw_event, known=known))
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise InvalidWebhookError(f"unreadable webhook event: {exc!r}") from exc
     return converted

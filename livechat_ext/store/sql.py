@@ -71,6 +71,10 @@ class SqlStore:
         # SQLite has one writer at a time: queueing this process's writers here is
         # far cheaper than letting them collide in SQLite's sleeping busy handler
         self._write_lock = asyncio.Lock() if self._sqlite else None
+        # On our own SQLite engine the driver opens a transaction before the first
+        # write by itself; a host's engine may run in autocommit, so its write
+        # transactions always begin explicitly.
+        self._implicit_begin = owns_engine
         # built once, values bound at execution: SQLAlchemy then reuses the compiled form
         upsert = self._insert(conversations)
         col = conversations.c
@@ -352,7 +356,7 @@ class SqlStore:
         takes the write lock with it (waiting for it, as `BEGIN IMMEDIATE` would)
         and the separate `BEGIN IMMEDIATE` round trip to the driver's thread is saved.
         """
-        immediate = write and reads_first
+        immediate = write and (reads_first or not self._implicit_begin)
         if write and self._write_lock is not None:
             async with self._write_lock:
                 async with self._tx_unlocked(immediate=immediate) as conn:

@@ -503,6 +503,26 @@ async def test_store_satisfies_the_protocol(store: Store) -> None:
     await store.ping()
 
 
+async def test_a_host_sqlite_engine_in_autocommit_still_gets_transactions(
+    sqlite_url: str,
+) -> None:
+    """Our own SQLite engine lets the driver begin before the first write; a host's
+    engine may run in autocommit, where only an explicit BEGIN makes a transaction."""
+    engine = create_async_engine(sqlite_url, isolation_level="AUTOCOMMIT")
+    try:
+        store = create_store(engine=engine)
+        await store.create_schema()
+        assert await store.add_inbound(text_in("U1", "one", "ev-1")) is not None
+        assert await store.add_inbound(text_in("U1", "again", "ev-1")) is None
+        conversation = await store.get_conversation("U1")
+        assert conversation is not None and conversation.last_seq == 1  # rolled back
+        assert conversation.last_message is not None
+        second = await store.add_inbound(text_in("U1", "two", "ev-2"))
+        assert second is not None and second.message.seq == 2
+    finally:
+        await engine.dispose()
+
+
 async def test_host_engine_is_left_open(db_url: str) -> None:
     engine = create_async_engine(db_url)
     pool = engine.pool

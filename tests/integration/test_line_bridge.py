@@ -237,6 +237,32 @@ async def test_new_conversation_fetches_profile_once_and_notifies(tmp_path):
         await op.close()
 
 
+async def test_a_follow_then_a_first_message_asks_line_for_the_profile_once(tmp_path):
+    async with serve_with_fake_line(tmp_path) as srv:
+        srv.fake.add_profile(Profile(user_id="Upf", display_name="Quinn", picture_url=None))
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await post_webhook(srv, [follow_event("Upf")])
+        await op.wait_for(
+            lambda f: (
+                f["type"] == "conversation_updated"
+                and f["payload"]["conversation"]["display_name"] == "Quinn"
+            )
+        )
+        await post_webhook(srv, [text_event("Upf", "hello")])  # seq 1: a first message
+        await op.wait_for(lambda f: f["type"] == "notification" and f["payload"]["body"] == "hello")
+        metrics = srv.live_chat.metrics
+        await eventually(lambda: not srv.live_chat.outbound._tasks)  # the fetch had its turn
+        asked = [
+            metrics.registry.get_sample_value(
+                "livechat_line_api_calls_total", {"call": "profile", "outcome": outcome}
+            )
+            or 0
+            for outcome in ("ok", "transient", "error")
+        ]
+        assert sum(asked) == 1, asked
+        await op.close()
+
+
 async def test_failing_profile_never_blocks_the_message(tmp_path):
     async with serve_with_fake_line(tmp_path) as srv:
         op = await Client.connect(srv.ws_url, srv.token("alice"))

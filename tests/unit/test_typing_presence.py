@@ -93,3 +93,46 @@ async def test_zero_grace_is_immediate():
     presence.connected("bob")
     presence.disconnected("bob")
     assert [c[1] for c in rec.calls] == ["online", "offline"]
+
+
+async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_beat(tmp_path):
+    """Redis fails while an operator leaves: the node tells its own sockets, and its
+    next heartbeat republishes its whole state so no other node keeps listing them."""
+    from livechat_ext.broker import MemoryBroker
+    from livechat_ext.broker.memory import MemoryCluster
+    from livechat_ext.cluster_sync import ClusterSync
+    from livechat_ext.hub import Hub
+    from livechat_ext.team import Team
+    from tests.helpers import make_settings
+
+    class FlakyCluster(MemoryCluster):
+        fail = False
+
+        async def set_operator(self, node: str, admin_id: str, connections: int) -> bool:
+            if self.fail:
+                raise ConnectionError("redis is down")
+            return await super().set_operator(node, admin_id, connections)
+
+    cluster = FlakyCluster()
+    hub = Hub(MemoryBroker(), "A")
+    team = Team(make_settings(tmp_path, presence_grace=0), hub, asyncio.ensure_future)
+    sync = team.cluster_sync = ClusterSync(
+        cluster,
+        "A",
+        60,
+        local_state=lambda: ({a: team.presence.connections(a) for a in ("dana",)}, []),
+        on_orphans=lambda orphans: asyncio.sleep(0),
+        on_rejoin=lambda: asyncio.sleep(0),
+    )
+    await sync.start()
+    team.presence.connected("dana")
+    await sync.settle()
+    assert await cluster.online_operators() == {"dana"}
+    cluster.fail = True
+    team.presence.disconnected("dana")
+    await sync.settle()
+    assert await cluster.online_operators() == {"dana"}  # the cluster missed it
+    cluster.fail = False
+    await sync._beat()  # what the heartbeat loop runs every ttl / 3
+    assert await cluster.online_operators() == set()
+    await sync.stop()
