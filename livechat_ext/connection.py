@@ -124,15 +124,8 @@ class Connection:
             waiting_for = self._context.run(send.send, None)
         except StopIteration:
             return True
-        except _GONE as exc:
-            self._failed(exc)
-            return False
-        except UnicodeEncodeError:  # never expected: parsing refuses such text
-            log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
-            return False
-        except Exception:  # never let one socket break the fan-out loop it is called from
-            log.exception("connection %s: sending a frame failed", self.id)
-            self._failed(None)
+        except Exception as exc:  # never let one socket break the fan-out loop it is in
+            self._send_raised(exc)
             return False
         self._start_writer((send, waiting_for))
         return True
@@ -163,19 +156,31 @@ class Connection:
                 self.close_code = code
                 await self._close_socket(code, reason)
                 self._stopped(True)
-        except _GONE as exc:
-            self._failed(exc)
-        except Exception:
-            log.exception("connection %s: sending a frame failed", self.id)
-            self._failed(None)
+        except Exception as exc:
+            self._stop_for(exc)
         finally:
             self._writer = None
 
     async def _sent(self, sending: Awaitable[None]) -> None:
         try:
             await sending
-        except UnicodeEncodeError:  # never expected: parsing refuses such text
+        except UnicodeEncodeError as exc:  # that frame is lost, the connection goes on
+            self._send_raised(exc)
+
+    def _send_raised(self, exc: Exception) -> None:
+        """A send raised: drop a frame UTF-8 cannot carry (never expected: parsing
+        refuses such text); for anything else stop the connection."""
+        if isinstance(exc, UnicodeEncodeError):
             log.error("connection %s: dropped a frame that is not valid UTF-8", self.id)
+        else:
+            self._stop_for(exc)
+
+    def _stop_for(self, exc: Exception) -> None:
+        if isinstance(exc, _GONE):
+            self._failed(exc)  # the peer went away
+        else:
+            log.error("connection %s: sending a frame failed", self.id, exc_info=exc)
+            self._failed(None)
 
     def _failed(self, exc: BaseException | None) -> None:
         if exc is not None:

@@ -46,9 +46,12 @@ def attached(limit: int = 8, *, paused: bool = False) -> tuple[FakeSocket, Conne
     return sock, conn
 
 
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
+async def settle(conn: Connection) -> None:
+    """Wait for the connection's writer, if it has one, and its done-callback."""
+    writer = conn._writer
+    if writer is not None:
+        await asyncio.gather(writer, return_exceptions=True)
+    await asyncio.sleep(0)  # done-callbacks run one loop turn after the task ends
 
 
 async def test_an_idle_socket_gets_the_frame_before_push_returns() -> None:
@@ -65,7 +68,7 @@ async def test_a_send_that_waits_is_finished_by_a_writer_and_order_is_kept() -> 
     assert sock.frames == [] and conn.queued == 2  # "a" waits inside the send
     assert conn._writer is not None
     sock.writable.set()
-    await settle()
+    await settle(conn)
     assert sock.frames == ["a", "b", "c"]
     assert conn._writer is None  # the writer ends with its backlog
     assert conn.push("d") and sock.frames[-1] == "d"
@@ -81,7 +84,7 @@ async def test_overflow_while_a_send_waits_cuts_the_connection_off() -> None:
     assert not conn.push("d")
     assert overflowed == ["c"]
     assert conn.requested_close == (CloseCode.TRY_AGAIN_LATER, "send queue overflow")
-    await settle()
+    await settle(conn)
     assert sock.stopped == [False]  # the stuck send was cancelled; no close frame
     assert conn._writer is None and conn.close_code is None and sock.frames == []
     assert not conn.push("e")
@@ -94,7 +97,7 @@ async def test_close_sends_queued_and_final_frames_then_the_close() -> None:
     conn.close(CloseCode.UNAUTHORIZED, "token expired", final=["bye"])
     assert not conn.push("late")
     sock.writable.set()
-    await settle()
+    await settle(conn)
     assert sock.frames == ["a", "b", "bye"]
     assert sock.closed == (CloseCode.UNAUTHORIZED, "token expired")
     assert conn.close_code == CloseCode.UNAUTHORIZED and sock.stopped == [True]
@@ -103,7 +106,7 @@ async def test_close_sends_queued_and_final_frames_then_the_close() -> None:
 async def test_close_of_an_idle_connection_starts_a_writer_for_the_close() -> None:
     sock, conn = attached(8)
     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat", final=["last"])
-    await settle()
+    await settle(conn)
     assert sock.frames == ["last"] and sock.closed == (CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")
 
 
@@ -124,7 +127,7 @@ async def test_frames_queued_before_attach_go_out_on_attach() -> None:
     conn.push("early")
     assert conn.queued == 1
     sock.attach(conn)
-    await settle()
+    await settle(conn)
     assert sock.frames == ["early"] and conn.queued == 0
 
 
@@ -151,7 +154,7 @@ async def test_a_frame_the_socket_cannot_encode_after_a_wait_is_dropped_alone() 
     conn.push("bad \ud800")
     conn.push("b")
     sock.writable.set()
-    await settle()
+    await settle(conn)
     assert sock.frames == ["b"] and sock.stopped == []
     assert conn.push("c") and sock.frames == ["b", "c"]
 
@@ -162,7 +165,7 @@ async def test_an_unexpected_error_after_a_wait_stops_the_connection_in_order() 
     conn.push("b")
     sock.fail = KeyError("broken middleware")
     sock.writable.set()
-    await settle()
+    await settle(conn)
     assert sock.stopped == [False] and conn._writer is None
     assert conn.queued == 0 and not conn.push("c")  # nothing overtakes what was lost
     assert sock.frames == []
@@ -198,5 +201,5 @@ async def test_a_send_runs_in_the_connection_context_whoever_pushes() -> None:
         sock.writable.set()
 
     await asyncio.create_task(other_connection_pushes())
-    await settle()
+    await settle(conn)
     assert sock.frames == ["a"] and sock.stopped == [] and seen == ["endpoint"]
