@@ -1,7 +1,7 @@
 """livechat_ext: real-time live chat for LINE Official Account operators, as a FastAPI plugin."""
 
 from .access import Authorize, allow_all
-from .auth import Operator, TokenVerifier, mint_token
+from .auth import TokenVerifier, mint_token
 from .broker import Broker, BrokerEvent, MemoryBroker, create_broker
 from .core import LiveChat, create_app
 from .errors import (
@@ -18,6 +18,7 @@ from .errors import (
     StoreError,
 )
 from .models import Conversation, Direction, Message, MessageKind, MessageStatus, Sender
+from .operator import Operator
 from .outbound import Delivery
 from .protocol import PROTOCOL_VERSION
 from .settings import LiveChatSettings

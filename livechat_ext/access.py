@@ -10,9 +10,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from .auth import Operator
 from .connection import Connection
 from .hub import Hub
+from .operator import Operator
 
 log = logging.getLogger("livechat_ext.access")
 

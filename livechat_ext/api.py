@@ -8,16 +8,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .auth import Operator
 from .errors import AuthError
+from .operator import Operator
 
 if TYPE_CHECKING:
-    from .core import LiveChat
+    from .access import Access
+    from .auth import TokenVerifier
+    from .settings import LiveChatSettings
+    from .store import Store
+    from .team import Team
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def build_api(live_chat: "LiveChat") -> APIRouter:
+def build_api(
+    settings: "LiveChatSettings",
+    verifier: "TokenVerifier",
+    access: "Access",
+    team: "Team",
+    store: "Store",
+) -> APIRouter:
     """`/conversations`, `/conversations/{id}`, `/conversations/{id}/messages`, `/operators`."""
     router = APIRouter()
 
@@ -29,7 +39,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
                 401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
         try:
-            return live_chat.verifier.verify(credentials.credentials)
+            return verifier.verify(credentials.credentials)
         except AuthError as exc:
             raise HTTPException(
                 401,
@@ -43,7 +53,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
     Op = Annotated[Operator, Depends(operator)]
 
     async def check(op: Operator, line_user_id: str) -> None:
-        if not await live_chat.chat.allowed(op, line_user_id):
+        if not await access.allowed(op, line_user_id):
             raise HTTPException(403, "not allowed for this conversation")
 
     @router.get("/conversations")
@@ -53,11 +63,11 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         try:
-            page = await live_chat.store.list_conversations(limit=limit, cursor=cursor)
+            page = await store.list_conversations(limit=limit, cursor=cursor)
         except ValueError as exc:
             raise HTTPException(400, "invalid cursor") from exc
         visible = [
-            c for c in page.conversations if await live_chat.chat.allowed(op, c.line_user_id)
+            c for c in page.conversations if await access.allowed(op, c.line_user_id)
         ]
         return {
             "conversations": [c.model_dump(mode="json") for c in visible],
@@ -67,7 +77,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
     @router.get("/conversations/{line_user_id}")
     async def conversation(op: Op, line_user_id: str) -> dict[str, Any]:
         await check(op, line_user_id)
-        found = await live_chat.store.get_conversation(line_user_id)
+        found = await store.get_conversation(line_user_id)
         if found is None:
             raise HTTPException(404, "no such conversation")
         return found.model_dump(mode="json")
@@ -81,9 +91,9 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
         before_seq: Annotated[int | None, Query(ge=1)] = None,
     ) -> dict[str, Any]:
         await check(op, line_user_id)
-        page = await live_chat.store.history(
+        page = await store.history(
             line_user_id,
-            limit=limit or live_chat.settings.history_limit,
+            limit=limit or settings.history_limit,
             after_seq=after_seq,
             before_seq=before_seq,
         )
@@ -94,7 +104,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
 
     @router.get("/operators")
     async def operators(op: Op) -> dict[str, Any]:
-        states = await live_chat.chat.operators()
+        states = await team.operators()
         return {"operators": [s.model_dump(mode="json") for s in states]}
 
     @router.get("/me")

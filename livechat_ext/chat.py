@@ -1,56 +1,45 @@
-"""The frame handling core: a function of (session, frame) that returns what to
-send back and publishes room events through the hub. No sockets here."""
+"""Carries out what the sessions of this node decide: replies, closes, joins,
+typing, sends. The decisions are made by `session.Session` without I/O; this
+is where they meet the hub, the store, the hook and the outbound flow."""
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-from .access import Access, Authorize, allow_all
-from .auth import Operator, TokenVerifier
-from .cluster_sync import ClusterSync
+from .access import Access
+from .auth import TokenVerifier
 from .connection import Connection
-from .errors import AuthError, AuthErrorCode, CloseCode, ErrorCode, StoreError
+from .deadlines import Deadlines
+from .errors import ErrorCode, StoreError
 from .hub import BROADCAST, Hub, admin_room, conversation_room
 from .metrics import Metrics
 from .outbound import Outbound
-from .presence import Presence
-from .protocol.client import (
-    AuthFrame,
-    ClientFrame,
-    FrameError,
-    JoinConversationFrame,
-    LeaveConversationFrame,
-    MessageSendFrame,
-    PingFrame,
-    TypingStartFrame,
-    TypingStopFrame,
-    parse_client_frame,
+from .protocol.server import AuthSuccess, ConversationJoined, OperatorState, encode, error
+from .session import (
+    Authenticated,
+    Close,
+    Effect,
+    Join,
+    Leave,
+    Limits,
+    Reply,
+    Send,
+    Session,
+    Typing,
+    Verified,
 )
-from .protocol.server import (
-    AuthErrorPayload,
-    AuthSuccess,
-    ConversationJoined,
-    ConversationLeft,
-    OperatorState,
-    Pong,
-    encode,
-    error,
-)
-from .ratelimit import FrameLimiter, Verdict
-from .session import Outcome, Session
 from .settings import LiveChatSettings
 from .store import Store
 from .team import Team
-from .typing_indicator import TypingTracker
 
 log = logging.getLogger("livechat_ext.chat")
 
 
 class Chat:
-    """Serves the frames of every connection of this node."""
+    """The sessions of this node and the effects they ask for."""
 
     def __init__(
         self,
@@ -60,168 +49,245 @@ class Chat:
         hub: Hub,
         verifier: TokenVerifier,
         outbound: Outbound,
-        authorize: Authorize = allow_all,
+        team: Team,
+        access: Access,
+        metrics: Metrics | None = None,
+        on_typing: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
-        self.verifier = verifier
         self.outbound = outbound
-        self.access = Access(authorize, outbound.spawn)
-        self.access.install(hub)
-        self.team = Team(settings, hub, outbound.spawn)
-        self.on_typing: Callable[[Session, str], None] | None = None
-        self.metrics: Metrics | None = None
-        self._handlers: dict[str, Callable[[Session, Any], Awaitable[Outcome]]] = {
-            "auth": self._on_auth,
-            "ping": self._on_ping,
-            "join_conversation": self._on_join,
-            "leave_conversation": self._on_leave,
-            "typing_start": self._on_typing_start,
-            "typing_stop": self._on_typing_stop,
-            "message_send": self._on_send,
-        }
+        self.team = team
+        self.access = access
+        self.metrics = metrics
+        self._on_typing = on_typing
+        self._verifier = verifier
+        self._limits = Limits(
+            max_frame_bytes=settings.max_frame_bytes,
+            rate_per_second=settings.rate_limit_per_second,
+            rate_burst=settings.rate_limit_burst,
+            heartbeat_interval=settings.heartbeat_interval,
+            auth_timeout=settings.auth_timeout,
+            max_conversations=settings.max_conversations_per_connection,
+        )
+        self._live: dict[str, tuple[Connection, Session]] = {}
+        self.deadlines = Deadlines(self._expire)
 
     # connection lifecycle -------------------------------------------------
 
     def open(self, conn: Connection) -> Session:
-        """A session for a freshly accepted connection, with its deadlines armed."""
-        s = self.settings
-        session = Session(
-            conn, FrameLimiter(s.rate_limit_per_second, s.rate_limit_burst), s.heartbeat_interval
-        )
+        """A session for a freshly accepted connection, its deadlines filed."""
+        session = Session(conn.id, self._limits, self._verify, self.deadlines.now())
+        self._live[conn.id] = (conn, session)
         self.hub.add(conn)
-        session.start_deadlines(s.auth_timeout)
+        self.deadlines.watch(conn.id, session)
         return session
 
-    def close(self, session: Session) -> None:
+    def close(self, conn: Connection, session: Session) -> None:
         """Clean up everything a connection held, however it ended."""
-        session.cancel_timers()
-        conn = session.conn
+        session.closed = True
+        self._live.pop(conn.id, None)
+        self.deadlines.forget(conn.id)
         self.access.unbind(conn)
         self.hub.remove(conn)
-        self.typing.connection_closed(conn.id)
+        self.team.typing.connection_closed(conn.id)
         if session.operator is not None:
-            self.presence.disconnected(session.operator.admin_id)
+            self.team.presence.disconnected(session.operator.admin_id)
+
+    def _expire(self, conn_id: str, now: float) -> None:
+        live = self._live.get(conn_id)
+        if live is None:
+            return
+        conn, session = live
+        for effect in session.tick(now):
+            if isinstance(effect, Close):
+                conn.close(effect.code, effect.reason, final=list(effect.final))
+        self.deadlines.watch(conn_id, session)
+
+    def _verify(self, token: str) -> Verified:
+        operator = self._verifier.verify(token)
+        if operator.expires_at is None:
+            return Verified(operator, None)
+        # the verifier accepted the token up to `exp` + leeway: keep the session that long
+        left = operator.expires_at.timestamp() + self.settings.jwt_leeway - time.time()
+        return Verified(operator, left)
 
     # frames -----------------------------------------------------------------
 
-    async def handle_text(self, session: Session, text: str) -> Outcome:
-        """Serve one text frame: size, rate limit, parse, dispatch."""
-        session.touch()
-        if len(text) > self.settings.max_frame_bytes // 4 and (
-            len(text.encode()) > self.settings.max_frame_bytes
-        ):
-            return Outcome(close=(CloseCode.MESSAGE_TOO_BIG, "frame too large"))
-        verdict = session.limiter.check()
-        if verdict is Verdict.ABUSE:
-            return Outcome(close=(CloseCode.RATE_LIMIT_ABUSE, "rate limit abuse"))
-        try:
-            frame = parse_client_frame(text)
-        except FrameError as exc:
-            if verdict is Verdict.DROP:
-                return self._rate_limited(exc.ref)
-            return Outcome([error(exc.code, exc.message, ref=exc.ref, details=exc.details)])
-        if verdict is Verdict.DROP:
-            return self._rate_limited(frame.ref)
-        if self.metrics is not None:
-            self.metrics.frame_in(frame.type)
-        return await self.dispatch(session, frame)
+    async def receive_text(self, conn: Connection, session: Session, text: str) -> None:
+        """Serve one text frame of a connection."""
+        step = session.receive_text(text, self.deadlines.now())
+        if step.type is not None and self.metrics is not None:
+            self.metrics.frame_in(step.type)
+        await self.perform(conn, session, step.effects)
 
-    def handle_binary(self, session: Session, size: int) -> Outcome:
-        session.touch()
-        if size > self.settings.max_frame_bytes:
-            return Outcome(close=(CloseCode.MESSAGE_TOO_BIG, "frame too large"))
-        verdict = session.limiter.check()
-        if verdict is Verdict.ABUSE:
-            return Outcome(close=(CloseCode.RATE_LIMIT_ABUSE, "rate limit abuse"))
-        if verdict is Verdict.DROP:
-            return self._rate_limited(None)
-        return Outcome(
-            [error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text")]
+    async def receive_binary(self, conn: Connection, session: Session, size: int) -> None:
+        step = session.receive_binary(size, self.deadlines.now())
+        await self.perform(conn, session, step.effects)
+
+    async def authenticate(self, conn: Connection, session: Session, token: str) -> None:
+        """A token from the handshake's query string."""
+        await self.perform(conn, session, session.authenticate(token, None, self.deadlines.now()))
+
+    async def perform(
+        self, conn: Connection, session: Session, effects: tuple[Effect, ...]
+    ) -> None:
+        """Carry out a session's effects in order; a store failure or a bug in one
+        answers `internal_error` instead of ending the connection."""
+        for effect in effects:
+            if isinstance(effect, Reply):
+                self._push(conn, effect.frame)
+            elif isinstance(effect, Close):
+                self._count(effect.final)
+                conn.close(effect.code, effect.reason, final=list(effect.final))
+            else:
+                try:
+                    await self._request(conn, session, effect)
+                except StoreError:
+                    log.exception("store failed serving %s on %s", type(effect).__name__, conn.id)
+                    self._failed(conn, effect, "storage is unavailable; try again")
+                except Exception:
+                    log.exception("serving %s failed on %s", type(effect).__name__, conn.id)
+                    self._failed(conn, effect, "internal error")
+        self.deadlines.watch(conn.id, session)  # a token may have brought an earlier expiry
+
+    async def _request(
+        self,
+        conn: Connection,
+        session: Session,
+        effect: Authenticated | Join | Leave | Typing | Send,
+    ) -> None:
+        if isinstance(effect, Authenticated):
+            await self._authenticated(conn, session, effect)
+        elif isinstance(effect, Join):
+            await self._join(conn, session, effect)
+        elif isinstance(effect, Leave):
+            await self._leave(conn, session, effect)
+        elif isinstance(effect, Typing):
+            await self._typing(conn, session, effect)
+        else:
+            await self._send(conn, session, effect)
+
+    def _push(self, conn: Connection, frame: str) -> None:
+        if conn.push(frame) and self.metrics is not None:
+            self.metrics.frames_sent(frame)
+
+    def _count(self, frames: tuple[str, ...]) -> None:
+        if self.metrics is not None:
+            for frame in frames:
+                self.metrics.frames_sent(frame)
+
+    def _failed(self, conn: Connection, effect: Effect, message: str) -> None:
+        ref = getattr(effect, "ref", None)
+        client_msg_id = effect.payload.client_msg_id if isinstance(effect, Send) else None
+        if isinstance(effect, Join):
+            live = self._live.get(conn.id)
+            if live is not None:
+                live[1].join_refused(effect.line_user_id)
+        self._push(
+            conn, error(ErrorCode.INTERNAL_ERROR, message, ref=ref, client_msg_id=client_msg_id)
         )
 
-    @staticmethod
-    def _rate_limited(ref: str | None) -> Outcome:
-        return Outcome([error(ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=ref)])
+    def _forbidden(
+        self, conn: Connection, ref: str | None, client_msg_id: str | None = None
+    ) -> None:
+        message = "not allowed for this conversation"
+        self._push(conn, error(ErrorCode.FORBIDDEN, message, ref=ref, client_msg_id=client_msg_id))
 
-    async def dispatch(self, session: Session, frame: ClientFrame) -> Outcome:
-        """Run a parsed frame's handler; an unexpected failure answers `internal_error`."""
-        if not session.authenticated and frame.type not in ("auth", "ping"):
-            return Outcome([error(ErrorCode.NOT_AUTHENTICATED, "send auth first", ref=frame.ref)])
-        try:
-            return await self._handlers[frame.type](session, frame)
-        except StoreError:
-            log.exception("store failed serving %s on %s", frame.type, session.conn.id)
-            return Outcome(
-                [
-                    error(
-                        ErrorCode.INTERNAL_ERROR, "storage is unavailable; try again", ref=frame.ref
-                    )
-                ]
-            )
-        except Exception:
-            log.exception("handler for %s failed on %s", frame.type, session.conn.id)
-            return Outcome([error(ErrorCode.INTERNAL_ERROR, "internal error", ref=frame.ref)])
+    # what the effects do ------------------------------------------------------
 
-    async def authenticate(self, session: Session, token: str, ref: str | None) -> Outcome:
-        """Verify a token (first auth, or in-band re-auth that extends the session)."""
-        try:
-            operator = self.verifier.verify(token)
-        except AuthError as exc:
-            return self._auth_failed(exc.code, exc.message, ref)
-        current = session.operator
-        if current is not None and current.admin_id != operator.admin_id:
-            return self._auth_failed(
-                AuthErrorCode.INVALID_TOKEN, "token is for another operator", ref
-            )
+    async def _authenticated(self, conn: Connection, session: Session, auth: Authenticated) -> None:
+        operator = auth.operator
         # read the operator list first: once this socket is in the broadcast room,
         # other frames could overtake its auth_success while we await
-        operators = [s for s in await self.operators() if s.admin_id != operator.admin_id]
+        operators = [s for s in await self.team.operators() if s.admin_id != operator.admin_id]
         operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
-        if session.conn.closing:
-            return Outcome()
-        session.operator = operator
-        self._arm_expiry(session, operator)
-        if current is None:
-            session.disarm("auth")
-            conn = session.conn
+        if conn.closing:
+            return
+        if auth.first:
             conn.admin_id = operator.admin_id
             self.access.bind(conn, operator)
             self.hub.join(conn, admin_room(operator.admin_id))
             self.hub.join(conn, BROADCAST)
-            self.presence.connected(operator.admin_id)
+            self.team.presence.connected(operator.admin_id)
         success = AuthSuccess(
             admin_id=operator.admin_id,
-            session_id=session.conn.id,
+            session_id=conn.id,
             heartbeat_interval=self.settings.heartbeat_interval,
             operators=sorted(operators, key=lambda s: s.admin_id),
         )
-        return Outcome([encode(success, ref)])
+        self._push(conn, encode(success, auth.ref))
 
-    async def operators(self) -> list[OperatorState]:
-        """Every known operator with status, across the cluster."""
-        return await self.team.operators()
+    async def _join(self, conn: Connection, session: Session, join: Join) -> None:
+        operator = session.operator
+        line_user_id = join.line_user_id
+        if operator is None or not await self.access.allowed(operator, line_user_id):
+            session.join_refused(line_user_id)
+            self._forbidden(conn, join.ref)
+            return
+        # join first, read second: a message stored in between arrives twice, never zero times
+        self.hub.join(conn, conversation_room(line_user_id))
+        page = await self.store.history(
+            line_user_id, limit=self.settings.history_limit, after_seq=join.after_seq
+        )
+        conversation = await self.store.get_conversation(line_user_id)
+        joined = ConversationJoined(
+            line_user_id=line_user_id,
+            last_seq=conversation.last_seq if conversation else 0,
+            messages=page.messages,
+            has_more=page.has_more,
+            typing=self.team.typing.typing_in(line_user_id),
+        )
+        self._push(conn, encode(joined, join.ref))
 
-    async def room_open(self, line_user_id: str) -> bool:
-        """Whether an operator has the conversation open on any node."""
-        return await self.team.room_open(line_user_id)
+    async def _leave(self, conn: Connection, session: Session, leave: Leave) -> None:
+        self.hub.leave(conn, conversation_room(leave.line_user_id))
+        operator = session.operator
+        if operator is not None and self.team.typing.stop(leave.line_user_id, operator.admin_id):
+            await self.team.publish_typing(leave.line_user_id, operator.admin_id, False, conn.id)
 
-    def _arm_expiry(self, session: Session, operator: Operator) -> None:
-        # the verifier accepted the token up to `exp` + leeway: keep the session that long
-        if operator.expires_at is not None:
-            session.expire_at(operator.expires_at.timestamp() + self.settings.jwt_leeway)
+    async def _typing(self, conn: Connection, session: Session, typing: Typing) -> None:
+        operator = session.operator
+        line_user_id = typing.line_user_id
+        if operator is None or not await self.access.allowed(operator, line_user_id):
+            self._forbidden(conn, typing.ref)
+            return
+        await self.team.operator_typing(line_user_id, operator.admin_id, typing.is_typing, conn.id)
+        if typing.is_typing and self._on_typing is not None:
+            self._on_typing(line_user_id)  # LINE's loading animation for the user
 
-    @staticmethod
-    def _auth_failed(code: AuthErrorCode, message: str, ref: str | None) -> Outcome:
-        frame = encode(AuthErrorPayload(code=code, message=message), ref)
-        return Outcome([frame], close=(CloseCode.UNAUTHORIZED, code.value))
+    async def _send(self, conn: Connection, session: Session, send: Send) -> None:
+        operator = session.operator
+        p = send.payload
+        if operator is None or not await self.access.allowed(operator, p.line_user_id):
+            self._forbidden(conn, send.ref, p.client_msg_id)
+            return
+        try:
+            if await self.in_standby(p.line_user_id):
+                message = (
+                    "the channel is in standby for this chat: "
+                    "another channel answers it, so nothing is sent"
+                )
+                self._refuse_send(conn, send, ErrorCode.FORBIDDEN, message)
+                return
+            if self.team.typing.stop(p.line_user_id, operator.admin_id):
+                await self.team.publish_typing(p.line_user_id, operator.admin_id, False, conn.id)
+            replies = await self.outbound.submit(
+                conn, operator, p.line_user_id, p.text, p.client_msg_id, send.ref
+            )
+        except StoreError:
+            log.exception("could not store an outbound message")
+            self._refuse_send(
+                conn, send, ErrorCode.DELIVERY_FAILED, "the message could not be stored"
+            )
+            return
+        for frame in replies:
+            self._push(conn, frame)
 
-    async def _on_auth(self, session: Session, frame: AuthFrame) -> Outcome:
-        return await self.authenticate(session, frame.payload.token, frame.ref)
-
-    async def _on_ping(self, session: Session, frame: PingFrame) -> Outcome:
-        return Outcome([encode(Pong(), frame.ref)])
+    def _refuse_send(self, conn: Connection, send: Send, code: ErrorCode, message: str) -> None:
+        frame = error(code, message, ref=send.ref, client_msg_id=send.payload.client_msg_id)
+        self._push(conn, frame)
 
     async def in_standby(self, line_user_id: str) -> bool:
         """Whether LINE's latest event in this chat came in `standby` mode (LINE: no
@@ -229,150 +295,8 @@ class Chat:
         latest = await self.store.last_inbound(line_user_id)
         return latest is not None and latest.data.get("mode") == "standby"
 
-    async def allowed(self, operator: Operator, line_user_id: str) -> bool:
-        """Ask the host's authorization hook."""
-        return await self.access.allowed(operator, line_user_id)
-
-    def _forbidden(self, frame: ClientFrame, client_msg_id: str | None = None) -> Outcome:
-        return Outcome(
-            [
-                error(
-                    ErrorCode.FORBIDDEN,
-                    "not allowed for this conversation",
-                    ref=frame.ref,
-                    client_msg_id=client_msg_id,
-                )
-            ]
-        )
-
-    async def _on_join(self, session: Session, frame: JoinConversationFrame) -> Outcome:
-        operator = session.operator
-        line_user_id = frame.payload.line_user_id
-        if operator is None or not await self.allowed(operator, line_user_id):
-            return self._forbidden(frame)
-        if (
-            line_user_id not in session.joined
-            and len(session.joined) >= self.settings.max_conversations_per_connection
-        ):
-            return Outcome(
-                [
-                    error(
-                        ErrorCode.RATE_LIMITED,
-                        "too many open conversations on one connection; leave some first",
-                        ref=frame.ref,
-                    )
-                ]
-            )
-        # join first, read second: a message stored in between arrives twice, never zero times
-        self.hub.join(session.conn, conversation_room(line_user_id))
-        session.joined.add(line_user_id)
-        page = await self.store.history(
-            line_user_id, limit=self.settings.history_limit, after_seq=frame.payload.after_seq
-        )
-        conversation = await self.store.get_conversation(line_user_id)
-        return Outcome(
-            [
-                encode(
-                    ConversationJoined(
-                        line_user_id=line_user_id,
-                        last_seq=conversation.last_seq if conversation else 0,
-                        messages=page.messages,
-                        has_more=page.has_more,
-                        typing=self.typing.typing_in(line_user_id),
-                    ),
-                    frame.ref,
-                )
-            ]
-        )
-
-    async def _on_leave(self, session: Session, frame: LeaveConversationFrame) -> Outcome:
-        line_user_id = frame.payload.line_user_id
-        self.hub.leave(session.conn, conversation_room(line_user_id))
-        session.joined.discard(line_user_id)
-        operator = session.operator
-        if operator is not None and self.typing.stop(line_user_id, operator.admin_id):
-            await self.team.publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
-        return Outcome([encode(ConversationLeft(line_user_id=line_user_id), frame.ref)])
-
-    async def _on_typing_start(self, session: Session, frame: TypingStartFrame) -> Outcome:
-        operator = session.operator
-        line_user_id = frame.payload.line_user_id
-        if operator is None or not await self.allowed(operator, line_user_id):
-            return self._forbidden(frame)
-        if self.typing.start(line_user_id, operator.admin_id, session.conn.id):
-            await self.team.publish_typing(line_user_id, operator.admin_id, True, session.conn.id)
-        else:  # still typing: refresh the other nodes' timers, tell no socket again
-            await self.hub.publish(
-                conversation_room(line_user_id), "", typing=(line_user_id, operator.admin_id, True)
-            )
-        if self.on_typing is not None:
-            self.on_typing(session, line_user_id)
-        return Outcome()
-
-    async def _on_typing_stop(self, session: Session, frame: TypingStopFrame) -> Outcome:
-        operator = session.operator
-        line_user_id = frame.payload.line_user_id
-        if operator is None or not await self.allowed(operator, line_user_id):
-            return self._forbidden(frame)
-        if self.typing.stop(line_user_id, operator.admin_id):
-            await self.team.publish_typing(line_user_id, operator.admin_id, False, session.conn.id)
-        return Outcome()
-
-    async def _on_send(self, session: Session, frame: MessageSendFrame) -> Outcome:
-        operator = session.operator
-        p = frame.payload
-        if operator is None or not await self.allowed(operator, p.line_user_id):
-            return self._forbidden(frame, p.client_msg_id)
-        try:
-            if await self.in_standby(p.line_user_id):
-                return self._send_refused(
-                    frame,
-                    ErrorCode.FORBIDDEN,
-                    "the channel is in standby for this chat: "
-                    "another channel answers it, so nothing is sent",
-                )
-            if self.typing.stop(p.line_user_id, operator.admin_id):
-                await self.team.publish_typing(
-                    p.line_user_id, operator.admin_id, False, session.conn.id
-                )
-            replies = await self.outbound.submit(
-                session.conn, operator, p.line_user_id, p.text, p.client_msg_id, frame.ref
-            )
-        except StoreError:
-            log.exception("could not store an outbound message")
-            return self._send_refused(
-                frame, ErrorCode.DELIVERY_FAILED, "the message could not be stored"
-            )
-        return Outcome(replies)
-
-    @staticmethod
-    def _send_refused(frame: MessageSendFrame, code: ErrorCode, message: str) -> Outcome:
-        return Outcome(
-            [error(code, message, ref=frame.ref, client_msg_id=frame.payload.client_msg_id)]
-        )
-
-    # typing and presence ---------------------------------------------------------
-
-    @property
-    def presence(self) -> Presence:
-        return self.team.presence
-
-    @property
-    def typing(self) -> TypingTracker:
-        return self.team.typing
-
-    @property
-    def cluster_sync(self) -> ClusterSync | None:
-        return self.team.cluster_sync
-
-    @cluster_sync.setter
-    def cluster_sync(self, value: ClusterSync | None) -> None:
-        self.team.cluster_sync = value
-
-    async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
-        await self.team.publish_presence(admin_id, status, last_seen)
-
     async def shutdown(self) -> None:
+        self.deadlines.close()
         await self.team.shutdown()
 
 

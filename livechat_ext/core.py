@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
-from .access import Authorize, allow_all
+from .access import Access, Authorize, allow_all
 from .api import build_api
 from .auth import TokenVerifier
 from .broker import Broker, create_broker
@@ -30,6 +30,7 @@ from .outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .protocol.server import Notification, encode
 from .settings import LiveChatSettings
 from .store import Store, create_store
+from .team import Team
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -76,30 +77,36 @@ class LiveChat:
         lease = settings.send_lease or (
             settings.line_timeout * attempts + 8.0 * (attempts - 1) + 10.0
         )
+        self.metrics = Metrics()
+        self.hub.metrics = self.metrics
         self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
+        self.outbound.metrics = self.metrics
+        self.access = Access(authorize or allow_all, self.outbound.spawn)
+        self.access.install(self.hub)
+        self.team = Team(settings, self.hub, self.outbound.spawn)
+        self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
+        self.inbound.metrics = self.metrics
+        self.inbound.room_open = self.team.room_open
+        self.outbound.updates = self.inbound.updates
         self.chat = Chat(
             settings,
             store=self.store,
             hub=self.hub,
             verifier=self.verifier,
             outbound=self.outbound,
-            authorize=authorize or allow_all,
+            team=self.team,
+            access=self.access,
+            metrics=self.metrics,
+            on_typing=self.inbound.typing,
         )
-        self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
-        self.metrics = Metrics()
-        self.hub.metrics = self.chat.metrics = self.inbound.metrics = self.metrics
-        self.outbound.metrics = self.metrics
         self.metrics.bind(
             connections=lambda: len(self.hub.connections),
-            operators=lambda: len(self.chat.presence.local_counts()),
+            operators=lambda: len(self.team.presence.local_counts()),
             rooms=lambda: len(self.hub.rooms),
             broker_failures=lambda: (
                 self.hub.broker_failures + getattr(self.broker, "publish_failures", 0)
             ),
         )
-        self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
-        self.inbound.room_open = self.chat.room_open
-        self.outbound.updates = self.inbound.updates
         self._starts = 0
         self._loops: list[asyncio.Task[None]] = []
         self._start_lock = asyncio.Lock()
@@ -135,7 +142,7 @@ class LiveChat:
         await self.hub.start()
         cluster = getattr(self.broker, "cluster", None)
         if cluster is not None:
-            self.chat.cluster_sync = ClusterSync(
+            self.team.cluster_sync = ClusterSync(
                 cluster,
                 self.hub.node_id,
                 self.settings.presence_ttl,
@@ -143,7 +150,7 @@ class LiveChat:
                 on_orphans=self._orphans_offline,
                 on_rejoin=self._announce_local_online,
             )
-            await self.chat.cluster_sync.start()
+            await self.team.cluster_sync.start()
         if self._line is None and self.settings.line_channel_access_token:
             from .line import LineClient
 
@@ -193,16 +200,16 @@ class LiveChat:
             older_than = utcnow() - timedelta(seconds=self.outbound.lease)
 
     def _local_state(self) -> tuple[dict[str, int], list[str]]:
-        return self.chat.presence.local_counts(), self.hub.open_conversations()
+        return self.team.presence.local_counts(), self.hub.open_conversations()
 
     async def _orphans_offline(self, admin_ids: list[str]) -> None:
         for admin_id in admin_ids:
             log.info("operator %s went offline with a dead node", admin_id)
-            await self.chat.publish_presence(admin_id, "offline", utcnow())
+            await self.team.publish_presence(admin_id, "offline", utcnow())
 
     async def _announce_local_online(self) -> None:
-        for admin_id in self.chat.presence.local_counts():
-            await self.chat.publish_presence(admin_id, "online")
+        for admin_id in self.team.presence.local_counts():
+            await self.team.publish_presence(admin_id, "online")
 
     async def stop(self) -> None:
         """Finish or cancel in-flight work and release every resource."""
@@ -212,9 +219,9 @@ class LiveChat:
         self._loops = []
         await self.chat.shutdown()
         self.inbound.updates.close()
-        if self.chat.cluster_sync is not None:
-            await self.chat.cluster_sync.stop()
-            self.chat.cluster_sync = None
+        if self.team.cluster_sync is not None:
+            await self.team.cluster_sync.stop()
+            self.team.cluster_sync = None
         await self.outbound.close()
         await self.broker.close()
         if self._own_line and self._line is not None:
@@ -235,7 +242,7 @@ class LiveChat:
     async def is_live(self, line_user_id: str) -> bool:
         """Whether a human handles this conversation: an operator has it open, or
         an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
-        if await self.chat.room_open(line_user_id):
+        if await self.team.room_open(line_user_id):
             return True
         last = await self.store.last_outbound_at(line_user_id)
         window = timedelta(seconds=self.settings.handoff_window)
@@ -270,7 +277,11 @@ class LiveChat:
         router = APIRouter(lifespan=self.lifespan)
         router.add_api_websocket_route("/ws/live-chat", Endpoint(self.chat))
         prefix = self.settings.api_prefix.rstrip("/")
-        router.include_router(build_api(self), prefix=f"{prefix}/api", tags=["live-chat"])
+        router.include_router(
+            build_api(self.settings, self.verifier, self.access, self.team, self.store),
+            prefix=f"{prefix}/api",
+            tags=["live-chat"],
+        )
         if self.settings.webhook_path:
             router.add_api_route(
                 self.settings.webhook_path, self._webhook, methods=["POST"], include_in_schema=False

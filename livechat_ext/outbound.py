@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .auth import Operator
 from .connection import Connection
 from .errors import DeliveryError, ErrorCode, StoreError
 from .hub import Hub, conversation_room
 from .metrics import Metrics
+from .operator import Operator
 
 if TYPE_CHECKING:
     from .updates import ConversationUpdates

@@ -1,31 +1,26 @@
-"""A token bucket, and the per-connection limiter built from two of them."""
+"""A token bucket, and the per-connection limiter built from two of them.
+Time comes in as an argument: no clock is read here."""
 
 from __future__ import annotations
 
 import enum
-import time
-from collections.abc import Callable
 
 
 class TokenBucket:
-    """Refills `rate` tokens a second up to `burst`; `take()` spends one if it can."""
+    """Refills `rate` tokens a second up to `burst`; `take(now)` spends one if it can."""
 
-    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "rate")
+    __slots__ = ("_stamp", "_tokens", "burst", "rate")
 
-    def __init__(
-        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
         self.rate = rate
         self.burst = burst
-        self._clock = clock
         self._tokens = float(burst)
-        self._stamp = clock()
+        self._stamp = now
 
-    def take(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+    def take(self, now: float) -> bool:
+        self._tokens = min(self.burst, self._tokens + max(now - self._stamp, 0.0) * self.rate)
         self._stamp = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
@@ -45,13 +40,11 @@ class FrameLimiter:
 
     __slots__ = ("_abuse", "_normal")
 
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._normal = TokenBucket(rate, burst, clock)
-        self._abuse = TokenBucket(rate * 10, burst * 10, clock)
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self._normal = TokenBucket(rate, burst, now)
+        self._abuse = TokenBucket(rate * 10, burst * 10, now)
 
-    def check(self) -> Verdict:
-        if not self._abuse.take():
+    def check(self, now: float) -> Verdict:
+        if not self._abuse.take(now):
             return Verdict.ABUSE
-        return Verdict.ALLOW if self._normal.take() else Verdict.DROP
+        return Verdict.ALLOW if self._normal.take(now) else Verdict.DROP

@@ -93,6 +93,20 @@ class Team:
             typing=(line_user_id, admin_id, is_typing),
         )
 
+    async def operator_typing(
+        self, line_user_id: str, admin_id: str, is_typing: bool, conn_id: str
+    ) -> None:
+        """An operator of this node typed (or stopped) in a conversation."""
+        if not is_typing:
+            if self.typing.stop(line_user_id, admin_id):
+                await self.publish_typing(line_user_id, admin_id, False, conn_id)
+        elif self.typing.start(line_user_id, admin_id, conn_id):
+            await self.publish_typing(line_user_id, admin_id, True, conn_id)
+        else:  # still typing: refresh the other nodes' timers, tell no socket again
+            await self.hub.publish(
+                conversation_room(line_user_id), "", typing=(line_user_id, admin_id, True)
+            )
+
     def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
         self._spawn(self.publish_typing(line_user_id, admin_id, is_typing, None))
 

@@ -40,7 +40,7 @@ async def test_thousand_cycles_leave_no_connection_room_or_task(tmp_path):
             await asyncio.gather(
                 *(one_cycle(srv.ws_url, tokens[i % 10], batch * 50 + i) for i in range(50))
             )
-        chat = lc.chat
+        chat = lc.team
         await eventually(lambda: not lc.hub.connections, timeout=20)
         await eventually(lambda: not lc.hub.rooms)
         await eventually(lambda: len(asyncio.all_tasks()) <= baseline, timeout=10)
@@ -50,3 +50,4 @@ async def test_thousand_cycles_leave_no_connection_room_or_task(tmp_path):
         assert chat.typing.typing_in("U0") == [] and not chat.typing._entries
         # A finished task leaves the set in its done-callback, one loop turn later.
         await eventually(lambda: not lc.outbound._tasks)
+        assert lc.chat.deadlines.pending == 0  # no closed session is still filed
