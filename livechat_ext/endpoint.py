@@ -95,7 +95,9 @@ class Endpoint:
         # them (a writer task exists only while a backlog does); when writing
         # stops, reading stops too
         stopper = _ReadStopper(asyncio.current_task())
-        conn.attach(ws.send_text, self._closer(ws), stopper.writer_stopped)
+        conn.attach(
+            ws.send_text, self._closer(ws), stopper.writer_stopped, gone=(WebSocketDisconnect,)
+        )
         try:
             await self._read(ws, conn, session)
         except asyncio.CancelledError:
