@@ -91,7 +91,7 @@ class Chat:
         self.deadlines.forget(conn.id)
         self.access.unbind(conn)
         self.hub.remove(conn)
-        self.team.typing.connection_closed(conn.id)
+        self.team.connection_closed(conn.id)
         if session.operator is not None:
             self.team.presence.disconnected(session.operator.admin_id)
 
@@ -244,8 +244,8 @@ class Chat:
     async def _leave(self, conn: Connection, session: Session, leave: Leave) -> None:
         self.hub.leave(conn, conversation_room(leave.line_user_id))
         operator = session.operator
-        if operator is not None and self.team.typing.stop(leave.line_user_id, operator.admin_id):
-            await self.team.publish_typing(leave.line_user_id, operator.admin_id, False, conn.id)
+        if operator is not None:
+            await self.team.operator_typing(leave.line_user_id, operator.admin_id, False, conn.id)
 
     async def _typing(self, conn: Connection, session: Session, typing: Typing) -> None:
         operator = session.operator
@@ -271,8 +271,7 @@ class Chat:
                 )
                 self._refuse_send(conn, send, ErrorCode.FORBIDDEN, message)
                 return
-            if self.team.typing.stop(p.line_user_id, operator.admin_id):
-                await self.team.publish_typing(p.line_user_id, operator.admin_id, False, conn.id)
+            await self.team.operator_typing(p.line_user_id, operator.admin_id, False, conn.id)
             replies = await self.outbound.submit(
                 conn, operator, p.line_user_id, p.text, p.client_msg_id, send.ref
             )
