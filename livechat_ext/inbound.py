@@ -137,7 +137,7 @@ class Inbound:
 
     async def handle(self, event: InboundEvent) -> Outcome:
         """Store and fan out one event, and say what became of it (README, "Which
-        LINE event does what"): `stored` (a message, or a follow, unfollow or
+        LINE webhook event does what"): `stored` (a message, or a follow, unfollow or
         unsend applied), `recorded` (any other event, kept quietly), `skipped`
         (a duplicate, or a group or room source) or `stale` (a replay older
         than the event ids are kept)."""

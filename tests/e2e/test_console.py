@@ -271,8 +271,7 @@ def test_a_postback_is_shown_as_an_action_not_as_words(pages: Any, demo: DemoSer
     from livechat_ext.settings import DEMO_CHANNEL_SECRET
 
     user_id = demo.new_user("Piet")
-    event = postback_event(user_id, "storeId=12345")
-    event["postback"]["params"] = {"datetime": "2017-12-25T01:00"}
+    event = postback_event(user_id, "storeId=12345", params={"datetime": "2017-12-25T01:00"})
     body = webhook_body([event])
     request = urllib.request.Request(
         f"{demo.base}/line/webhook",

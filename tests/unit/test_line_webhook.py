@@ -316,12 +316,13 @@ def test_unfollow_unsend_and_postback() -> None:
     unfollow, unsend, postback = parse(
         lt.unfollow_event(USER),
         lt.unsend_event(USER, "325708"),
-        lt.postback_event(USER, "action=buy&itemid=1"),
+        lt.postback_event(USER, "action=buy&itemid=1", params={"date": "2017-12-25"}),
     )
 
     assert (unfollow.type, unfollow.reply_token, unfollow.kind) == ("unfollow", None, None)
     assert (unsend.type, unsend.unsend_message_id) == ("unsend", "325708")
     assert (postback.type, postback.postback_data) == ("postback", "action=buy&itemid=1")
+    assert postback.postback_params == {"date": "2017-12-25"}
 
 
 def test_other_known_event_keeps_its_raw_type() -> None:
