@@ -22,7 +22,7 @@ from .cluster_sync import ClusterSync
 from .endpoint import Endpoint
 from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
 from .hub import BROADCAST, Hub, admin_room
-from .inbound import Inbound
+from .inbound import EVENT_ID_RETENTION, Inbound
 from .logging_filters import install_redaction
 from .metrics import Metrics
 from .models import utcnow
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("livechat_ext")
 STATIC_DIR = Path(__file__).parent / "static"
-_EVENT_ID_RETENTION = timedelta(days=7)
 _PRUNE_EVERY_SECONDS = 6 * 3600.0
 
 
@@ -170,7 +169,7 @@ class LiveChat:
         """Webhook ids are kept a week (LINE redelivers for minutes), then forgotten."""
         while True:
             try:
-                removed = await self.store.prune_events(utcnow() - _EVENT_ID_RETENTION)
+                removed = await self.store.prune_events(utcnow() - EVENT_ID_RETENTION)
                 if removed:
                     log.info("forgot %d old webhook event ids", removed)
             except StoreError as exc:

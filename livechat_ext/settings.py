@@ -43,6 +43,8 @@ class LiveChatSettings(BaseSettings):
 
     line_channel_secret: str | None = None
     line_channel_access_token: str | None = None
+    # the bot's user id (LINE's webhook `destination`); when set, other destinations are refused
+    line_bot_user_id: str | None = Field(default=None, pattern=r"^U[0-9a-f]{32}$")
     line_api_base_url: str = "https://api.line.me"
     line_timeout: float = Field(default=10.0, gt=0)
     line_max_attempts: int = Field(default=4, ge=1, le=10)
@@ -90,6 +92,11 @@ class LiveChatSettings(BaseSettings):
         if bad or not value:
             raise ValueError("jwt_algorithms must name real algorithms; 'none' is refused")
         return value
+
+    @field_validator("line_bot_user_id", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_path", "metrics_path", mode="before")
     @classmethod

@@ -260,3 +260,33 @@ def test_screenshots(pages: Any, own_demo: DemoServer) -> None:
     if os.environ.get("LIVECHAT_UPDATE_DOCS") == "1":
         (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copyfile(console_png, ROOT / "docs" / "console.png")
+
+
+def test_a_postback_is_shown_as_an_action_not_as_words(pages: Any, demo: DemoServer) -> None:
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from livechat_ext.line.testing import postback_event, sign, webhook_body
+    from livechat_ext.settings import DEMO_CHANNEL_SECRET
+
+    user_id = demo.new_user("Piet")
+    event = postback_event(user_id, "storeId=12345", params={"datetime": "2017-12-25T01:00"})
+    body = webhook_body([event])
+    request = urllib.request.Request(
+        f"{demo.base}/line/webhook",
+        data=body,
+        method="POST",
+        headers={"X-Line-Signature": sign(body, DEMO_CHANNEL_SECRET)},
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+
+    console = open_console(pages, demo)
+    row = console.locator("button.conv", has_text="Piet")
+    expect(row).to_contain_text("Tapped an action")
+    open_conversation(console, "Piet")
+    shown = console.locator("#thread .msg.in").last
+    expect(shown).to_contain_text("Tapped an action: storeId=12345")
+    expect(shown).to_contain_text("datetime: 2017-12-25T01:00")
+    expect(shown).not_to_contain_text("Unsupported")
