@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .errors import DeliveryError, StoreError
 from .hub import BROADCAST, Hub, conversation_room
 from .metrics import Metrics
-from .models import Message, MessageKind
+from .models import Message, MessageKind, valid_line_user_id
 from .outbound import Outbound
 from .protocol.server import (
     MessageReceived,
@@ -98,6 +98,9 @@ class Inbound:
         user = event.line_user_id
         if event.source_type != "user" or not user:
             log.info("ignored a %s event from a %s source", event.type, event.source_type)
+            return False
+        if not valid_line_user_id(user):  # no store can keep it: skip it, never 5xx for ever
+            log.warning("skipped webhook event %s: invalid user id", event.webhook_event_id)
             return False
         if event.type in ("follow", "unfollow"):
             return await self._follow(event, user, event.type == "follow")
