@@ -15,7 +15,8 @@ MAX_LINE_USER_ID_LENGTH = 64
 def valid_line_user_id(value: object) -> bool:
     """Whether `value` can name a conversation in every store: a string of 1 to
     64 characters with no NUL and no lone surrogate (PostgreSQL text holds
-    neither). The WebSocket protocol, REST paths and webhooks all use this rule."""
+    neither). REST paths and webhook events are checked with it; the WebSocket
+    protocol's `LineUserId` states the same rule in pydantic."""
     if not isinstance(value, str) or not 0 < len(value) <= MAX_LINE_USER_ID_LENGTH:
         return False
     if "\x00" in value:
