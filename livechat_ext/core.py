@@ -28,6 +28,7 @@ from .metrics import Metrics
 from .models import utcnow
 from .outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .protocol.server import Notification, encode
+from .security_headers import SECURITY_HEADERS, media_type
 from .settings import LiveChatSettings
 from .store import Store, create_store
 
@@ -351,8 +352,8 @@ class LiveChat:
         target = (base / path).resolve()
         if not target.is_relative_to(base.resolve()) or not target.is_file():
             raise HTTPException(404, "not found")
-        media = "text/javascript" if target.suffix in (".js", ".mjs") else None
-        return FileResponse(target, media_type=media, headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache", **SECURITY_HEADERS}
+        return FileResponse(target, media_type=media_type(target), headers=headers)
 
     async def _static(self, path: str) -> FileResponse:
         return self._file(STATIC_DIR, path)

@@ -14,7 +14,7 @@ from .errors import DeliveryError, InvalidWebhookError, StoreError
 from .hub import BROADCAST, Hub, conversation_room
 from .line.webhook import InboundEvent, read_webhook
 from .metrics import Metrics
-from .models import Message, MessageKind, utcnow
+from .models import Message, MessageKind, utcnow, valid_line_user_id
 from .outbound import Outbound
 from .protocol.server import (
     MessageReceived,
@@ -36,7 +36,7 @@ EVENT_ID_RETENTION = timedelta(days=7)
 redelivers for minutes, not days); older follow, unfollow and unsend events are
 refused by their timestamp."""
 
-Outcome = Literal["stored", "recorded", "skipped", "stale"]
+Outcome = Literal["stored", "recorded", "skipped", "stale", "invalid"]
 """What became of a webhook event (the `outcome` of the `livechat_webhook_events`
 metric, with `invalid` for an unreadable event and `refused` for a refused request)."""
 
@@ -145,6 +145,9 @@ class Inbound:
         if event.source_type != "user" or not user:
             log.info("ignored a %s event from a %s source", event.type, event.source_type)
             return "skipped"
+        if not valid_line_user_id(user):  # no store can keep it: skip it, never 5xx for ever
+            log.warning("skipped webhook event %s: invalid user id", event.webhook_event_id)
+            return "invalid"
         if event.type not in _CHAT_EVENTS and self._stale(event):
             return "stale"
         if event.type in ("follow", "unfollow"):

@@ -14,6 +14,9 @@ DEMO_JWT_SECRET = "livechat-demo-secret-not-for-production-use-0123456789"
 DEMO_CHANNEL_SECRET = "livechat-demo-channel-secret"
 DEMO_ACCESS_TOKEN = "livechat-demo-access-token"
 _UNSAFE_ALGORITHMS = {"none", ""}
+MIN_JWT_SECRET_BYTES = 32
+_PLACEHOLDER = "change-me"  # how every secret in config/example.env begins
+_PUBLISHED_SECRETS = {DEMO_JWT_SECRET, DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN}
 
 
 def _split_list(value: Any) -> Any:
@@ -118,7 +121,8 @@ class LiveChatSettings(BaseSettings):
         return self.demo if self.console is None else self.console
 
     def check(self) -> None:
-        """Raise `ConfigError` when a setting that must not default is missing."""
+        """Raise `ConfigError` when a setting that must not default is missing or,
+        outside demo mode, is a published placeholder or a JWT secret under 32 bytes."""
         missing = []
         if not (self.jwt_secret or self.jwt_public_key):
             missing.append("LIVECHAT_JWT_SECRET (or LIVECHAT_JWT_PUBLIC_KEY)")
@@ -129,4 +133,27 @@ class LiveChatSettings(BaseSettings):
                 "livechat_ext cannot start without "
                 + ", ".join(missing)
                 + " (or set LIVECHAT_DEMO=true for a demo)"
+            )
+        if not self.demo:
+            self._check_secrets()
+
+    def _check_secrets(self) -> None:
+        secrets = {
+            "LIVECHAT_JWT_SECRET": self.jwt_secret,
+            "LIVECHAT_LINE_CHANNEL_SECRET": self.line_channel_secret,
+            "LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN": self.line_channel_access_token,
+        }
+        for name, value in secrets.items():
+            if value and (
+                value.strip().lower().startswith(_PLACEHOLDER) or value in _PUBLISHED_SECRETS
+            ):
+                raise ConfigError(
+                    f"{name} is still a placeholder from config/example.env or the demo; "
+                    "set the real value"
+                )
+        size = len((self.jwt_secret or "").encode("utf-8"))
+        if self.jwt_secret and size < MIN_JWT_SECRET_BYTES:
+            raise ConfigError(
+                f"LIVECHAT_JWT_SECRET is {size} bytes; use at least {MIN_JWT_SECRET_BYTES} "
+                "random bytes (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )

@@ -114,10 +114,12 @@ async def _connect_with_query_tokens(tmp_path, handler: logging.Handler) -> None
         uvicorn_logger = logging.getLogger("uvicorn")
         uvicorn_logger.addHandler(handler)
         token = srv.token("secretive")
-        _seen_tokens[:] = [token, "not-a-real-jwt"]
-        c = await Client.connect(f"{srv.ws_url}?token={token}")
-        await c.wait_type("auth_success")
-        await c.close()
+        encoded = srv.token("encoded")  # `%74oken` is `token` to the server: logged raw
+        _seen_tokens[:] = [token, encoded, "not-a-real-jwt"]
+        for url in (f"{srv.ws_url}?token={token}", f"{srv.ws_url}?%74oken={encoded}"):
+            c = await Client.connect(url)
+            await c.wait_type("auth_success")
+            await c.close()
         bad = await Client.connect(f"{srv.ws_url}?token=not-a-real-jwt")
         await bad.wait_closed()
         uvicorn_logger.removeHandler(handler)

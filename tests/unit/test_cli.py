@@ -37,7 +37,11 @@ def test_serve_without_secrets_is_a_clear_error():
 
 def test_several_workers_need_a_shared_broker():
     result = run(
-        "serve", "--workers", "2", LIVECHAT_JWT_SECRET="s", LIVECHAT_LINE_CHANNEL_SECRET="c"
+        "serve",
+        "--workers",
+        "2",
+        LIVECHAT_JWT_SECRET="cli-test-secret-" + "x" * 32,
+        LIVECHAT_LINE_CHANNEL_SECRET="c",
     )
     assert result.returncode == 2 and "redis://" in result.stderr
 
