@@ -1,7 +1,9 @@
 """A LINE bot's FastAPI app with livechat_ext mounted.
 
 Run: LIVECHAT_JWT_SECRET=... LIVECHAT_LINE_CHANNEL_SECRET=... \
-     LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN=... uvicorn --factory examples.host_app:create_app
+     LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN=... \
+     livechat-ext serve --app examples.host_app:create_app --factory
+(uvicorn with the plugin's limits; README "Deploying" has uvicorn's and gunicorn's own lines).
 
 The bot keeps its own webhook route (`/callback`), hands every request to the
 plugin, and answers automatically only while no human handles the conversation.

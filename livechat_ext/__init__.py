@@ -4,6 +4,7 @@ from .access import Authorize, allow_all
 from .auth import Operator, TokenVerifier, mint_token
 from .broker import Broker, BrokerEvent, MemoryBroker, create_broker
 from .core import LiveChat, create_app
+from .deploy import uvicorn_options
 from .errors import (
     AuthError,
     AuthErrorCode,
@@ -60,4 +61,5 @@ __all__ = [
     "create_broker",
     "create_store",
     "mint_token",
+    "uvicorn_options",
 ]

@@ -100,6 +100,7 @@ def test_public_api_is_pinned():
             "create_broker",
             "create_store",
             "mint_token",
+            "uvicorn_options",
         ]
     )
     for name in livechat_ext.__all__:
