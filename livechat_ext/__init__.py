@@ -23,6 +23,7 @@ from .outbound import Delivery
 from .protocol import PROTOCOL_VERSION
 from .settings import LiveChatSettings
 from .store import Store, create_store
+from .webhook_request import WebhookResult
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TokenVerifier",
+    "WebhookResult",
     "__version__",
     "allow_all",
     "create_app",

@@ -81,10 +81,17 @@ class Inbound:
         Raises `InvalidSignatureError` or `InvalidWebhookError` (nothing stored)
         and `StoreError` (answer non-2xx so LINE redelivers).
         """
+        return await self.ingest_events(self.parse(body, signature))
+
+    def parse(self, body: bytes, signature: str | None) -> list[InboundEvent]:
+        """The request's events once its signature is verified (see `parse_webhook`)."""
         from .line import parse_webhook
 
-        secret = self.settings.line_channel_secret or ""
-        events = parse_webhook(body, signature, secret)
+        return parse_webhook(body, signature, self.settings.line_channel_secret or "")
+
+    async def ingest_events(self, events: list[InboundEvent]) -> int:
+        """Store and fan out verified events in order; how many were new.
+        Raises `StoreError`."""
         handled = 0
         for event in events:
             new = await self.handle(event)

@@ -74,6 +74,8 @@ class LiveChatSettings(BaseSettings):
     max_connections_per_client: int = Field(default=200, ge=1)
     max_conversations_per_connection: int = Field(default=500, ge=1)
     webhook_max_bytes: int = Field(default=1_048_576, ge=1024)
+    # seconds to receive a whole webhook body; a slower one is answered 408
+    webhook_read_timeout: float = Field(default=10.0, gt=0)
     metrics_path: str | None = "/live-chat/metrics"
     api_prefix: str = "/live-chat"
     console: bool | None = None

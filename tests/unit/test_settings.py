@@ -94,6 +94,7 @@ def test_public_api_is_pinned():
             "Store",
             "StoreError",
             "TokenVerifier",
+            "WebhookResult",
             "__version__",
             "allow_all",
             "create_app",
