@@ -4,6 +4,7 @@ from .access import Authorize, allow_all
 from .auth import Operator, TokenVerifier, mint_token
 from .broker import Broker, BrokerEvent, MemoryBroker, create_broker
 from .core import LiveChat, create_app
+from .deploy import uvicorn_options
 from .errors import (
     AuthError,
     AuthErrorCode,
@@ -22,6 +23,7 @@ from .outbound import Delivery
 from .protocol import PROTOCOL_VERSION
 from .settings import LiveChatSettings
 from .store import Store, create_store
+from .webhook_request import WebhookResult
 
 __version__ = "0.1.0"
 
@@ -54,10 +56,12 @@ __all__ = [
     "Store",
     "StoreError",
     "TokenVerifier",
+    "WebhookResult",
     "__version__",
     "allow_all",
     "create_app",
     "create_broker",
     "create_store",
     "mint_token",
+    "uvicorn_options",
 ]

@@ -181,6 +181,11 @@ class Chat:
         operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
         if session.conn.closing:
             return Outcome()
+        if current is None and not self.hub.promote(
+            session.conn, self.settings.max_connections_per_client
+        ):
+            log.warning("refused an operator from %s: connection limit reached", session.conn.peer)
+            return Outcome(close=(CloseCode.TRY_AGAIN_LATER, "too many connections"))
         session.operator = operator
         self._arm_expiry(session, operator)
         if current is None:

@@ -20,7 +20,7 @@ from .broker import Broker, create_broker
 from .chat import Chat
 from .cluster_sync import ClusterSync
 from .endpoint import Endpoint
-from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
+from .errors import StoreError
 from .hub import BROADCAST, Hub, admin_room
 from .inbound import EVENT_ID_RETENTION, Inbound
 from .logging_filters import install_redaction
@@ -31,6 +31,7 @@ from .protocol.server import Notification, encode
 from .security_headers import SECURITY_HEADERS, media_type
 from .settings import LiveChatSettings
 from .store import Store, create_store
+from .webhook_request import WebhookResult, handle_webhook_request
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -232,6 +233,15 @@ class LiveChat:
         """
         return await self.inbound.ingest(body, signature)
 
+    async def handle_webhook(self, request: Request) -> WebhookResult:
+        """Serve a LINE webhook request on a host's own route (take a plain
+        `Request`, so nothing reads the body first): read the body with
+        `LIVECHAT_WEBHOOK_MAX_BYTES` (413) and `LIVECHAT_WEBHOOK_READ_TIMEOUT`
+        (408), verify, store and fan out. Return `.response` from the route;
+        `.events` are the verified events for the bot. Never raises for bad input.
+        """
+        return await handle_webhook_request(request, self.inbound, self.settings, self.metrics)
+
     async def is_live(self, line_user_id: str) -> bool:
         """Whether a human handles this conversation: an operator has it open, or
         an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
@@ -304,31 +314,7 @@ class LiveChat:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def _webhook(self, request: Request) -> Response:
-        limit = self.settings.webhook_max_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return self._webhook_refused(413, "body too large")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return self._webhook_refused(413, "body too large")
-        try:
-            await self.ingest_webhook(body, request.headers.get("x-line-signature"))
-        except InvalidSignatureError as exc:
-            log.warning("refused a webhook: %s", exc)
-            return self._webhook_refused(400, "invalid signature")
-        except InvalidWebhookError as exc:
-            log.warning("refused a webhook body: %s", exc)
-            return self._webhook_refused(400, "invalid webhook body")
-        except StoreError:
-            log.exception("webhook not stored; LINE will redeliver")
-            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    def _webhook_refused(self, status: int, detail: str) -> JSONResponse:
-        self.metrics.webhook_events.labels("refused").inc()
-        return JSONResponse({"detail": detail}, status_code=status)
+        return (await self.handle_webhook(request)).response
 
     async def _health(self) -> JSONResponse:
         store_ok = True

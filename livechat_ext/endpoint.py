@@ -104,12 +104,9 @@ class Endpoint:
             return
         await ws.accept()
         peer = ws.client.host if ws.client else ""
-        hub = self.chat.hub
-        if (
-            len(hub.connections) >= settings.max_connections
-            or hub.peers.get(peer, 0) >= settings.max_connections_per_client
-        ):
-            log.warning("refused a connection from %s: connection limit reached", peer)
+        refusal = self.chat.hub.admit(peer, settings)
+        if refusal is not None:
+            log.warning("refused a connection from %s: %s", peer, refusal)
             await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
             return
         conn = Connection(new_connection_id(), limit=settings.send_queue_size, peer=peer)

@@ -111,6 +111,12 @@ class Inbound:
         redelivers). An event that cannot be read is logged, counted as
         `invalid` and skipped; the others are handled.
         """
+        return await self.ingest_events(self.parse(body, signature))
+
+    def parse(self, body: bytes, signature: str | None) -> list[InboundEvent]:
+        """The request's readable events once its signature (and destination, when
+        `line_bot_user_id` is set) is checked; unreadable ones are logged, counted
+        as `invalid` and left out."""
         batch = read_webhook(body, signature, self.settings.line_channel_secret or "")
         expected = self.settings.line_bot_user_id
         if expected is not None and batch.destination != expected:
@@ -124,8 +130,13 @@ class Inbound:
                 rejected.reason,
             )
             self._count("invalid")
+        return list(batch.events)
+
+    async def ingest_events(self, events: list[InboundEvent]) -> int:
+        """Store and fan out verified events in order; how many were new.
+        Raises `StoreError`."""
         new = 0
-        for event in batch.events:
+        for event in events:
             outcome = await self.handle(event)
             new += outcome in ("stored", "recorded")
             self._count(outcome)

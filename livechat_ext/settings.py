@@ -76,9 +76,14 @@ class LiveChatSettings(BaseSettings):
     presence_grace: float = Field(default=3.0, ge=0)
     send_queue_size: int = Field(default=256, ge=1)
     max_connections: int = Field(default=10_000, ge=1)
-    max_connections_per_client: int = Field(default=200, ge=1)
+    max_connections_per_client: int = Field(default=200, ge=1)  # authenticated, per address
+    # sockets that have not authenticated yet, per address: a new one past this
+    # closes the oldest (1013), so idle unauthenticated sockets cannot lock operators out
+    max_unauthenticated_per_client: int = Field(default=20, ge=1)
     max_conversations_per_connection: int = Field(default=500, ge=1)
     webhook_max_bytes: int = Field(default=1_048_576, ge=1024)
+    # seconds to receive a whole webhook body; a slower one is answered 408
+    webhook_read_timeout: float = Field(default=10.0, gt=0)
     metrics_path: str | None = "/live-chat/metrics"
     api_prefix: str = "/live-chat"
     console: bool | None = None

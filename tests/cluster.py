@@ -28,6 +28,7 @@ class Node:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     log_path: str = ""
+    serve_args: tuple[str, ...] = ()  # more `livechat-ext serve` arguments (--app ...)
 
     @property
     def ws_url(self) -> str:
@@ -45,6 +46,7 @@ class Node:
                 "-m",
                 "livechat_ext.cli",
                 "serve",
+                *self.serve_args,
                 "--port",
                 str(self.port),
                 "--log-level",

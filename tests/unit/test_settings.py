@@ -100,12 +100,14 @@ def test_public_api_is_pinned():
             "Store",
             "StoreError",
             "TokenVerifier",
+            "WebhookResult",
             "__version__",
             "allow_all",
             "create_app",
             "create_broker",
             "create_store",
             "mint_token",
+            "uvicorn_options",
         ]
     )
     for name in livechat_ext.__all__:
