@@ -36,4 +36,5 @@ def livechat_settings(
         # (settings a given package version does not know are ignored)
         max_connections=1_000_000,
         max_connections_per_client=1_000_000,
+        max_unauthenticated_per_client=1_000_000,
     )

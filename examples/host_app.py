@@ -1,7 +1,9 @@
 """A LINE bot's FastAPI app with livechat_ext mounted.
 
 Run: LIVECHAT_JWT_SECRET=... LIVECHAT_LINE_CHANNEL_SECRET=... \
-     LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN=... uvicorn --factory examples.host_app:create_app
+     LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN=... \
+     livechat-ext serve --app examples.host_app:create_app --factory
+(uvicorn with the plugin's limits; README "Deploying" has uvicorn's and gunicorn's own lines).
 
 The bot keeps its own webhook route (`/callback`), hands every request to the
 plugin, and answers automatically only while no human handles the conversation.
@@ -9,11 +11,9 @@ plugin, and answers automatically only while no human handles the conversation.
 
 from __future__ import annotations
 
-import json
-
 from fastapi import FastAPI, Request, Response
 
-from livechat_ext import InvalidSignatureError, InvalidWebhookError, LiveChat, Operator
+from livechat_ext import LiveChat, Operator
 
 AUTO_REPLIES: list[tuple[str, str]] = []  # what the bot would have said (for the demo/test)
 
@@ -31,19 +31,16 @@ def create_app(live_chat: LiveChat | None = None) -> FastAPI:
 
     @app.post("/callback")
     async def callback(request: Request) -> Response:
-        body = await request.body()
-        try:
-            await live_chat.ingest_webhook(body, request.headers.get("x-line-signature"))
-        except (InvalidSignatureError, InvalidWebhookError):
-            return Response(status_code=400)
-        for event in json.loads(body)["events"]:  # the signature is verified by now
-            user_id = event.get("source", {}).get("userId")
-            if event.get("type") != "message" or not user_id:
+        # body size limit, read deadline, signature, storage: LINE gets the answer it should
+        webhook = await live_chat.handle_webhook(request)
+        for event in webhook.events:  # verified and stored; none when refused
+            user_id = event.line_user_id
+            if event.type != "message" or not user_id:
                 continue
             if await live_chat.is_live(user_id):
                 continue  # a human is on it: the bot stays quiet (handoff)
             AUTO_REPLIES.append((user_id, "Thanks! An operator will be with you shortly."))
-        return Response(status_code=200)
+        return webhook.response
 
     app.state.live_chat = live_chat
     return app

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from .auth import TokenVerifier, mint_token
     from .broker import Broker, BrokerEvent, MemoryBroker, create_broker
     from .core import LiveChat, create_app
+    from .deploy import uvicorn_options
     from .outbound import Delivery
     from .settings import LiveChatSettings
     from .store import Store, create_store
+    from .webhook_request import WebhookResult
 
 __version__ = "0.1.0"
 
@@ -52,6 +54,8 @@ _LAZY = {
     "LiveChatSettings": "settings",
     "Store": "store",
     "create_store": "store",
+    "uvicorn_options": "deploy",
+    "WebhookResult": "webhook_request",
 }
 
 
@@ -97,10 +101,12 @@ __all__ = [
     "Store",
     "StoreError",
     "TokenVerifier",
+    "WebhookResult",
     "__version__",
     "allow_all",
     "create_app",
     "create_broker",
     "create_store",
     "mint_token",
+    "uvicorn_options",
 ]

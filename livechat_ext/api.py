@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import AuthError
+from .models import Conversation, valid_line_user_id
 from .operator import Operator
+from .store import conversation_cursor
 
 if TYPE_CHECKING:
     from .access import Access
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from .team import Team
 
 _bearer = HTTPBearer(auto_error=False)
+_SCAN_BATCH = 50  # rows read per query while `authorize` filters a listing
 
 
 def build_api(
@@ -53,8 +56,36 @@ def build_api(
     Op = Annotated[Operator, Depends(operator)]
 
     async def check(op: Operator, line_user_id: str) -> None:
+        # before the hook and the store: no store can look up a NUL (PostgreSQL)
+        if not valid_line_user_id(line_user_id):
+            raise HTTPException(400, "line_user_id must be 1 to 64 characters, without NUL")
         if not await access.allowed(op, line_user_id):
             raise HTTPException(403, "not allowed for this conversation")
+
+    async def visible(
+        op: Operator, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        """Up to `limit` conversations `authorize` allows, and a cursor made from
+        the last one returned: a cursor never names a conversation that was
+        withheld. Reads on past refused ones until the page is full or the end."""
+        found: list[Conversation] = []
+        while True:
+            try:
+                page = await store.list_conversations(
+                    limit=max(limit, _SCAN_BATCH), cursor=cursor
+                )
+            except ValueError as exc:
+                raise HTTPException(400, "invalid cursor") from exc
+            for i, c in enumerate(page.conversations, 1):
+                if not await access.allowed(op, c.line_user_id):
+                    continue
+                found.append(c)
+                if len(found) == limit:
+                    more = i < len(page.conversations) or page.next_cursor is not None
+                    return found, conversation_cursor(c) if more else None
+            if page.next_cursor is None:
+                return found, None
+            cursor = page.next_cursor
 
     @router.get("/conversations")
     async def conversations(
@@ -62,16 +93,10 @@ def build_api(
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        try:
-            page = await store.list_conversations(limit=limit, cursor=cursor)
-        except ValueError as exc:
-            raise HTTPException(400, "invalid cursor") from exc
-        visible = [
-            c for c in page.conversations if await access.allowed(op, c.line_user_id)
-        ]
+        page, next_cursor = await visible(op, limit, cursor)
         return {
-            "conversations": [c.model_dump(mode="json") for c in visible],
-            "next_cursor": page.next_cursor,
+            "conversations": [c.model_dump(mode="json") for c in page],
+            "next_cursor": next_cursor,
         }
 
     @router.get("/conversations/{line_user_id}")

@@ -13,7 +13,7 @@ from .access import Access
 from .auth import TokenVerifier
 from .connection import Connection
 from .deadlines import Deadlines
-from .errors import ErrorCode, StoreError
+from .errors import CloseCode, ErrorCode, StoreError
 from .hub import BROADCAST, Hub, admin_room, conversation_room
 from .metrics import Metrics
 from .outbound import Outbound
@@ -204,6 +204,11 @@ class Chat:
         operators = [s for s in await self.team.operators() if s.admin_id != operator.admin_id]
         operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
         if conn.closing:
+            return
+        if auth.first and not self.hub.promote(conn, self.settings.max_connections_per_client):
+            log.warning("refused an operator from %s: connection limit reached", conn.peer)
+            session.closed = True
+            conn.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
             return
         if auth.first:
             conn.admin_id = operator.admin_id

@@ -8,6 +8,7 @@ import copy
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import ConfigError
 from .settings import LiveChatSettings
@@ -25,32 +26,45 @@ def _settings(env_file: str | None, **overrides: object) -> LiveChatSettings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .logging_filters import LOG_FORMAT
-
     if args.env_file:
         _export_env_file(args.env_file)  # workers are new processes: they read the environment
-    settings = _settings(None)
-    settings.check()
-    if args.workers > 1 and settings.broker_url.startswith("memory"):
-        raise ConfigError(
-            "several workers need a shared broker: set "
-            "LIVECHAT_BROKER_URL=redis://... (and a PostgreSQL store)"
-        )
-    log_config = _log_config(args.log_level, LOG_FORMAT)
-    uvicorn.run(
-        "livechat_ext.core:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=log_config,
-        ws_max_size=max(settings.max_frame_bytes * 2, 1 << 20),
-        ws_ping_interval=None,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-    )
+    uvicorn.run(**serve_options(args))
     return 0
+
+
+def serve_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `uvicorn.run` arguments of `livechat-ext serve`: the app (the plugin
+    alone, or the host's with `--app`) with the plugin's server limits.
+
+    Raises `ConfigError` for the built-in app when a secret or, with several
+    workers, a shared broker is missing (a host app checks its own settings).
+    """
+    from .deploy import uvicorn_options
+    from .logging_filters import LOG_FORMAT
+
+    if args.app is not None and ":" not in args.app:
+        raise ConfigError(f"--app takes MODULE:ATTR (like yourbot.app:create_app), not {args.app}")
+    settings = _settings(None)
+    if args.app is None:
+        settings.check()
+        if args.workers > 1 and settings.broker_url.startswith("memory"):
+            raise ConfigError(
+                "several workers need a shared broker: set "
+                "LIVECHAT_BROKER_URL=redis://... (and a PostgreSQL store)"
+            )
+    return {
+        "app": args.app or "livechat_ext.core:create_app",
+        "factory": args.factory or args.app is None,
+        "app_dir": args.app_dir,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": args.log_level,
+        "log_config": _log_config(args.log_level, LOG_FORMAT),
+        "proxy_headers": args.proxy_headers,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+        **uvicorn_options(settings),
+    }
 
 
 def _export_env_file(path: str) -> None:
@@ -125,7 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livechat-ext", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the plugin in a minimal host app")
+    serve = sub.add_parser(
+        "serve", help="run your app (--app) or a minimal one, with the plugin's server limits"
+    )
+    serve.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="your ASGI app with the plugin mounted (default: the plugin alone)",
+    )
+    serve.add_argument(
+        "--factory", action="store_true", help="--app names a function that returns the app"
+    )
+    serve.add_argument(
+        "--app-dir", default=".", help="put this folder first on sys.path (default: .)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--env-file")

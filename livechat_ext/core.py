@@ -20,17 +20,19 @@ from .broker import Broker, create_broker
 from .chat import Chat
 from .cluster_sync import ClusterSync
 from .endpoint import Endpoint
-from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
+from .errors import StoreError
 from .hub import BROADCAST, Hub, admin_room
-from .inbound import Inbound
+from .inbound import EVENT_ID_RETENTION, Inbound
 from .logging_filters import install_redaction
 from .metrics import Metrics
 from .models import utcnow
 from .outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .protocol.server import Notification, encode
+from .security_headers import SECURITY_HEADERS, media_type
 from .settings import LiveChatSettings
 from .store import Store, create_store
 from .team import Team
+from .webhook_request import WebhookResult, handle_webhook_request
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("livechat_ext")
 STATIC_DIR = Path(__file__).parent / "static"
-_EVENT_ID_RETENTION = timedelta(days=7)
 _PRUNE_EVERY_SECONDS = 6 * 3600.0
 
 
@@ -177,7 +178,7 @@ class LiveChat:
         """Webhook ids are kept a week (LINE redelivers for minutes), then forgotten."""
         while True:
             try:
-                removed = await self.store.prune_events(utcnow() - _EVENT_ID_RETENTION)
+                removed = await self.store.prune_events(utcnow() - EVENT_ID_RETENTION)
                 if removed:
                     log.info("forgot %d old webhook event ids", removed)
             except StoreError as exc:
@@ -238,6 +239,15 @@ class LiveChat:
         `InvalidWebhookError` (nothing stored) or `StoreError` (answer non-2xx).
         """
         return await self.inbound.ingest(body, signature)
+
+    async def handle_webhook(self, request: Request) -> WebhookResult:
+        """Serve a LINE webhook request on a host's own route (take a plain
+        `Request`, so nothing reads the body first): read the body with
+        `LIVECHAT_WEBHOOK_MAX_BYTES` (413) and `LIVECHAT_WEBHOOK_READ_TIMEOUT`
+        (408), verify, store and fan out. Return `.response` from the route;
+        `.events` are the verified events for the bot. Never raises for bad input.
+        """
+        return await handle_webhook_request(request, self.inbound, self.settings, self.metrics)
 
     async def is_live(self, line_user_id: str) -> bool:
         """Whether a human handles this conversation: an operator has it open, or
@@ -315,31 +325,7 @@ class LiveChat:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def _webhook(self, request: Request) -> Response:
-        limit = self.settings.webhook_max_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return self._webhook_refused(413, "body too large")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return self._webhook_refused(413, "body too large")
-        try:
-            await self.ingest_webhook(body, request.headers.get("x-line-signature"))
-        except InvalidSignatureError as exc:
-            log.warning("refused a webhook: %s", exc)
-            return self._webhook_refused(400, "invalid signature")
-        except InvalidWebhookError as exc:
-            log.warning("refused a webhook body: %s", exc)
-            return self._webhook_refused(400, "invalid webhook body")
-        except StoreError:
-            log.exception("webhook not stored; LINE will redeliver")
-            return JSONResponse({"detail": "temporarily unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    def _webhook_refused(self, status: int, detail: str) -> JSONResponse:
-        self.metrics.webhook_events.labels("refused").inc()
-        return JSONResponse({"detail": detail}, status_code=status)
+        return (await self.handle_webhook(request)).response
 
     async def _health(self) -> JSONResponse:
         store_ok = True
@@ -363,8 +349,8 @@ class LiveChat:
         target = (base / path).resolve()
         if not target.is_relative_to(base.resolve()) or not target.is_file():
             raise HTTPException(404, "not found")
-        media = "text/javascript" if target.suffix in (".js", ".mjs") else None
-        return FileResponse(target, media_type=media, headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache", **SECURITY_HEADERS}
+        return FileResponse(target, media_type=media_type(target), headers=headers)
 
     async def _static(self, path: str) -> FileResponse:
         return self._file(STATIC_DIR, path)

@@ -21,14 +21,36 @@ log = logging.getLogger("livechat_ext.ws")
 CLOSE_HANDSHAKE_SECONDS = 5.0
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
-    """Same-origin, listed, or no Origin at all (a non-browser client)."""
-    if origin is None:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PAGE_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+
+def origin_allowed(
+    origin: str | None, host: str | None, allowed: list[str], scheme: str = "ws"
+) -> bool:
+    """Same-origin, listed, or no Origin at all (a non-browser client). Origins
+    are compared by scheme, host and port; `scheme` is the request's (`ws` is
+    the origin `http://` + Host, `wss` is `https://` + Host)."""
+    if origin is None or "*" in allowed:
         return True
-    normalized = origin.rstrip("/").lower()
-    if "*" in allowed or normalized in {a.rstrip("/").lower() for a in allowed}:
+    key = _origin_key(origin)
+    if key is None:  # "null" (a sandboxed page, a file) or not an origin
+        return False
+    if key in {_origin_key(a) for a in allowed}:
         return True
-    return bool(host) and urlsplit(normalized).netloc == (host or "").lower()
+    page_scheme = _PAGE_SCHEME.get(scheme.lower())
+    return bool(host and page_scheme) and key == _origin_key(f"{page_scheme}://{host}")
+
+
+def _origin_key(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url.strip().rstrip("/").lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
 
 
 class _ReadStopper:
@@ -72,19 +94,19 @@ class Endpoint:
     async def __call__(self, ws: WebSocket) -> None:
         settings = self.chat.settings
         if not origin_allowed(
-            ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
+            ws.headers.get("origin"),
+            ws.headers.get("host"),
+            settings.allowed_origins,
+            ws.url.scheme,
         ):
             log.warning("refused a WebSocket from origin %r", ws.headers.get("origin"))
             await ws.close(code=CloseCode.POLICY_VIOLATION)  # before accept: HTTP 403
             return
         await ws.accept()
         peer = ws.client.host if ws.client else ""
-        hub = self.chat.hub
-        if (
-            len(hub.connections) >= settings.max_connections
-            or hub.peers.get(peer, 0) >= settings.max_connections_per_client
-        ):
-            log.warning("refused a connection from %s: connection limit reached", peer)
+        refusal = self.chat.hub.admit(peer, settings)
+        if refusal is not None:
+            log.warning("refused a connection from %s: %s", peer, refusal)
             await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
             return
         conn = Connection(new_connection_id(), limit=settings.send_queue_size, peer=peer)
@@ -112,6 +134,8 @@ class Endpoint:
                     await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
             self.chat.close(conn, session)
             code = conn.close_code or 1000
+            if stopper.failed:  # the close above, not whatever the writer had planned
+                code = int(CloseCode.TRY_AGAIN_LATER)
             log.info("connection closed (%s)", code)
             if self.chat.metrics is not None:
                 self.chat.metrics.closes.labels(str(code)).inc()

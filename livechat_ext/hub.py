@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from .broker import Broker, BrokerEvent
 from .connection import Connection
+from .errors import CloseCode
 
 if TYPE_CHECKING:
     from .metrics import Metrics
+    from .settings import LiveChatSettings
 
 log = logging.getLogger("livechat_ext.hub")
 
@@ -26,6 +28,27 @@ def admin_room(admin_id: str) -> str:
 
 def conversation_room(line_user_id: str) -> str:
     return _CONVERSATION + line_user_id
+
+
+class PerAddress:
+    """Connections by client address, oldest first."""
+
+    def __init__(self) -> None:
+        self._by: dict[str, dict[str, Connection]] = {}
+
+    def count(self, peer: str) -> int:
+        return len(self._by.get(peer, ()))
+
+    def add(self, conn: Connection) -> None:
+        self._by.setdefault(conn.peer, {})[conn.id] = conn
+
+    def discard(self, conn: Connection) -> None:
+        group = self._by.get(conn.peer)
+        if group is not None and group.pop(conn.id, None) is not None and not group:
+            del self._by[conn.peer]
+
+    def oldest(self, peer: str) -> Connection | None:
+        return next(iter(self._by.get(peer, {}).values()), None)
 
 
 class Hub:
@@ -44,23 +67,49 @@ class Hub:
         self.metrics: Metrics | None = None
         self.visibility: Callable[[Connection, str], bool | None] | None = None
         self.visibility_pending: Callable[[Connection, str, str], None] | None = None
-        self.peers: dict[str, int] = {}
+        # per client address: the unauthenticated have an allowance of their own
+        self.authenticated = PerAddress()
+        self.unauthenticated = PerAddress()
 
     async def start(self) -> None:
         await self.broker.start(self._on_broker_event)
 
     def add(self, conn: Connection) -> None:
+        """A new connection, not authenticated yet."""
         self.connections[conn.id] = conn
-        self.peers[conn.peer] = self.peers.get(conn.peer, 0) + 1
+        self.unauthenticated.add(conn)
+
+    def admit(self, peer: str, settings: LiveChatSettings) -> str | None:
+        """Why a new socket from address `peer` is refused, or None. Past the
+        address's allowance of sockets that have not authenticated, the oldest
+        of those is closed (1013) to make room: idle sockets cannot keep
+        operators out, and a real client authenticates at once."""
+        if len(self.connections) >= settings.max_connections:
+            return "connection limit reached"
+        if self.authenticated.count(peer) >= settings.max_connections_per_client:
+            return "connection limit of the address reached"
+        if self.unauthenticated.count(peer) >= settings.max_unauthenticated_per_client:
+            oldest = self.unauthenticated.oldest(peer)
+            if oldest is not None:
+                log.warning("closing the oldest unauthenticated connection from %s", peer)
+                self.unauthenticated.discard(oldest)  # on its way out: it counts no more
+                oldest.close(CloseCode.TRY_AGAIN_LATER, "too many unauthenticated connections")
+        return None
+
+    def promote(self, conn: Connection, limit: int) -> bool:
+        """Count a connection that just authenticated against its address's
+        `limit`; False (nothing changed) when the address is at the limit."""
+        if self.authenticated.count(conn.peer) >= limit:
+            return False
+        self.unauthenticated.discard(conn)
+        self.authenticated.add(conn)
+        return True
 
     def remove(self, conn: Connection) -> None:
         """Forget a connection and every room membership it had."""
-        if self.connections.pop(conn.id, None) is not None:
-            left = self.peers.get(conn.peer, 1) - 1
-            if left > 0:
-                self.peers[conn.peer] = left
-            else:
-                self.peers.pop(conn.peer, None)
+        self.connections.pop(conn.id, None)
+        self.unauthenticated.discard(conn)
+        self.authenticated.discard(conn)
         for room in tuple(conn.rooms):
             self.leave(conn, room)
 

@@ -7,12 +7,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import DeliveryError, StoreError
+from .errors import DeliveryError, InvalidWebhookError, StoreError
 from .hub import BROADCAST, Hub, conversation_room
+from .line.webhook import InboundEvent, read_webhook
 from .metrics import Metrics
-from .models import Message, MessageKind
+from .models import Message, MessageKind, utcnow, valid_line_user_id
 from .outbound import Outbound
 from .protocol.server import (
     MessageReceived,
@@ -25,9 +27,21 @@ from .store import NewInbound, Store
 from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
-    from .line import InboundEvent, LineClient
+    from .line import LineClient
 
 log = logging.getLogger("livechat_ext.inbound")
+
+EVENT_ID_RETENTION = timedelta(days=7)
+"""How long the ids of webhook events that store no message are kept (LINE
+redelivers for minutes, not days); older follow, unfollow and unsend events are
+refused by their timestamp."""
+
+Outcome = Literal["stored", "recorded", "skipped", "stale", "invalid"]
+"""What became of a webhook event (the `outcome` of the `livechat_webhook_events`
+metric, with `invalid` for an unreadable event and `refused` for a refused request)."""
+
+# Events that become a row of the conversation (de-duplicated by the row's event id).
+_CHAT_EVENTS = frozenset({"message", "postback"})
 
 _PREVIEW = {
     MessageKind.STICKER: "sent a sticker",
@@ -40,10 +54,22 @@ _PREVIEW = {
 }
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def is_postback(message: Message) -> bool:
+    """Whether a message is a postback: an action the user took, not words they wrote."""
+    return message.data.get("event_type") == "postback"
+
+
 def preview(message: Message) -> str:
     """A one-line description of a message for notifications."""
     if message.kind is MessageKind.TEXT and message.text:
-        return message.text if len(message.text) <= 120 else message.text[:119] + "…"
+        return _cut(message.text)
+    if is_postback(message):
+        postback = message.data.get("postback") or {}
+        return _cut(f"tapped an action: {postback.get('data', '')}")
     return _PREVIEW.get(message.kind, "sent a message")
 
 
@@ -74,42 +100,104 @@ class Inbound:
         self._profiles_tried: set[str] = set()
         self.room_open: Callable[[str], Awaitable[bool]] = self._local_room_open
         self._loading_at: dict[str, float] = {}  # LINE user -> when loading was last shown
+        self.clock: Callable[[], datetime] = utcnow
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
 
-        Raises `InvalidSignatureError` or `InvalidWebhookError` (nothing stored)
-        and `StoreError` (answer non-2xx so LINE redelivers).
+        Raises `InvalidSignatureError` or `InvalidWebhookError` (nothing stored:
+        a body that is not a webhook, or one for another bot when
+        `line_bot_user_id` is set) and `StoreError` (answer non-2xx so LINE
+        redelivers). An event that cannot be read is logged, counted as
+        `invalid` and skipped; the others are handled.
         """
-        from .line import parse_webhook
+        return await self.ingest_events(self.parse(body, signature))
 
-        secret = self.settings.line_channel_secret or ""
-        events = parse_webhook(body, signature, secret)
-        handled = 0
+    def parse(self, body: bytes, signature: str | None) -> list[InboundEvent]:
+        """The request's readable events once its signature (and destination, when
+        `line_bot_user_id` is set) is checked; unreadable ones are logged, counted
+        as `invalid` and left out."""
+        batch = read_webhook(body, signature, self.settings.line_channel_secret or "")
+        expected = self.settings.line_bot_user_id
+        if expected is not None and batch.destination != expected:
+            raise InvalidWebhookError(
+                f"webhook for destination {batch.destination!r}, not this bot ({expected})"
+            )
+        for rejected in batch.rejected:
+            log.warning(
+                "skipped an unreadable webhook event %r: %s",
+                rejected.webhook_event_id,
+                rejected.reason,
+            )
+            self._count("invalid")
+        return list(batch.events)
+
+    async def ingest_events(self, events: list[InboundEvent]) -> int:
+        """Store and fan out verified events in order; how many were new.
+        Raises `StoreError`."""
+        new = 0
         for event in events:
-            new = await self.handle(event)
-            handled += new
-            if self.metrics is not None:
-                self.metrics.webhook_events.labels("stored" if new else "skipped").inc()
-        return handled
+            outcome = await self.handle(event)
+            new += outcome in ("stored", "recorded")
+            self._count(outcome)
+        return new
 
-    async def handle(self, event: InboundEvent) -> bool:
-        """Store and fan out one event; False for a duplicate or an ignored one."""
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.webhook_events.labels(outcome).inc()
+
+    async def handle(self, event: InboundEvent) -> Outcome:
+        """Store and fan out one event, and say what became of it (README, "Which
+        LINE webhook event does what"): `stored` (a message, or a follow, unfollow or
+        unsend applied), `recorded` (any other event, kept quietly), `skipped`
+        (a duplicate, or a group or room source) or `stale` (a replay older
+        than the event ids are kept)."""
         user = event.line_user_id
         if event.source_type != "user" or not user:
             log.info("ignored a %s event from a %s source", event.type, event.source_type)
-            return False
+            return "skipped"
+        if not valid_line_user_id(user):  # no store can keep it: skip it, never 5xx for ever
+            log.warning("skipped webhook event %s: invalid user id", event.webhook_event_id)
+            return "invalid"
+        if event.type not in _CHAT_EVENTS and self._stale(event):
+            return "stale"
         if event.type in ("follow", "unfollow"):
-            return await self._follow(event, user, event.type == "follow")
+            applied = await self._follow(event, user, event.type == "follow")
+            return "stored" if applied else "skipped"
         if event.type == "unsend":
-            return await self._unsend(event, user)
+            return "stored" if await self._unsend(event, user) else "skipped"
+        if event.type in _CHAT_EVENTS:
+            return await self._store(event, user)
+        if not await self.store.record_event(event.webhook_event_id):
+            return "skipped"
+        log.debug("recorded a %s event %s quietly", event.type, event.webhook_event_id)
+        return "recorded"
+
+    def _stale(self, event: InboundEvent) -> bool:
+        """Events without a message row are de-duplicated by their id, which is
+        kept `EVENT_ID_RETENTION`: an older one could be a replay we no longer
+        recognise, so it is refused by its timestamp (LINE keeps it on redelivery)."""
+        if self.clock() - event.timestamp <= EVENT_ID_RETENTION:
+            return False
+        log.warning(
+            "ignored a %s event %s from %s: older than the event ids are kept",
+            event.type,
+            event.webhook_event_id,
+            event.timestamp.isoformat(),
+        )
+        return True
+
+    async def _store(self, event: InboundEvent, user: str) -> Outcome:
+        """A message, or a postback (an action the user took, kept as an
+        `unsupported` message whose `data.event_type` says so)."""
         data = dict(event.data)
         if event.mode != "active":
             data["mode"] = event.mode  # standby: another channel owns the chat
-        if event.type != "message":
-            data.setdefault("event_type", event.type)
-            if event.postback_data is not None:
-                data["postback_data"] = event.postback_data
+        if event.type == "postback":
+            postback: dict[str, Any] = {"data": event.postback_data}
+            if event.postback_params:
+                postback["params"] = event.postback_params
+            data.update(event_type="postback", postback=postback)
         stored = await self.store.add_inbound(
             NewInbound(
                 line_user_id=user,
@@ -122,11 +210,11 @@ class Inbound:
         )
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
-            return False
+            return "skipped"
         await self._fan_out(stored.message)
         if stored.new_conversation:
             self.outbound.spawn(self._fetch_profile(user))
-        return True
+        return "stored"
 
     async def _tell_operators(self, line_user_id: str, payload: ServerPayload) -> None:
         """A broadcast about one conversation: only operators allowed to see it get it."""
@@ -140,11 +228,12 @@ class Inbound:
         if not watched:
             conversation = await self.store.get_conversation(user)
             name = conversation.display_name if conversation else None
+            postback = is_postback(message)
             await self._tell_operators(
                 user,
                 Notification(
-                    kind="new_message",
-                    title=name or "New message",
+                    kind="postback" if postback else "new_message",
+                    title=name or ("Action" if postback else "New message"),
                     body=preview(message),
                     line_user_id=user,
                     data={"seq": message.seq},

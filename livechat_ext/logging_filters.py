@@ -5,15 +5,33 @@ from __future__ import annotations
 import logging
 import re
 from contextvars import ContextVar
+from urllib.parse import unquote_plus
 
 connection_id: ContextVar[str] = ContextVar("livechat_connection_id", default="-")
 
 _TOKEN = re.compile(r"((?:[?&]|\b)(?:token|access_token)=)[^&\s\"']+", re.IGNORECASE)
+_QUERY_PART = re.compile(r"(?<=[?&])[^&\s\"'#]+")  # one key=value of a logged URL, raw
+_SECRET_PART = re.compile(r"(?:^|\W)(?:access_)?token=", re.IGNORECASE)
 _LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "livechat_ext")
 
 
 def redact(text: str) -> str:
-    return _TOKEN.sub(r"\1[redacted]", text)
+    """`text` without the values of `token=` and `access_token=`, also when a
+    logged URL spells them percent-encoded (`?%74oken=`), as the server reads them."""
+    return _TOKEN.sub(r"\1[redacted]", _QUERY_PART.sub(_redact_part, text))
+
+
+def _redact_part(match: re.Match[str]) -> str:
+    raw = match.group(0)
+    decoded = raw
+    for _ in range(4):  # nested encodings too: redacting more than needed costs nothing
+        decoded, before = unquote_plus(decoded), decoded
+        if decoded == before:
+            break
+    if not _SECRET_PART.search(decoded):
+        return raw
+    key, equals, _ = raw.partition("=")
+    return f"{key}=[redacted]" if equals else "[redacted]"
 
 
 class RedactTokens(logging.Filter):

@@ -8,6 +8,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
+MAX_LINE_USER_ID_LENGTH = 64
+"""The longest `line_user_id` a store keeps (LINE's own are 33 characters)."""
+
+
+def valid_line_user_id(value: object) -> bool:
+    """Whether `value` can name a conversation in every store: a string of 1 to
+    64 characters with no NUL and no lone surrogate (PostgreSQL text holds
+    neither). REST paths and webhook events are checked with it; the WebSocket
+    protocol's `LineUserId` states the same rule in pydantic."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_LINE_USER_ID_LENGTH:
+        return False
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""

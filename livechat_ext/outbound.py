@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .connection import Connection
@@ -19,11 +19,16 @@ from .operator import Operator
 
 if TYPE_CHECKING:
     from .updates import ConversationUpdates
-from .models import Message, MessageStatus
+from .models import Message, MessageStatus, utcnow
 from .protocol.server import MessageReceived, MessageSent, encode, error
 from .store import Store
 
 log = logging.getLogger("livechat_ext.outbound")
+
+RETRY_KEY_WINDOW = timedelta(hours=24)
+"""How long LINE remembers an `X-Line-Retry-Key`: a push after that with the same
+key is a new push, and a message LINE had already accepted would go out twice."""
+EXPIRED = "not sent: LINE's 24-hour retry window has passed; send it again as a new message"
 
 
 class Delivery(Protocol):
@@ -62,6 +67,7 @@ class Outbound:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics: Metrics | None = None
         self.updates: ConversationUpdates | None = None
+        self.clock: Callable[[], datetime] = utcnow
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a coroutine in the background, kept until it finishes."""
@@ -180,6 +186,11 @@ class Outbound:
             return await self._send(message)
 
     async def _send(self, message: Message) -> _Result:
+        if self._retry_key_expired(message):
+            # whether LINE took an earlier attempt is unknown: pushing now could send twice
+            log.warning("message %s is older than LINE's retry window: not pushed", message.id)
+            failed = await self.store.set_status(message.id, MessageStatus.FAILED, error=EXPIRED)
+            return _Result(failed, DeliveryError(EXPIRED))
         try:
             data = await self.delivery.deliver(message)
         except DeliveryError as exc:
@@ -189,6 +200,11 @@ class Outbound:
             return _Result(failed, exc)
         sent = await self.store.set_status(message.id, MessageStatus.SENT, data=data)
         return _Result(sent, None)
+
+    def _retry_key_expired(self, message: Message) -> bool:
+        # the key must still hold when the last attempt ends, a lease after the claim
+        age = self.clock() - message.created_at
+        return age >= RETRY_KEY_WINDOW - timedelta(seconds=self.lease)
 
     async def _mark_failed(self, message: Message, reason: str) -> _Result:
         error = DeliveryError(reason, transient=True)
@@ -231,7 +247,8 @@ class Outbound:
 
     async def resume(self, older_than: datetime) -> int:
         """Deliver outbound messages left `pending` by an earlier run (a crash or a
-        shutdown mid-send); returns how many this node took over."""
+        shutdown mid-send); returns how many this node took over. One older than
+        LINE's retry window is marked `failed` instead (see `RETRY_KEY_WINDOW`)."""
         taken = 0
         for message in await self.store.undelivered_outbound(older_than):
             if message.id in self._inflight or not await self.store.claim(message.id, self.lease):

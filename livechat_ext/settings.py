@@ -14,6 +14,9 @@ DEMO_JWT_SECRET = "livechat-demo-secret-not-for-production-use-0123456789"
 DEMO_CHANNEL_SECRET = "livechat-demo-channel-secret"
 DEMO_ACCESS_TOKEN = "livechat-demo-access-token"
 _UNSAFE_ALGORITHMS = {"none", ""}
+MIN_JWT_SECRET_BYTES = 32
+_PLACEHOLDER = "change-me"  # how every secret in config/example.env begins
+_PUBLISHED_SECRETS = {DEMO_JWT_SECRET, DEMO_CHANNEL_SECRET, DEMO_ACCESS_TOKEN}
 
 
 def _split_list(value: Any) -> Any:
@@ -43,6 +46,8 @@ class LiveChatSettings(BaseSettings):
 
     line_channel_secret: str | None = None
     line_channel_access_token: str | None = None
+    # the bot's user id (LINE's webhook `destination`); when set, other destinations are refused
+    line_bot_user_id: str | None = Field(default=None, pattern=r"^U[0-9a-f]{32}$")
     line_api_base_url: str = "https://api.line.me"
     line_timeout: float = Field(default=10.0, gt=0)
     line_max_attempts: int = Field(default=4, ge=1, le=10)
@@ -71,9 +76,14 @@ class LiveChatSettings(BaseSettings):
     presence_grace: float = Field(default=3.0, ge=0)
     send_queue_size: int = Field(default=256, ge=1)
     max_connections: int = Field(default=10_000, ge=1)
-    max_connections_per_client: int = Field(default=200, ge=1)
+    max_connections_per_client: int = Field(default=200, ge=1)  # authenticated, per address
+    # sockets that have not authenticated yet, per address: a new one past this
+    # closes the oldest (1013), so idle unauthenticated sockets cannot lock operators out
+    max_unauthenticated_per_client: int = Field(default=20, ge=1)
     max_conversations_per_connection: int = Field(default=500, ge=1)
     webhook_max_bytes: int = Field(default=1_048_576, ge=1024)
+    # seconds to receive a whole webhook body; a slower one is answered 408
+    webhook_read_timeout: float = Field(default=10.0, gt=0)
     metrics_path: str | None = "/live-chat/metrics"
     api_prefix: str = "/live-chat"
     console: bool | None = None
@@ -90,6 +100,11 @@ class LiveChatSettings(BaseSettings):
         if bad or not value:
             raise ValueError("jwt_algorithms must name real algorithms; 'none' is refused")
         return value
+
+    @field_validator("line_bot_user_id", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_path", "metrics_path", mode="before")
     @classmethod
@@ -111,7 +126,8 @@ class LiveChatSettings(BaseSettings):
         return self.demo if self.console is None else self.console
 
     def check(self) -> None:
-        """Raise `ConfigError` when a setting that must not default is missing."""
+        """Raise `ConfigError` when a setting that must not default is missing or,
+        outside demo mode, is a published placeholder or a JWT secret under 32 bytes."""
         missing = []
         if not (self.jwt_secret or self.jwt_public_key):
             missing.append("LIVECHAT_JWT_SECRET (or LIVECHAT_JWT_PUBLIC_KEY)")
@@ -122,4 +138,27 @@ class LiveChatSettings(BaseSettings):
                 "livechat_ext cannot start without "
                 + ", ".join(missing)
                 + " (or set LIVECHAT_DEMO=true for a demo)"
+            )
+        if not self.demo:
+            self._check_secrets()
+
+    def _check_secrets(self) -> None:
+        secrets = {
+            "LIVECHAT_JWT_SECRET": self.jwt_secret,
+            "LIVECHAT_LINE_CHANNEL_SECRET": self.line_channel_secret,
+            "LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN": self.line_channel_access_token,
+        }
+        for name, value in secrets.items():
+            if value and (
+                value.strip().lower().startswith(_PLACEHOLDER) or value in _PUBLISHED_SECRETS
+            ):
+                raise ConfigError(
+                    f"{name} is still a placeholder from config/example.env or the demo; "
+                    "set the real value"
+                )
+        size = len((self.jwt_secret or "").encode("utf-8"))
+        if self.jwt_secret and size < MIN_JWT_SECRET_BYTES:
+            raise ConfigError(
+                f"LIVECHAT_JWT_SECRET is {size} bytes; use at least {MIN_JWT_SECRET_BYTES} "
+                "random bytes (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 
 from livechat_ext import LiveChatSettings, mint_token
-from tests.conftest import free_port, need
+from tests.conftest import REDIS_URL, drop_keys, free_port, need, unique_prefix
 from tests.helpers import CHANNEL_SECRET, SECRET
 
 
@@ -28,6 +27,7 @@ class Node:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     log_path: str = ""
+    serve_args: tuple[str, ...] = ()  # more `livechat-ext serve` arguments (--app ...)
 
     @property
     def ws_url(self) -> str:
@@ -45,6 +45,7 @@ class Node:
                 "-m",
                 "livechat_ext.cli",
                 "serve",
+                *self.serve_args,
                 "--port",
                 str(self.port),
                 "--log-level",
@@ -119,8 +120,9 @@ def node_env(store_url: str, redis_url: str, prefix: str, **extra: str) -> dict[
 async def cluster(
     tmp_path: Any, store_url: str, redis_url: str, n: int = 2, **extra: str
 ) -> AsyncIterator[Cluster]:
-    """`n` server processes on their own ports, one store, one Redis."""
-    prefix = f"lctest-{uuid.uuid4().hex[:8]}"
+    """`n` server processes on their own ports, one store, one Redis; the
+    cluster's keys are deleted from the test Redis when they have stopped."""
+    prefix = unique_prefix(redis_url)
     env = node_env(store_url, redis_url, prefix, **extra)
     nodes = [Node(free_port(), env, log_path=f"{tmp_path}/node{i}.log") for i in range(n)]
     settings = LiveChatSettings(jwt_secret=SECRET, line_channel_secret=CHANNEL_SECRET)
@@ -131,6 +133,8 @@ async def cluster(
     finally:
         for node in nodes:
             node.stop()
+        if redis_url == REDIS_URL:  # a private redis-server goes away with its keys
+            drop_keys(redis_url, prefix)
 
 
 @dataclass

@@ -217,33 +217,70 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         await asyncio.sleep(0.005)
 
 
-async def raw_silent_client(port: int, frames: list[str]) -> asyncio.StreamWriter:
-    """A WebSocket client that sends `frames`, then never reads again: a peer
-    that cannot keep up, down to the TCP buffers."""
+async def raw_ws_open(
+    port: int, path: str = "/ws/live-chat"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket handshake by hand, for clients that send what a library would not."""
     import base64
     import os
-    import socket
-    import struct
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(
         (
-            f"GET /ws/live-chat HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
-    await reader.readuntil(b"\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(head.decode(errors="replace"))
+    return reader, writer
+
+
+def text_frame_header(length: int) -> bytes:
+    """A masked text frame's header (FIN set) announcing `length` payload bytes,
+    with its mask; the payload, masked with it, would follow."""
+    import os
+    import struct
+
+    if length < 126:
+        size = bytes([0x80 | length])
+    elif length < 1 << 16:
+        size = bytes([0x80 | 126]) + struct.pack("!H", length)
+    else:
+        size = bytes([0x80 | 127]) + struct.pack("!Q", length)
+    return bytes([0x81]) + size + os.urandom(4)
+
+
+async def read_close_code(reader: asyncio.StreamReader) -> int:
+    """Read server frames until the close frame; its code."""
+    import struct
+
+    while True:
+        first, second = await reader.readexactly(2)
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await reader.readexactly(8))
+        payload = await reader.readexactly(length)
+        if first & 0x0F == 0x8:
+            return int(struct.unpack("!H", payload[:2])[0]) if length >= 2 else 1005
+
+
+async def raw_silent_client(port: int, frames: list[str]) -> asyncio.StreamWriter:
+    """A WebSocket client that sends `frames`, then never reads again: a peer
+    that cannot keep up, down to the TCP buffers."""
+    import socket
+
+    _reader, writer = await raw_ws_open(port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     for text in frames:
         data = text.encode()
-        mask = os.urandom(4)
-        header = bytes([0x81])
-        if len(data) < 126:
-            header += bytes([0x80 | len(data)])
-        else:
-            header += bytes([0x80 | 126]) + struct.pack("!H", len(data))
-        writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        header = text_frame_header(len(data))
+        mask = header[-4:]
+        writer.write(header + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
     await writer.drain()
     return writer

@@ -8,7 +8,15 @@ from livechat_ext.line.client import (
     retry_key_for,
     text_length,
 )
-from livechat_ext.line.webhook import InboundEvent, parse_webhook, sign, verify_signature
+from livechat_ext.line.webhook import (
+    InboundEvent,
+    RejectedEvent,
+    WebhookBatch,
+    parse_webhook,
+    read_webhook,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -16,7 +24,10 @@ __all__ = [
     "LineClient",
     "Profile",
     "PushResult",
+    "RejectedEvent",
+    "WebhookBatch",
     "parse_webhook",
+    "read_webhook",
     "retry_key_for",
     "sign",
     "text_length",

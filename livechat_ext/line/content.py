@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from livechat_ext.line.payloads import MessageContent
 from livechat_ext.models import MessageKind
 
 _KINDS: dict[str, MessageKind] = {
     kind.value: kind for kind in MessageKind if kind is not MessageKind.UNSUPPORTED
 }
 
-# The content fields copied into `data`, by kind, after `snake_keys`.
+# The content fields copied into `data`, by kind (snake_case names).
 _COMMON = ("quote_token", "quoted_message_id", "mark_as_read_token")
 _FIELDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.TEXT: ("emojis", "mention"),
@@ -23,32 +23,27 @@ _FIELDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.LOCATION: ("title", "address", "latitude", "longitude"),
 }
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Without these a kind cannot be shown as itself: the message is then `unsupported`.
+_REQUIRED: dict[MessageKind, tuple[str, ...]] = {
+    MessageKind.TEXT: ("text",),
+    MessageKind.STICKER: ("package_id", "sticker_id"),
+    MessageKind.LOCATION: ("latitude", "longitude"),
+}
 
 
-def message_kind(line_type: str) -> MessageKind:
-    """Our kind for LINE's content `type`; `unsupported` for any other type."""
-    return _KINDS.get(line_type, MessageKind.UNSUPPORTED)
+def message_kind(content: MessageContent) -> MessageKind:
+    """Our kind for a content: LINE's `type` when we know it and the content has
+    what that kind needs, else `unsupported`."""
+    kind = _KINDS.get(content.type, MessageKind.UNSUPPORTED)
+    if any(getattr(content, name) is None for name in _REQUIRED.get(kind, ())):
+        return MessageKind.UNSUPPORTED
+    return kind
 
 
-def snake_keys(value: Any) -> Any:
-    """`value` with every dict key, at any depth, from camelCase to snake_case."""
-    if isinstance(value, dict):
-        return {_snake(str(key)): snake_keys(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [snake_keys(item) for item in value]
-    return value
-
-
-def content_data(kind: MessageKind, content: dict[str, Any]) -> dict[str, Any]:
+def content_data(kind: MessageKind, content: MessageContent) -> dict[str, Any]:
     """The `data` of a message: LINE's message id as `message_id`, plus the
     kind's own fields; a field LINE left out is left out here too."""
-    data: dict[str, Any] = {"message_id": content.get("id")}
-    for name in (*_FIELDS.get(kind, ()), *_COMMON):
-        if content.get(name) is not None:
-            data[name] = content[name]
+    fields = (*_FIELDS.get(kind, ()), *_COMMON)
+    data: dict[str, Any] = {"message_id": content.id}
+    data.update(content.model_dump(include=set(fields), exclude_none=True))
     return data
-
-
-def _snake(name: str) -> str:
-    return _CAMEL_BOUNDARY.sub("_", name).lower()

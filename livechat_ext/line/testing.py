@@ -369,16 +369,27 @@ def unsend_event(
 
 
 def postback_event(
-    user_id: str, data: str, *, event_id: str | None = None, redelivery: bool = False
+    user_id: str,
+    data: str,
+    *,
+    params: dict[str, str] | None = None,
+    event_id: str | None = None,
+    redelivery: bool = False,
+    timestamp: int | None = None,
 ) -> dict[str, Any]:
-    """A postback action's `data`."""
+    """A postback action's `data`, with the `params` LINE adds for a date-time
+    picker or a rich menu switch."""
+    postback: dict[str, Any] = {"data": data}
+    if params is not None:
+        postback["params"] = params
     return _user_event(
         "postback",
         user_id,
         event_id=event_id,
         redelivery=redelivery,
         reply=True,
-        postback={"data": data},
+        timestamp=timestamp,
+        postback=postback,
     )
 
 

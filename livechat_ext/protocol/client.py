@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from ..errors import ErrorCode, LiveChatError
+from ..models import MAX_LINE_USER_ID_LENGTH
 
 MAX_REF_LENGTH = 64
 MAX_TEXT_LENGTH = 5000
@@ -38,7 +39,8 @@ def _no_nul(value: str) -> str:
 
 
 NoNul = AfterValidator(_no_nul)  # no store keeps NUL in text (PostgreSQL refuses it)
-LineUserId = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+# the rule of models.valid_line_user_id (lone surrogates are refused with the frame)
+LineUserId = Annotated[str, Field(min_length=1, max_length=MAX_LINE_USER_ID_LENGTH), NoNul]
 MAX_SEQ = 2**63 - 1
 
 

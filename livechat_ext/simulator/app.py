@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, model_validator
 
+from livechat_ext.security_headers import SECURITY_HEADERS
 from livechat_ext.simulator.events import user_event_stream
 from livechat_ext.simulator.fake_records import Profile
 from livechat_ext.simulator.fake_rules import MAX_TEXT_UTF16, utf16_length
@@ -183,8 +184,17 @@ def create_simulator_app(
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="simulator-static")
+    app.mount("/", _SecureStaticFiles(directory=STATIC_DIR, html=True), name="simulator-static")
     return app
+
+
+class _SecureStaticFiles(StaticFiles):
+    """The simulator's page and scripts, with the console's security headers."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
 
 __all__ = ["NewUser", "UserMessage", "create_simulator_app"]

@@ -26,6 +26,7 @@ from .base import (
     Page,
     Store,
 )
+from .schema import conversation_cursor
 from .sql import SqlStore
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///livechat.db"
@@ -103,5 +104,6 @@ __all__ = [
     "Page",
     "SqlStore",
     "Store",
+    "conversation_cursor",
     "create_store",
 ]

@@ -155,7 +155,9 @@ class Store(Protocol):
     async def list_conversations(
         self, *, limit: int, cursor: str | None = None
     ) -> ConversationPage:
-        """Conversations newest first (by `updated_at`), paged by an opaque cursor."""
+        """Conversations newest first (by `updated_at`, then `line_user_id`), paged
+        by an opaque cursor: `next_cursor`, or `conversation_cursor(c)` to go on
+        after any conversation `c`. A cursor the store cannot read is a `ValueError`."""
 
     async def last_inbound(self, line_user_id: str) -> Message | None:
         """The LINE user's latest message (its `data.mode` tells standby), or None."""

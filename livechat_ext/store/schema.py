@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ..models import (
     Conversation,
@@ -42,6 +42,7 @@ from ..models import (
     MessageStatus,
     Sender,
     SenderType,
+    valid_line_user_id,
 )
 
 SCHEMA_VERSION = 1
@@ -65,6 +66,52 @@ class UTCDateTime(TypeDecorator[datetime]):
         return as_utc(value)
 
 
+NUL_STAND_IN = "\ufffd"
+"""What a store keeps for a NUL: PostgreSQL text and jsonb cannot hold one, and
+SQLite keeps the same, so the stores agree."""
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL in its strings (and in the keys and items of its
+    dicts and lists) replaced by `NUL_STAND_IN`."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STAND_IN) if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
+class _NulFree:
+    """Binds values without NUL, in writes and in comparisons alike."""
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return without_nul(value)
+
+
+class NulFreeString(_NulFree, TypeDecorator[str]):
+    impl = String
+    cache_ok = True
+
+
+class NulFreeText(_NulFree, TypeDecorator[str]):
+    impl = Text
+    cache_ok = True
+
+
+class NulFreeJSON(_NulFree, TypeDecorator[Any]):
+    """JSON, as JSONB on PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
 def as_utc(value: datetime) -> datetime:
     """`value` in UTC; a naive datetime is taken to be UTC already."""
     if value.tzinfo is None:
@@ -77,9 +124,9 @@ metadata = MetaData()
 conversations = Table(
     "livechat_conversations",
     metadata,
-    Column("line_user_id", String(64), primary_key=True),
-    Column("display_name", Text, nullable=True),
-    Column("picture_url", Text, nullable=True),
+    Column("line_user_id", NulFreeString(64), primary_key=True),
+    Column("display_name", NulFreeText, nullable=True),
+    Column("picture_url", NulFreeText, nullable=True),
     Column("followed", Boolean, nullable=False, default=True),
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
@@ -93,21 +140,21 @@ messages = Table(
     Column("id", String(32), primary_key=True),
     Column(
         "line_user_id",
-        String(64),
+        NulFreeString(64),
         ForeignKey("livechat_conversations.line_user_id"),
         nullable=False,
     ),
     Column("seq", BigInteger, nullable=False),
     Column("direction", String(16), nullable=False),
     Column("sender_type", String(16), nullable=False),
-    Column("sender_id", String(128), nullable=True),
+    Column("sender_id", NulFreeString(128), nullable=True),
     Column("kind", String(16), nullable=False),
-    Column("text", Text, nullable=True),
-    Column("data", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("text", NulFreeText, nullable=True),
+    Column("data", NulFreeJSON, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("client_msg_id", String(64), nullable=True),
-    Column("error", Text, nullable=True),
-    Column("webhook_event_id", String(128), nullable=True),
+    Column("client_msg_id", NulFreeString(64), nullable=True),
+    Column("error", NulFreeText, nullable=True),
+    Column("webhook_event_id", NulFreeString(128), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("line_user_id", "seq", name="uq_livechat_messages_seq"),
@@ -119,7 +166,7 @@ messages = Table(
 webhook_events = Table(
     "livechat_webhook_events",
     metadata,
-    Column("webhook_event_id", String(128), primary_key=True),
+    Column("webhook_event_id", NulFreeString(128), primary_key=True),
     Column("received_at", UTCDateTime, nullable=False),
 )
 
@@ -196,14 +243,23 @@ def encode_cursor(updated_at: datetime, line_user_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def conversation_cursor(conversation: Conversation) -> str:
+    """The cursor that continues a conversation listing after `conversation`."""
+    return encode_cursor(conversation.updated_at, conversation.line_user_id)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The pair inside a cursor; raises `ValueError` for anything else."""
+    """The pair inside a cursor, the time in UTC; raises `ValueError` for
+    anything else, including what no store could look up (a NUL in the id, a
+    time that leaves the calendar once moved to UTC)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, line_user_id = json.loads(raw)
         when = datetime.fromisoformat(stamp)
-    except (ValueError, TypeError) as exc:
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ValueError("invalid conversation cursor") from exc
-    if when.tzinfo is None or not isinstance(line_user_id, str):
+    if when.tzinfo is None or not valid_line_user_id(line_user_id):
         raise ValueError("invalid conversation cursor")
     return when, line_user_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from .schema import (
     new_message_row,
     schema_version,
     webhook_events,
+    without_nul,
 )
 
 _SCHEMA_LOCK_KEY = 0x6C69766563686174  # "livechat": serialises create_schema on PostgreSQL
@@ -108,6 +110,14 @@ class SqlStore:
             await conn.execute(self._insert(schema_version).values(row).on_conflict_do_nothing())
 
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
+        # the message returned is the one stored: with U+FFFD for NUL (see NulFreeText)
+        new = replace(
+            new,
+            line_user_id=without_nul(new.line_user_id),
+            text=without_nul(new.text),
+            data=without_nul(dict(new.data)),
+            webhook_event_id=without_nul(new.webhook_event_id),
+        )
         now = self._clock()
         event_id = new.webhook_event_id
         try:
@@ -136,6 +146,9 @@ class SqlStore:
     async def add_outbound(
         self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
     ) -> OutboundResult:
+        line_user_id, client_msg_id, sender_id, text = without_nul(
+            [line_user_id, client_msg_id, sender_id, text]
+        )
         try:
             async with self._tx(write=True) as conn:
                 found = await self._find_outbound(conn, line_user_id, client_msg_id)
@@ -177,6 +190,7 @@ class SqlStore:
         error: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> Message:
+        error, data = without_nul(error), without_nul(data)
         where = messages.c.id == message_id
         async with self._tx(write=True) as conn:
             found = await conn.execute(select(messages).where(where).with_for_update())
@@ -192,6 +206,7 @@ class SqlStore:
 
     async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
         col = messages.c
+        line_message_id = without_nul(line_message_id)  # bound as plain text: no NUL-free type
         where = and_(
             col.line_user_id == line_user_id,
             col.direction == Direction.INBOUND,

@@ -4,7 +4,6 @@ they cannot drift. Each test sees two "nodes" of one deployment."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -46,7 +45,7 @@ async def pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Br
     from livechat_ext.broker.redis import RedisBroker
 
     url = request.getfixturevalue("redis_url")
-    prefix = f"lctest-{uuid.uuid4().hex[:8]}"
+    prefix = request.getfixturevalue("redis_prefix")  # its keys are deleted after `pair`
     a, b = RedisBroker(url, prefix=prefix), RedisBroker(url, prefix=prefix)
     yield a, b
     await a.close()
@@ -134,13 +133,14 @@ async def test_cluster_presence_rooms_and_reaping(pair: tuple[Broker, Broker]) -
 
 
 @pytest.mark.redis
-async def test_redis_subscriber_survives_an_unexpected_error(redis_url: str) -> None:
+async def test_redis_subscriber_survives_an_unexpected_error(
+    redis_url: str, redis_prefix: str
+) -> None:
     """redis-py can raise RuntimeError from a pubsub caught mid-reconnect; the
     subscriber must log it, reconnect and keep delivering."""
     from livechat_ext.broker.redis import RedisBroker
 
-    prefix = f"lctest-{uuid.uuid4().hex[:8]}"
-    a, b = RedisBroker(redis_url, prefix=prefix), RedisBroker(redis_url, prefix=prefix)
+    a, b = RedisBroker(redis_url, prefix=redis_prefix), RedisBroker(redis_url, prefix=redis_prefix)
     real_pubsub = b._sub_redis.pubsub
     broken_once = []
 

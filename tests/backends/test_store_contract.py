@@ -4,6 +4,7 @@ backends cannot drift. Two stores on one database stand for two processes."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -457,7 +458,25 @@ async def test_list_conversations_exact_page_has_no_cursor(store: Store) -> None
     assert len(page.conversations) == 2 and page.next_cursor is None
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", "WzEsIDJd", "WyJ4IiwgIlUxIl0"])
+def _cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        "WzEsIDJd",
+        "WyJ4IiwgIlUxIl0",
+        # what no store could look up, or what crashed the decoding
+        pytest.param(_cursor(b'["2026-01-01T00:00:00+00:00", "U\\u0000"]'), id="nul-id"),
+        pytest.param(_cursor(b'["2026-01-01T00:00:00+00:00", "' + b"U" * 65 + b'"]'), id="long-id"),
+        pytest.param(_cursor(b'["0001-01-01T00:00:00+23:59", "U1"]'), id="before-year-1-in-utc"),
+        pytest.param(_cursor(b"[" * 3000), id="deep"),
+    ],
+)
 async def test_list_conversations_refuses_a_bad_cursor(store: Store, cursor: str) -> None:
     with pytest.raises(ValueError, match="cursor"):
         await store.list_conversations(limit=2, cursor=cursor)
@@ -605,3 +624,50 @@ async def test_prune_events_forgets_old_ids_but_messages_stay_deduplicated(
     )
     assert await store.record_event("ev-new") is False
     assert await store.record_event("ev-follow") is True  # forgotten after the retention
+
+
+async def test_nul_is_stored_as_a_stand_in_on_every_store(store: Store) -> None:
+    """PostgreSQL text and jsonb cannot hold NUL (today a 503 that LINE redelivers
+    for ever): every store keeps U+FFFD in its place, and returns what it keeps."""
+    sub = "\ufffd"
+    stored = await store.add_inbound(
+        NewInbound(
+            "Un",
+            MessageKind.FILE,
+            "a\x00b",
+            {"file_name": "x\x00.txt", "k\x00": ["\x00"], "message_id": "m\x00"},
+            webhook_event_id="ev\x00",
+        )
+    )
+    assert stored is not None
+    assert stored.message.text == f"a{sub}b"
+    assert stored.message.data == {
+        "file_name": f"x{sub}.txt",
+        f"k{sub}": [sub],
+        "message_id": f"m{sub}",
+    }
+    [read] = (await store.history("Un", limit=10)).messages
+    assert read == stored.message
+    again = NewInbound("Un", MessageKind.TEXT, "dup", webhook_event_id="ev\x00")
+    assert await store.add_inbound(again) is None  # the event id is still recognised
+    assert await store.record_event("follow\x00") is True
+    assert await store.record_event("follow\x00") is False
+    out = await store.add_outbound("Un", "c\x00", "op\x00", "hi\x00")
+    assert (out.message.client_msg_id, out.message.sender.id, out.message.text) == (
+        f"c{sub}",
+        f"op{sub}",
+        f"hi{sub}",
+    )
+    assert (await store.add_outbound("Un", "c\x00", "op\x00", "hi\x00")).created is False
+    failed = await store.set_status(
+        out.message.id, MessageStatus.FAILED, error="LINE said \x00", data={"x": "\x00"}
+    )
+    assert failed.error == f"LINE said {sub}" and failed.data == {"x": sub}
+    assert await store.get_message(out.message.id) == failed
+    named = await store.update_conversation("Un", display_name="N\x00", picture_url="h\x00")
+    assert (named.display_name, named.picture_url) == (f"N{sub}", f"h{sub}")
+    hidden = await store.unsend("Un", "m\x00")
+    assert hidden is not None and hidden.id == stored.message.id
+    # a look-up with a NUL finds nothing instead of failing
+    assert await store.get_conversation("U\x00none") is None
+    assert (await store.history("U\x00none", limit=5)).messages == []

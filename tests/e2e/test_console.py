@@ -22,19 +22,35 @@ def has_class(name: str) -> re.Pattern[str]:
     return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")
 
 
+# Playwright's init scripts run whatever the page's Content-Security-Policy says
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+});
+"""
+
+
 @pytest.fixture
 def pages(browser: Any) -> Iterator[Any]:
     """Opens pages in fresh browser contexts, closed afterwards; an uncaught
-    script error on any page fails the test."""
+    script error or a Content-Security-Policy violation on any page fails the test."""
     contexts: list[Any] = []
     errors: list[str] = []
+
+    def on_console(page: Any, message: Any) -> None:
+        if message.type == "error" and (
+            "CSP violation" in message.text or "Content Security Policy" in message.text
+        ):
+            errors.append(f"{page.url}: {message.text}")
 
     def open_page(url: str, width: int = 1280, height: int = 800) -> Any:
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         context.set_default_timeout(15_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: on_console(page, message))
         page.goto(url)
         return page
 
@@ -112,6 +128,36 @@ def test_operator_reply_appears_in_the_simulator(pages: Any, demo: DemoServer) -
     expect(mine).to_have_class(has_class("status-sent"))
     expect(console.locator("#composer-input")).to_have_value("")
     expect(sim.locator("#messages .msg-account").last).to_contain_text("Yes, next-day delivery!")
+
+
+def test_console_and_simulator_work_under_their_content_security_policy(
+    pages: Any, demo: DemoServer
+) -> None:
+    """Served with a strict CSP (no inline script or style), the pages still work:
+    the `pages` fixture fails the test on any violation Chromium reports."""
+    from playwright.sync_api import expect
+
+    user = demo.new_user("Yuki")
+    demo.sticker(user, "446", "1989")  # an image from LINE's CDN
+    console = open_console(pages, demo)
+    for path in ("/live-chat/console/", "/live-chat/console/app.js", "/live-chat/simulator/"):
+        headers = console.request.get(f"{demo.base}{path}").headers
+        assert "script-src 'self'" in headers["content-security-policy"], path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert (
+            headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+        )
+    open_conversation(console, "Yuki")
+    expect(
+        console.locator("#thread .msg.in .sticker img, #thread .msg.in .card-sticker")
+    ).to_have_count(1)
+    box = console.locator("#composer-input")
+    before = box.bounding_box()["height"]
+    box.fill("one\ntwo\nthree\nfour")  # the composer grows through CSSOM, which CSP allows
+    expect(box).not_to_have_css("height", f"{before}px")
+    sim = simulator_user(pages, demo, "Ren")
+    simulator_says(sim, "hello under CSP")
+    expect(console.locator("button.conv", has_text="Ren")).to_contain_text("hello under CSP")
 
 
 def test_typing_shows_on_both_sides(pages: Any, demo: DemoServer) -> None:
@@ -260,3 +306,33 @@ def test_screenshots(pages: Any, own_demo: DemoServer) -> None:
     if os.environ.get("LIVECHAT_UPDATE_DOCS") == "1":
         (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copyfile(console_png, ROOT / "docs" / "console.png")
+
+
+def test_a_postback_is_shown_as_an_action_not_as_words(pages: Any, demo: DemoServer) -> None:
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from livechat_ext.line.testing import postback_event, sign, webhook_body
+    from livechat_ext.settings import DEMO_CHANNEL_SECRET
+
+    user_id = demo.new_user("Piet")
+    event = postback_event(user_id, "storeId=12345", params={"datetime": "2017-12-25T01:00"})
+    body = webhook_body([event])
+    request = urllib.request.Request(
+        f"{demo.base}/line/webhook",
+        data=body,
+        method="POST",
+        headers={"X-Line-Signature": sign(body, DEMO_CHANNEL_SECRET)},
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+
+    console = open_console(pages, demo)
+    row = console.locator("button.conv", has_text="Piet")
+    expect(row).to_contain_text("Tapped an action")
+    open_conversation(console, "Piet")
+    shown = console.locator("#thread .msg.in").last
+    expect(shown).to_contain_text("Tapped an action: storeId=12345")
+    expect(shown).to_contain_text("datetime: 2017-12-25T01:00")
+    expect(shown).not_to_contain_text("Unsupported")

@@ -266,7 +266,7 @@ async def test_redis_restart_during_traffic_loses_no_stored_message(tmp_path, st
         redis.stop()
 
 
-async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url):
+async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url, redis_prefix):
     """`livechat-ext serve --workers 2`: connections land on either worker, and a
     webhook reaches every operator whichever worker took it."""
     import subprocess
@@ -276,7 +276,7 @@ async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url
     from tests.conftest import free_port
 
     port = free_port()
-    env = node_env(store_backend, redis_url, f"lcw-{port}")
+    env = node_env(store_backend, redis_url, redis_prefix)
     log_path = f"{tmp_path}/workers.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(

@@ -41,6 +41,40 @@ async def test_connection_caps_per_client_and_in_total(tmp_path):
             await c.close()
 
 
+async def test_unauthenticated_sockets_cannot_lock_operators_out(tmp_path):
+    """Sockets that never authenticate (one address, as behind a proxy) have an
+    allowance of their own: past it the oldest is closed 1013, and they neither
+    use up the address's operator places nor keep an operator from connecting."""
+    settings = make_settings(
+        tmp_path, max_connections_per_client=2, max_unauthenticated_per_client=3, auth_timeout=1
+    )
+    async with serve(LiveChat(settings)) as srv:
+        idle = [await Client.connect(srv.ws_url) for _ in range(5)]
+        assert [await c.wait_closed() for c in idle[:2]] == [1013, 1013]  # the oldest made room
+        operators = [await Client.connect(srv.ws_url, srv.token(f"op{i}")) for i in range(2)]
+        assert [op.frames[0]["type"] for op in operators] == ["auth_success"] * 2
+        assert await idle[4].wait_closed(timeout=10) == 4001  # auth_timeout as before
+        assert (await operators[0].request("ping", "pong"))["type"] == "pong"
+        for op in operators:
+            await op.close()
+
+
+async def test_operator_places_are_taken_when_sockets_authenticate(tmp_path):
+    async with serve(LiveChat(make_settings(tmp_path, max_connections_per_client=2))) as srv:
+        sockets = [await Client.connect(srv.ws_url) for _ in range(3)]
+        for i, c in enumerate(sockets):
+            await c.send("auth", token=srv.token(f"op{i}"))
+        for c in sockets[:2]:
+            await c.wait_type("auth_success")
+        assert await sockets[2].wait_closed() == 1013  # the address's places are taken
+        await sockets[0].close()
+        await eventually(lambda: len(srv.live_chat.hub.connections) == 1)
+        again = await Client.connect(srv.ws_url, srv.token("op9"))  # a place freed up
+        assert again.frames[0]["type"] == "auth_success"
+        for c in (sockets[1], again):
+            await c.close()
+
+
 async def test_conversation_cap_per_connection(tmp_path):
     async with serve(LiveChat(make_settings(tmp_path, max_conversations_per_connection=3))) as srv:
         c = await Client.connect(srv.ws_url, srv.token("a"))
@@ -114,10 +148,12 @@ async def _connect_with_query_tokens(tmp_path, handler: logging.Handler) -> None
         uvicorn_logger = logging.getLogger("uvicorn")
         uvicorn_logger.addHandler(handler)
         token = srv.token("secretive")
-        _seen_tokens[:] = [token, "not-a-real-jwt"]
-        c = await Client.connect(f"{srv.ws_url}?token={token}")
-        await c.wait_type("auth_success")
-        await c.close()
+        encoded = srv.token("encoded")  # `%74oken` is `token` to the server: logged raw
+        _seen_tokens[:] = [token, encoded, "not-a-real-jwt"]
+        for url in (f"{srv.ws_url}?token={token}", f"{srv.ws_url}?%74oken={encoded}"):
+            c = await Client.connect(url)
+            await c.wait_type("auth_success")
+            await c.close()
         bad = await Client.connect(f"{srv.ws_url}?token=not-a-real-jwt")
         await bad.wait_closed()
         uvicorn_logger.removeHandler(handler)

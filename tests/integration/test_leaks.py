@@ -31,7 +31,8 @@ async def one_cycle(url: str, token: str, i: int) -> None:
 
 
 async def test_thousand_cycles_leave_no_connection_room_or_task(tmp_path):
-    settings = make_settings(tmp_path, presence_grace=0)
+    # 50 clients of one address open at once, before any authenticates
+    settings = make_settings(tmp_path, presence_grace=0, max_unauthenticated_per_client=50)
     async with serve(LiveChat(settings)) as srv:
         lc = srv.live_chat
         baseline = len(asyncio.all_tasks())

@@ -204,7 +204,8 @@ async def test_every_kind_becomes_visible_and_groups_are_ignored(tmp_path):
         )
         assert sticker["data"]["package_id"] == "446" and sticker["data"]["sticker_id"] == "1988"
         assert location["data"]["title"] == "Office"
-        assert postback["data"]["postback_data"] == "action=buy"
+        assert postback["data"]["event_type"] == "postback"
+        assert postback["data"]["postback"] == {"data": "action=buy"}
         assert await srv.live_chat.store.get_conversation("Cgroup") is None
         await op.close()
 

@@ -5,7 +5,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from livechat_ext import AuthError, AuthErrorCode, LiveChatSettings, TokenVerifier, mint_token
+from livechat_ext import (
+    AuthError,
+    AuthErrorCode,
+    ConfigError,
+    LiveChatSettings,
+    TokenVerifier,
+    mint_token,
+)
 
 SECRET = "unit-secret-" + "0123456789abcdef" * 4
 
@@ -70,13 +77,18 @@ def test_wrong_algorithm_refused():
         TokenVerifier(settings()).verify(token({}, alg="HS512"))
 
 
-def test_rs256_public_key():
+def _rsa_key() -> tuple[rsa.RSAPrivateKey, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = (
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    return key, public
+
+
+def test_rs256_public_key():
+    key, public = _rsa_key()
     s = LiveChatSettings(jwt_public_key=public, jwt_algorithms="RS256", line_channel_secret="x")
     assert TokenVerifier(s).verify(token({}, key=key, alg="RS256")).admin_id == "alice"
     with pytest.raises(AuthError):  # an HS256 token signed with the public key: key confusion
@@ -108,3 +120,33 @@ def test_leeway_accepts_recently_expired():
 def test_mint_token_roundtrip():
     s = settings(jwt_audience="console")
     assert TokenVerifier(s).verify(mint_token(s, "bob", name="Bob")).name == "Bob"
+
+
+@pytest.mark.parametrize("exp", [10**20, 2**63, 1e300, 253402300800])
+def test_an_exp_beyond_any_date_is_an_invalid_token(exp):
+    """Far beyond year 9999 (an OverflowError inside the conversion today)."""
+    with pytest.raises(AuthError) as info:
+        TokenVerifier(settings()).verify(token({"exp": exp}))
+    assert info.value.code is AuthErrorCode.INVALID_TOKEN
+
+
+@pytest.mark.parametrize(
+    ("kw", "setting"),
+    [
+        ({"jwt_secret": "public"}, "LIVECHAT_JWT_SECRET"),  # a public key as the HMAC secret
+        ({"jwt_public_key": "public"}, "LIVECHAT_JWT_PUBLIC_KEY"),  # ... with HS256 left on
+        ({"jwt_public_key": "public", "jwt_algorithms": "RS256,HS256"}, "LIVECHAT_JWT_PUBLIC_KEY"),
+        ({"jwt_public_key": SECRET, "jwt_algorithms": "RS256"}, "LIVECHAT_JWT_PUBLIC_KEY"),
+        ({"jwt_public_key": "public", "jwt_algorithms": "ES256"}, "LIVECHAT_JWT_PUBLIC_KEY"),
+        ({"jwt_secret": SECRET, "jwt_algorithms": "HS257"}, "LIVECHAT_JWT_ALGORITHMS"),
+    ],
+)
+def test_a_key_of_the_wrong_kind_is_a_config_error_at_creation(kw, setting, tmp_path):
+    from livechat_ext import LiveChat
+
+    _, public = _rsa_key()
+    values = {k: public if v == "public" else v for k, v in kw.items()}
+    store_url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    with pytest.raises(ConfigError) as info:
+        LiveChat(LiveChatSettings(line_channel_secret="c", store_url=store_url, **values))
+    assert setting in str(info.value) and "BEGIN" not in str(info.value)

@@ -37,7 +37,11 @@ def test_serve_without_secrets_is_a_clear_error():
 
 def test_several_workers_need_a_shared_broker():
     result = run(
-        "serve", "--workers", "2", LIVECHAT_JWT_SECRET="s", LIVECHAT_LINE_CHANNEL_SECRET="c"
+        "serve",
+        "--workers",
+        "2",
+        LIVECHAT_JWT_SECRET="cli-test-secret-" + "x" * 32,
+        LIVECHAT_LINE_CHANNEL_SECRET="c",
     )
     assert result.returncode == 2 and "redis://" in result.stderr
 
@@ -60,3 +64,27 @@ def test_env_file_is_read(tmp_path):
     assert TokenVerifier(settings).verify(result.stdout.strip()).admin_id == "bob"
     missing = run("token", "--admin-id", "bob", "--env-file", str(tmp_path / "nope.env"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_serve_runs_a_host_app_with_the_plugins_limits(monkeypatch):
+    """`serve --app` keeps the limits uvicorn's defaults lack, derived from settings."""
+    import uvicorn
+
+    from livechat_ext.cli import build_parser, serve_options
+
+    monkeypatch.setenv("LIVECHAT_MAX_FRAME_BYTES", "4096")
+    args = build_parser().parse_args(
+        ["serve", "--app", "examples.host_app:create_app", "--factory", "--workers", "2"]
+    )
+    options = serve_options(args)  # a host app checks its own secrets and broker
+    assert (options["app"], options["factory"]) == ("examples.host_app:create_app", True)
+    options.pop("app_dir")  # uvicorn.run's, not Config's
+    options["log_config"] = None  # Config would apply it to this process's loggers
+    config = uvicorn.Config(**options)
+    assert config.ws_max_size == 4096 and config.ws_ping_interval is None
+    assert config.http == "h11" and config.h11_max_incomplete_event_size is not None
+
+
+def test_serve_app_must_name_module_and_attribute():
+    result = run("serve", "--app", "examples.host_app")
+    assert result.returncode == 2 and "MODULE:ATTR" in result.stderr

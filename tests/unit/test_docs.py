@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "docs" / "PROTOCOL.md"
 
 
 def test_protocol_copy_matches_the_contract() -> None:
-    if not SHARED.exists():
-        pytest.skip("the shared contract is not beside this checkout")
+    need(SHARED.exists(), f"the shared contract is not beside this checkout ({SHARED})")
     assert (ROOT / "docs" / "PROTOCOL.md").read_text() == SHARED.read_text()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import livechat_ext.line
 from livechat_ext.errors import InvalidSignatureError, InvalidWebhookError
-from livechat_ext.line import InboundEvent, parse_webhook, sign, verify_signature
+from livechat_ext.line import InboundEvent, parse_webhook, read_webhook, sign, verify_signature
 from livechat_ext.line import testing as lt
 from livechat_ext.models import MessageKind
 
@@ -41,7 +41,10 @@ def test_public_api() -> None:
         "LineClient",
         "Profile",
         "PushResult",
+        "RejectedEvent",
+        "WebhookBatch",
         "parse_webhook",
+        "read_webhook",
         "retry_key_for",
         "sign",
         "text_length",
@@ -102,30 +105,77 @@ def _without(event: dict[str, Any], key: str) -> dict[str, Any]:
         pytest.param(b"null", id="null"),
         pytest.param(b'{"destination": "U1"}', id="no-events"),
         pytest.param(b'{"events": 5}', id="events-not-list"),
-        pytest.param(b'{"events": [5]}', id="event-not-object"),
-        pytest.param(lt.webhook_body([_without(lt.text_event(USER, "x"), "type")]), id="no-type"),
-        pytest.param(
-            lt.webhook_body([_without(lt.text_event(USER, "x"), "webhookEventId")]),
-            id="no-webhookEventId",
-        ),
-        pytest.param(
-            lt.webhook_body([_without(lt.text_event(USER, "x"), "deliveryContext")]),
-            id="no-deliveryContext",
-        ),
-        pytest.param(lt.webhook_body([_without(lt.text_event(USER, "x"), "mode")]), id="no-mode"),
-        pytest.param(
-            lt.webhook_body([{**lt.text_event(USER, "x"), "timestamp": "yesterday"}]),
-            id="bad-timestamp",
-        ),
-        pytest.param(
-            lt.webhook_body([lt.text_event(USER, "x", timestamp=10**30)]),
-            id="timestamp-out-of-range",
-        ),
+        pytest.param(b'{"events": [], "x": NaN}', id="nan"),
+        pytest.param(b'{"events": [], "x": -Infinity}', id="infinity"),
+        pytest.param(b'{"events": [], "x": 1e400}', id="float-overflow"),
+        pytest.param(b'{"events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", id="deep"),
     ],
 )
 def test_malformed_body_is_invalid_webhook(body: bytes) -> None:
     with pytest.raises(InvalidWebhookError):
         signed_parse(body)
+
+
+def _good(text: str = "kept") -> dict[str, Any]:
+    return lt.text_event(USER, text)
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        pytest.param(5, "event", id="not-object"),
+        pytest.param(_without(_good(), "type"), "type", id="no-type"),
+        pytest.param(_without(_good(), "webhookEventId"), "webhookEventId", id="no-id"),
+        pytest.param(_without(_good(), "deliveryContext"), "deliveryContext", id="no-context"),
+        pytest.param(_without(_good(), "mode"), "mode", id="no-mode"),
+        pytest.param({**_good(), "timestamp": "yesterday"}, "timestamp", id="bad-timestamp"),
+        pytest.param(lt.text_event(USER, "x", timestamp=10**30), "timestamp", id="ts-range"),
+        pytest.param(
+            {**_good(), "source": {"type": "user", "userId": "U" * 65}},
+            "userId",
+            id="user-id-too-long",
+        ),
+        pytest.param({**_good(), "webhookEventId": "E" * 129}, "webhookEventId", id="long-id"),
+        pytest.param(_without(_good(), "message"), "message", id="no-message"),
+        pytest.param(
+            {**_good(), "message": {"type": "text", "text": "no id"}}, "message.id", id="no-msg-id"
+        ),
+        pytest.param(
+            {**lt.postback_event(USER, "a"), "postback": {"params": {}}},
+            "postback.data",
+            id="postback-without-data",
+        ),
+        pytest.param(
+            {**lt.unsend_event(USER, "1"), "unsend": {}}, "unsend.messageId", id="unsend-without-id"
+        ),
+    ],
+)
+def test_an_unreadable_event_is_set_aside_and_the_others_kept(bad: object, problem: str) -> None:
+    body = lt.webhook_body([_good("before"), bad, _good("after")])  # type: ignore[list-item]
+
+    batch = read_webhook(body, sign(body, SECRET), SECRET)
+
+    assert [e.text for e in batch.events] == ["before", "after"]
+    (rejected,) = batch.rejected
+    assert problem in rejected.reason
+    if isinstance(bad, dict) and "webhookEventId" in bad:
+        assert rejected.webhook_event_id == bad["webhookEventId"][:128]
+
+
+def test_a_rejection_names_fields_never_their_values() -> None:
+    secret_text = "my card number is 4111"
+    bad = {**lt.text_event(USER, secret_text), "timestamp": secret_text}
+    body = lt.webhook_body([bad])
+
+    (rejected,) = read_webhook(body, sign(body, SECRET), SECRET).rejected
+
+    assert "timestamp" in rejected.reason and "4111" not in rejected.reason
+
+
+def test_destination_is_read() -> None:
+    body = lt.webhook_body([], destination="U" + "a" * 32)
+
+    assert read_webhook(body, sign(body, SECRET), SECRET).destination == "U" + "a" * 32
 
 
 def test_text_event() -> None:
@@ -266,12 +316,13 @@ def test_unfollow_unsend_and_postback() -> None:
     unfollow, unsend, postback = parse(
         lt.unfollow_event(USER),
         lt.unsend_event(USER, "325708"),
-        lt.postback_event(USER, "action=buy&itemid=1"),
+        lt.postback_event(USER, "action=buy&itemid=1", params={"date": "2017-12-25"}),
     )
 
     assert (unfollow.type, unfollow.reply_token, unfollow.kind) == ("unfollow", None, None)
     assert (unsend.type, unsend.unsend_message_id) == ("unsend", "325708")
     assert (postback.type, postback.postback_data) == ("postback", "action=buy&itemid=1")
+    assert postback.postback_params == {"date": "2017-12-25"}
 
 
 def test_other_known_event_keeps_its_raw_type() -> None:
@@ -313,26 +364,52 @@ def test_unknown_message_type_is_unsupported() -> None:
     assert inbound.reply_token == event["replyToken"]
 
 
-def test_content_the_sdk_refuses_is_unsupported_but_keeps_its_text() -> None:
-    # LINE always sends quoteToken on text; without it the SDK gives an UnknownEvent.
+def test_text_without_a_quote_token_is_still_text() -> None:
+    # line-bot-sdk's model refuses this (an UnknownEvent): what we use is all there
     event = lt.message_event(USER, {"type": "text", "id": "43", "text": "still readable"})
 
     inbound = parse_one(event)
 
-    assert inbound.kind is MessageKind.UNSUPPORTED
+    assert inbound.kind is MessageKind.TEXT
     assert inbound.text == "still readable"
-    assert inbound.data == {"line_type": "text", "message_id": "43"}
+    assert inbound.data == {"message_id": "43"}
 
 
-def test_unknown_event_type_is_kept_as_unsupported() -> None:
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        pytest.param({"type": "text", "id": "44", "text": 5}, None, id="text-not-a-string"),
+        pytest.param({"type": "sticker", "id": "44", "text": "hi"}, "hi", id="sticker-no-ids"),
+    ],
+)
+def test_content_we_cannot_show_is_unsupported_but_keeps_what_it_can(
+    content: dict[str, Any], text: str | None
+) -> None:
+    inbound = parse_one(lt.message_event(USER, content))
+
+    assert inbound.kind is MessageKind.UNSUPPORTED
+    assert inbound.data == {"line_type": content["type"], "message_id": "44"}
+    assert inbound.text == text
+
+
+def test_a_field_of_an_unknown_shape_is_dropped_and_the_rest_kept() -> None:
+    content = {"type": "text", "id": "45", "text": "hi", "emojis": "x", "quoteToken": "q"}
+
+    inbound = parse_one(lt.message_event(USER, content))
+
+    assert (inbound.kind, inbound.text) == (MessageKind.TEXT, "hi")
+    assert inbound.data == {"message_id": "45", "quote_token": "q"}
+
+
+def test_unknown_event_type_is_read_with_its_common_fields() -> None:
     event = {**lt.unfollow_event(USER), "type": "somethingNew"}
 
     inbound = parse_one(event)
 
     assert inbound.type == "somethingNew"
-    assert inbound.kind is MessageKind.UNSUPPORTED
-    assert inbound.data == {"line_type": "somethingNew"}
+    assert inbound.kind is None and inbound.data == {}
     assert inbound.webhook_event_id == event["webhookEventId"]
+    assert inbound.line_user_id == USER
 
 
 def test_redelivery_and_standby_mode() -> None:

@@ -1,7 +1,13 @@
+from pathlib import Path
+
 import pytest
+from dotenv import dotenv_values
 
 import livechat_ext
 from livechat_ext import ConfigError, LiveChat, LiveChatSettings
+
+JWT_SECRET = "settings-test-jwt-secret-0123456789abcdef"
+EXAMPLE_ENV = Path(__file__).parents[2] / "config" / "example.env"
 
 
 def test_env_names_and_list_forms(monkeypatch):
@@ -54,7 +60,7 @@ def test_unknown_backend_scheme_is_config_error(url, tmp_path):
     with pytest.raises(ConfigError) as info:
         LiveChat(
             LiveChatSettings(
-                jwt_secret="s",
+                jwt_secret=JWT_SECRET,
                 line_channel_secret="c",
                 broker_url=url,
                 store_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
@@ -94,12 +100,14 @@ def test_public_api_is_pinned():
             "Store",
             "StoreError",
             "TokenVerifier",
+            "WebhookResult",
             "__version__",
             "allow_all",
             "create_app",
             "create_broker",
             "create_store",
             "mint_token",
+            "uvicorn_options",
         ]
     )
     for name in livechat_ext.__all__:
@@ -110,7 +118,7 @@ def test_two_instances_share_nothing(tmp_path):
     def make(n):
         return LiveChat(
             LiveChatSettings(
-                jwt_secret="s",
+                jwt_secret=JWT_SECRET,
                 line_channel_secret="c",
                 store_url=f"sqlite+aiosqlite:///{tmp_path}/{n}.db",
             )
@@ -119,3 +127,55 @@ def test_two_instances_share_nothing(tmp_path):
     a, b = make(1), make(2)
     assert a.hub is not b.hub and a.broker is not b.broker and a.store is not b.store
     assert a.team.presence is not b.team.presence
+
+
+def _secrets_of_example_env() -> dict[str, str]:
+    values = dotenv_values(EXAMPLE_ENV)
+    names = (
+        "LIVECHAT_JWT_SECRET",
+        "LIVECHAT_LINE_CHANNEL_SECRET",
+        "LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN",
+    )
+    return {name: values[name] or "" for name in names}
+
+
+@pytest.mark.parametrize("name", sorted(_secrets_of_example_env()))
+def test_placeholder_secrets_of_example_env_are_refused(name, tmp_path):
+    """A copy of config/example.env that still holds a placeholder must not start."""
+    placeholder = _secrets_of_example_env()[name]
+    values = {
+        "jwt_secret": JWT_SECRET,
+        "line_channel_secret": "a-real-channel-secret",
+        "line_channel_access_token": "a-real-access-token",
+        "store_url": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+    }
+    values[name.removeprefix("LIVECHAT_").lower()] = placeholder
+    with pytest.raises(ConfigError) as info:
+        LiveChat(LiveChatSettings(**values))
+    assert name in str(info.value) and placeholder not in str(info.value)
+    LiveChatSettings(**values, demo=True).check()  # the demo's secrets are public anyway
+
+
+def test_the_demo_secrets_are_refused_outside_demo_mode(tmp_path):
+    demo = LiveChatSettings(demo=True)
+    with pytest.raises(ConfigError, match="LIVECHAT_JWT_SECRET"):
+        LiveChatSettings(jwt_secret=demo.jwt_secret, line_channel_secret="c").check()
+
+
+@pytest.mark.parametrize(
+    ("secret", "ok"),
+    [("x" * 31, False), ("x" * 32, True), ("é" * 15, False), ("é" * 16, True)],
+)
+def test_jwt_secrets_under_32_bytes_are_refused(secret, ok, tmp_path):
+    settings = LiveChatSettings(
+        jwt_secret=secret,
+        line_channel_secret="c",
+        store_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+    )
+    if ok:
+        LiveChat(settings)
+        return
+    with pytest.raises(ConfigError) as info:
+        LiveChat(settings)
+    assert "LIVECHAT_JWT_SECRET" in str(info.value)
+    LiveChatSettings(jwt_secret=secret, line_channel_secret="c", demo=True).check()

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The body of one message by kind: text, sticker, media cards, location,
- * unsupported. Nothing is fetched but the optional sticker image, which falls
+ * a postback (an action the user tapped, not words they wrote), unsupported. Nothing is fetched but the optional sticker image, which falls
  * back to a card when it cannot load.
  *
  * @module console/content
@@ -109,6 +109,22 @@ function media(kind, data) {
 }
 
 /**
+ * A postback: the user tapped a button whose `data` the bot defined (with the
+ * date or time they picked in `params`). Shown as an action, never as their words.
+ * @param {Record<string, any>} data
+ */
+function postback(data) {
+  const action = str(data.postback?.data) ?? '';
+  const node = el('p', 'note', `Tapped an action: ${action}`);
+  const params = data.postback?.params;
+  if (params && typeof params === 'object') {
+    const picked = Object.entries(params).map(([key, value]) => `${key}: ${String(value)}`).join(', ');
+    if (picked) node.append(el('span', 'note-text', picked));
+  }
+  return node;
+}
+
+/**
  * @param {{kind: string, text: string | null, data: Record<string, any>}} message
  * @returns {{node: HTMLElement, bare: boolean}} bare: drawn without a bubble
  */
@@ -128,6 +144,7 @@ export function messageContent(message) {
     case 'location':
       return { node: location(data), bare: true };
     default: {
+      if (data.event_type === 'postback') return { node: postback(data), bare: true };
       const what = str(data.line_type) ?? message.kind;
       const note = el('p', 'note', `Unsupported message (${what}) — open LINE to see it.`);
       if (message.text) note.append(el('span', 'note-text', message.text));
@@ -151,6 +168,6 @@ export function previewText(message) {
     case 'audio': return 'Voice message';
     case 'file': return `File${str(message.data?.file_name) ? `: ${message.data?.file_name}` : ''}`;
     case 'location': return `Location${str(message.data?.title) ? `: ${message.data?.title}` : ''}`;
-    default: return 'Unsupported message';
+    default: return message.data?.event_type === 'postback' ? 'Tapped an action' : 'Unsupported message';
   }
 }

@@ -1,0 +1,35 @@
+"""The server limits a host app needs around the plugin, as uvicorn options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .settings import LiveChatSettings
+
+# Long enough for big cookies and a `?token=` JWT on the WebSocket handshake.
+MAX_HEADER_BYTES = 32 * 1024
+
+
+def uvicorn_options(settings: LiveChatSettings | None = None) -> dict[str, Any]:
+    """Keyword arguments for `uvicorn.run` / `uvicorn.Config` that hold the
+    plugin's limits before any of its code runs.
+
+    uvicorn's defaults let any client, authenticated or not, make the server
+    buffer a 16 MiB WebSocket frame (the plugin's own check comes after it) and,
+    with httptools, HTTP headers of any length. These options refuse a frame
+    over `LIVECHAT_MAX_FRAME_BYTES` from its header on (close 1009) and headers
+    over `MAX_HEADER_BYTES` (400). `livechat-ext serve` runs with them;
+    `settings` defaults to the `LIVECHAT_*` environment.
+    """
+    settings = settings or LiveChatSettings()
+    return {
+        "ws_max_size": settings.max_frame_bytes,
+        # frames the `websockets` (legacy) implementation buffers ahead of the app
+        "ws_max_queue": 4,
+        # the protocol has its own heartbeat (`ping` frames, 4002)
+        "ws_ping_interval": None,
+        # httptools buffers headers without a bound; h11 has one. h11's speed
+        # does not matter here: WebSocket frames do not go through it
+        "http": "h11",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    }
