@@ -27,35 +27,36 @@ from .operator import Operator
 from .protocol import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
-    from .access import Authorize, allow_all
+    from .app import LiveChat
     from .auth import TokenVerifier, mint_token
     from .broker import Broker, BrokerEvent, MemoryBroker, create_broker
-    from .core import LiveChat, create_app
-    from .deploy import uvicorn_options
-    from .outbound import Delivery
+    from .flows.outbound import Delivery
+    from .realtime.access import Authorize, allow_all
     from .settings import LiveChatSettings
     from .store import Store, create_store
-    from .webhook_request import WebhookResult
+    from .web.deploy import uvicorn_options
+    from .web.host import create_app
+    from .web.webhook_request import WebhookResult
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Authorize": "access",
-    "allow_all": "access",
+    "Authorize": "realtime.access",
+    "allow_all": "realtime.access",
     "TokenVerifier": "auth",
     "mint_token": "auth",
     "Broker": "broker",
     "BrokerEvent": "broker",
     "MemoryBroker": "broker",
     "create_broker": "broker",
-    "LiveChat": "core",
-    "create_app": "core",
-    "Delivery": "outbound",
+    "LiveChat": "app",
+    "create_app": "web.host",
+    "Delivery": "flows.outbound",
     "LiveChatSettings": "settings",
     "Store": "store",
     "create_store": "store",
-    "uvicorn_options": "deploy",
-    "WebhookResult": "webhook_request",
+    "uvicorn_options": "web.deploy",
+    "WebhookResult": "web.webhook_request",
 }
 
 

@@ -23,8 +23,8 @@ from ..protocol.client import (
     parse_client_frame,
 )
 from ..protocol.server import AuthErrorPayload, ConversationLeft, Pong, encode, error
-from ..ratelimit import FrameLimiter, Verdict
 from .effects import Authenticated, Close, Effect, Join, Leave, Reply, Send, Step, Typing
+from .ratelimit import FrameLimiter, Verdict
 
 
 @dataclass(frozen=True, slots=True)

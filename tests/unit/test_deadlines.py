@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from livechat_ext.deadlines import Deadlines
+from livechat_ext.realtime.deadlines import Deadlines
 
 
 @dataclass

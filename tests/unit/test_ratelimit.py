@@ -1,4 +1,4 @@
-from livechat_ext.ratelimit import FrameLimiter, TokenBucket, Verdict
+from livechat_ext.session.ratelimit import FrameLimiter, TokenBucket, Verdict
 
 
 def test_bucket_allows_burst_then_refills_at_rate():

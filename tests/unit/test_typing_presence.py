@@ -1,7 +1,7 @@
 import asyncio
 
-from livechat_ext.presence import Presence
-from livechat_ext.typing_indicator import Ended, TypingTracker
+from livechat_ext.realtime.presence import Presence
+from livechat_ext.realtime.typing_indicator import Ended, TypingTracker
 
 
 class Recorder:
@@ -97,9 +97,9 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
     next heartbeat republishes its whole state so no other node keeps listing them."""
     from livechat_ext.broker import MemoryBroker
     from livechat_ext.broker.memory import MemoryCluster
-    from livechat_ext.cluster_sync import ClusterSync
-    from livechat_ext.hub import Hub
-    from livechat_ext.team import Team
+    from livechat_ext.realtime.cluster_sync import ClusterSync
+    from livechat_ext.realtime.hub import Hub
+    from livechat_ext.realtime.team import Team
     from tests.helpers import make_settings
 
     class FlakyCluster(MemoryCluster):

@@ -8,15 +8,15 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
+from ..settings import LiveChatSettings
 from .cluster_sync import ClusterSync
 from .deadlines import Deadlines
 from .hub import BROADCAST, Hub, conversation_room
 from .presence import Presence
-from .protocol.server import OperatorState, OperatorStatus, UserTyping, encode
-from .settings import LiveChatSettings
 from .typing_indicator import TypingTracker
 
-log = logging.getLogger("livechat_ext.team")
+log = logging.getLogger("livechat_ext.realtime.team")
 
 _CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
 

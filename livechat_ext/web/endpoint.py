@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .chat import Chat, new_connection_id
-from .connection import Connection
-from .errors import CloseCode
-from .logging_filters import connection_id
-from .session import Session
+from ..errors import CloseCode
+from ..logging_filters import connection_id
+from ..realtime.chat import Chat, new_connection_id
+from ..realtime.connection import Connection
+from ..session import Session
 
 log = logging.getLogger("livechat_ext.ws")
 

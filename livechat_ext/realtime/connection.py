@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from .errors import CloseCode
+from ..errors import CloseCode
 
-log = logging.getLogger("livechat_ext.connection")
+log = logging.getLogger("livechat_ext.realtime.connection")
 
 SendText = Callable[[str], Coroutine[Any, Any, None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]

@@ -9,16 +9,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-from .access import Access
-from .auth import TokenVerifier
-from .connection import Connection
-from .deadlines import Deadlines
-from .errors import CloseCode, ErrorCode, StoreError
-from .hub import BROADCAST, Hub, admin_room, conversation_room
-from .metrics import Metrics
-from .outbound import Outbound
-from .protocol.server import AuthSuccess, ConversationJoined, OperatorState, encode, error
-from .session import (
+from ..auth import TokenVerifier
+from ..errors import CloseCode, ErrorCode, StoreError
+from ..flows.outbound import Outbound
+from ..metrics import Metrics
+from ..protocol.server import AuthSuccess, ConversationJoined, OperatorState, encode, error
+from ..session import (
     Authenticated,
     Close,
     Effect,
@@ -31,11 +27,15 @@ from .session import (
     Typing,
     Verified,
 )
-from .settings import LiveChatSettings
-from .store import Store
+from ..settings import LiveChatSettings
+from ..store import Store
+from .access import Access
+from .connection import Connection
+from .deadlines import Deadlines
+from .hub import BROADCAST, Hub, admin_room, conversation_room
 from .team import Team
 
-log = logging.getLogger("livechat_ext.chat")
+log = logging.getLogger("livechat_ext.realtime.chat")
 
 
 class Chat:

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .errors import AuthError
-from .models import Conversation, valid_line_user_id
-from .operator import Operator
-from .store import conversation_cursor
+from ..errors import AuthError
+from ..models import Conversation, valid_line_user_id
+from ..operator import Operator
+from ..store import conversation_cursor
 
 if TYPE_CHECKING:
-    from .access import Access
-    from .auth import TokenVerifier
-    from .settings import LiveChatSettings
-    from .store import Store
-    from .team import Team
+    from ..auth import TokenVerifier
+    from ..realtime.access import Access
+    from ..realtime.team import Team
+    from ..settings import LiveChatSettings
+    from ..store import Store
 
 _bearer = HTTPBearer(auto_error=False)
 _SCAN_BATCH = 50  # rows read per query while `authorize` filters a listing
@@ -71,9 +71,7 @@ def build_api(
         found: list[Conversation] = []
         while True:
             try:
-                page = await store.list_conversations(
-                    limit=max(limit, _SCAN_BATCH), cursor=cursor
-                )
+                page = await store.list_conversations(limit=max(limit, _SCAN_BATCH), cursor=cursor)
             except ValueError as exc:
                 raise HTTPException(400, "invalid cursor") from exc
             for i, c in enumerate(page.conversations, 1):
