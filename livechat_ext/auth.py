@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 
 from .errors import AuthError, AuthErrorCode, ConfigError
+from .operator import Operator
 from .settings import LiveChatSettings
-
-
-@dataclass(frozen=True)
-class Operator:
-    """An authenticated operator: `admin_id` is the token's `sub`."""
-
-    admin_id: str
-    name: str | None = None
-    expires_at: datetime | None = None
-    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class TokenVerifier:

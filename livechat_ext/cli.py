@@ -39,8 +39,8 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
     Raises `ConfigError` for the built-in app when a secret or, with several
     workers, a shared broker is missing (a host app checks its own settings).
     """
-    from .deploy import uvicorn_options
     from .logging_filters import LOG_FORMAT
+    from .web.deploy import uvicorn_options
 
     if args.app is not None and ":" not in args.app:
         raise ConfigError(f"--app takes MODULE:ATTR (like yourbot.app:create_app), not {args.app}")
@@ -53,7 +53,7 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
                 "LIVECHAT_BROKER_URL=redis://... (and a PostgreSQL store)"
             )
     return {
-        "app": args.app or "livechat_ext.core:create_app",
+        "app": args.app or "livechat_ext.web.host:create_app",
         "factory": args.factory or args.app is None,
         "app_dir": args.app_dir,
         "host": args.host,

@@ -11,8 +11,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from .app import LiveChat
 from .auth import mint_token
-from .core import LiveChat
 from .settings import LiveChatSettings
 
 

@@ -55,10 +55,10 @@ def install_redaction() -> None:
             logger.addFilter(RedactTokens())
     for name in (
         "livechat_ext.ws",
-        "livechat_ext.chat",
-        "livechat_ext.connection",
-        "livechat_ext.outbound",
-        "livechat_ext.inbound",
+        "livechat_ext.realtime.chat",
+        "livechat_ext.realtime.connection",
+        "livechat_ext.flows.outbound",
+        "livechat_ext.flows.inbound",
         "livechat_ext.line",
     ):
         logger = logging.getLogger(name)

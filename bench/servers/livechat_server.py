@@ -15,7 +15,7 @@ import sys
 import uvicorn
 
 from bench.common import livechat_settings
-from livechat_ext.core import create_app
+from livechat_ext.web.host import create_app
 
 
 def apply_patches(names: list[str]) -> None:
@@ -63,7 +63,7 @@ def apply_patches(names: list[str]) -> None:
         WebSocket.send_text = send_text  # type: ignore[method-assign]
     if "no-conversation-updated" in names:
         # measurement only: what the per-message conversation_updated broadcast costs
-        import livechat_ext.inbound as inbound
+        import livechat_ext.flows.inbound as inbound
 
         original_encode = inbound.encode
 
@@ -75,7 +75,7 @@ def apply_patches(names: list[str]) -> None:
                 return _Skip("")
             return original_encode(payload, ref)
 
-        from livechat_ext.hub import Hub
+        from livechat_ext.realtime.hub import Hub
 
         original_deliver = Hub.deliver
 

@@ -17,7 +17,6 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, model_validator
 
-from livechat_ext.security_headers import SECURITY_HEADERS
 from livechat_ext.simulator.events import user_event_stream
 from livechat_ext.simulator.fake_records import Profile
 from livechat_ext.simulator.fake_rules import MAX_TEXT_UTF16, utf16_length
@@ -34,6 +33,7 @@ from livechat_ext.simulator.webhooks import (
     text_message_event,
     unfollow_event,
 )
+from livechat_ext.web.security_headers import SECURITY_HEADERS
 
 STATIC_DIR = Path(__file__).parent / "static"
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)

@@ -117,7 +117,7 @@ async def test_catch_up_returns_exactly_the_missed_messages(tmp_path):
 
 async def test_third_tab_keeps_operator_online_until_last_closes(tmp_path):
     async with serve(LiveChat(make_settings(tmp_path, presence_grace=0))) as srv:
-        presence = srv.live_chat.chat.presence
+        presence = srv.live_chat.team.presence
         watcher = await Client.connect(srv.ws_url, srv.token("watcher"))
         tabs = [await Client.connect(srv.ws_url, srv.token("alice")) for _ in range(3)]
         await watcher.wait_type("operator_status", admin_id="alice", status="online")
@@ -158,7 +158,7 @@ async def test_reload_within_grace_is_not_announced(tmp_path):
         await tab.close()
         tab = await Client.connect(srv.ws_url, srv.token("alice"))
         await tab.close()
-        assert srv.live_chat.chat.presence.is_online("alice")
+        assert srv.live_chat.team.presence.is_online("alice")
         assert [
             f["payload"]["status"]
             for f in watcher.of_type("operator_status")

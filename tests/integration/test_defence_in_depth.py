@@ -66,14 +66,14 @@ async def test_a_send_queue_overflow_is_counted_as_1013(tmp_path):
         auth = json.dumps({"type": "auth", "token": srv.token("stuck")})
         stuck = await raw_silent_client(srv.port, [auth])
         calm = await Client.connect(srv.ws_url, srv.token("calm"))
-        await eventually(lambda: lc.chat.presence.local_counts().get("stuck") == 1)
+        await eventually(lambda: lc.team.presence.local_counts().get("stuck") == 1)
         body = "y" * 200_000
         for i in range(150):  # 30 MB: far more than the socket buffers of the silent one
             await lc.notify("bulk", str(i), body)
             await calm.wait_for(
                 lambda f, t=str(i): f["type"] == "notification" and f["payload"]["title"] == t
             )
-            if "stuck" not in lc.chat.presence.local_counts():
+            if "stuck" not in lc.team.presence.local_counts():
                 break
         closes = 'livechat_connection_closes_total{code="1013"} 1.0'
         await eventually(lambda: closes in lc.metrics.render().decode(), timeout=10)

@@ -666,10 +666,10 @@ async def assert_clean(srv: Server, baseline: int) -> None:
     await eventually(lambda: not lc.hub.rooms)
     await eventually(lambda: not lc.outbound._tasks)
     await eventually(lambda: len(asyncio.all_tasks()) <= baseline, timeout=10)
-    if lc.chat.cluster_sync is not None:  # presence changes are applied in order, queued
-        await lc.chat.cluster_sync.settle()
-    assert not lc.chat.typing._entries
-    assert all(not lc.chat.presence.is_online(a) for a in ADMINS)
+    if lc.team.cluster_sync is not None:  # presence changes are applied in order, queued
+        await lc.team.cluster_sync.settle()
+    assert len(lc.team.typing) == 0
+    assert all(not lc.team.presence.is_online(a) for a in ADMINS)
 
 
 async def test_random_sequences_from_concurrent_connections_leave_no_trace(tmp_path):

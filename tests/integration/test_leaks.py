@@ -41,13 +41,14 @@ async def test_thousand_cycles_leave_no_connection_room_or_task(tmp_path):
             await asyncio.gather(
                 *(one_cycle(srv.ws_url, tokens[i % 10], batch * 50 + i) for i in range(50))
             )
-        chat = lc.chat
+        chat = lc.team
         await eventually(lambda: not lc.hub.connections, timeout=20)
         await eventually(lambda: not lc.hub.rooms)
         await eventually(lambda: len(asyncio.all_tasks()) <= baseline, timeout=10)
         if chat.cluster_sync is not None:  # presence changes are applied in order, queued
             await chat.cluster_sync.settle()
         assert all(not chat.presence.is_online(f"op{i}") for i in range(10))
-        assert chat.typing.typing_in("U0") == [] and not chat.typing._entries
+        assert chat.typing.typing_in("U0") == [] and len(chat.typing) == 0
         # A finished task leaves the set in its done-callback, one loop turn later.
         await eventually(lambda: not lc.outbound._tasks)
+        assert lc.chat.deadlines.pending == 0  # no closed session is still filed

@@ -50,7 +50,7 @@ def days_ago_ms(days: float) -> int:
 
 
 async def test_one_unreadable_event_costs_the_others_nothing(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="livechat_ext.inbound")
+    caplog.set_level(logging.WARNING, logger="livechat_ext.flows.inbound")
     async with serve_with_fake_line(tmp_path) as srv:
         op = await Client.connect(srv.ws_url, srv.token("alice"))
         await op.join("Ubatch")

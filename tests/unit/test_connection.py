@@ -8,8 +8,8 @@ import contextvars
 
 import pytest
 
-from livechat_ext.connection import Connection
 from livechat_ext.errors import CloseCode
+from livechat_ext.realtime.connection import Connection
 
 
 class FakeSocket:

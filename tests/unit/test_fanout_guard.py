@@ -15,10 +15,10 @@ import pytest
 
 import livechat_ext.protocol.server as server
 from livechat_ext.broker import MemoryBroker
-from livechat_ext.connection import Connection
 from livechat_ext.errors import CloseCode
-from livechat_ext.hub import Hub, conversation_room
 from livechat_ext.models import Message
+from livechat_ext.realtime.connection import Connection
+from livechat_ext.realtime.hub import Hub, conversation_room
 
 ROOM_SIZE = 50
 USER = "U" + "0123456789abcdef" * 2

@@ -126,7 +126,7 @@ def test_two_instances_share_nothing(tmp_path):
 
     a, b = make(1), make(2)
     assert a.hub is not b.hub and a.broker is not b.broker and a.store is not b.store
-    assert a.chat.presence is not b.chat.presence
+    assert a.team.presence is not b.team.presence
 
 
 def _secrets_of_example_env() -> dict[str, str]:

@@ -1,7 +1,7 @@
 import asyncio
 
-from livechat_ext.presence import Presence
-from livechat_ext.typing_indicator import TypingTracker
+from livechat_ext.realtime.presence import Presence
+from livechat_ext.realtime.typing_indicator import Ended, TypingTracker
 
 
 class Recorder:
@@ -19,45 +19,42 @@ class Recorder:
         return self.calls[-1]
 
 
-async def test_typing_expires_by_itself():
-    rec = Recorder()
-    tracker = TypingTracker(0.05, rec)
-    assert tracker.start("U1", "alice", "c1") is True
+def test_typing_expires_by_itself():
+    tracker = TypingTracker(5.0)
+    assert tracker.start("U1", "alice", "c1", now=0.0) is True
     assert tracker.typing_in("U1") == ["alice"]
-    assert await rec.next() == ("U1", "alice", False)
-    assert tracker.typing_in("U1") == []
+    assert tracker.next_deadline() == 5.0
+    assert tracker.expire(4.9) == []
+    assert tracker.expire(5.0) == [Ended("U1", "alice", local=True)]
+    assert tracker.typing_in("U1") == [] and tracker.next_deadline() is None
 
 
-async def test_typing_restart_rearms_and_is_not_announced_twice():
-    rec = Recorder()
-    tracker = TypingTracker(60, rec)
-    assert tracker.start("U1", "alice", "c1") is True
-    assert tracker.start("U1", "alice", "c1") is False
+def test_typing_restart_rearms_and_is_not_announced_twice():
+    tracker = TypingTracker(5.0)
+    assert tracker.start("U1", "alice", "c1", now=0.0) is True
+    assert tracker.start("U1", "alice", "c1", now=3.0) is False
+    assert tracker.expire(5.0) == []  # re-armed until 8.0
+    assert tracker.next_deadline() == 8.0
     assert tracker.stop("U1", "alice") is True
     assert tracker.stop("U1", "alice") is False
-    assert rec.calls == []
-    tracker.close()
 
 
-async def test_typing_stops_when_connection_closes():
-    rec = Recorder()
-    tracker = TypingTracker(60, rec)
-    tracker.start("U1", "alice", "c1")
-    tracker.start("U2", "alice", "c1")
-    tracker.start("U1", "bob", "c2")
-    tracker.connection_closed("c1")
-    assert sorted(rec.calls) == [("U1", "alice", False), ("U2", "alice", False)]
+def test_typing_stops_when_connection_closes():
+    tracker = TypingTracker(60)
+    tracker.start("U1", "alice", "c1", 0.0)
+    tracker.start("U2", "alice", "c1", 0.0)
+    tracker.start("U1", "bob", "c2", 0.0)
+    assert sorted(tracker.connection_closed("c1")) == [("U1", "alice"), ("U2", "alice")]
     assert tracker.typing_in("U1") == ["bob"]
-    tracker.close()
 
 
-async def test_remote_typing_expires_quietly():
-    rec = Recorder()
-    tracker = TypingTracker(0.01, rec)
-    tracker.start("U1", "alice", None)
-    tracker.start("U1", "bob", "c1")
-    assert await rec.next() == ("U1", "bob", False)
-    assert rec.calls == [("U1", "bob", False)]
+def test_another_nodes_typing_lasts_a_little_longer_and_ends_as_remote():
+    tracker = TypingTracker(5.0)
+    tracker.start("U1", "alice", None, 0.0)
+    tracker.start("U1", "bob", "c1", 0.0)
+    assert tracker.expire(5.0) == [Ended("U1", "bob", local=True)]
+    assert tracker.expire(6.0) == [Ended("U1", "alice", local=False)]
+    assert len(tracker) == 0
 
 
 async def test_presence_online_once_offline_after_grace():
@@ -100,9 +97,9 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
     next heartbeat republishes its whole state so no other node keeps listing them."""
     from livechat_ext.broker import MemoryBroker
     from livechat_ext.broker.memory import MemoryCluster
-    from livechat_ext.cluster_sync import ClusterSync
-    from livechat_ext.hub import Hub
-    from livechat_ext.team import Team
+    from livechat_ext.realtime.cluster_sync import ClusterSync
+    from livechat_ext.realtime.hub import Hub
+    from livechat_ext.realtime.team import Team
     from tests.helpers import make_settings
 
     class FlakyCluster(MemoryCluster):

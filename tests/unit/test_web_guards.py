@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from livechat_ext.endpoint import origin_allowed
 from livechat_ext.logging_filters import redact
+from livechat_ext.web.endpoint import origin_allowed
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"
 

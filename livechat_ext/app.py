@@ -7,39 +7,36 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-
-from .access import Authorize, allow_all
-from .api import build_api
 from .auth import TokenVerifier
 from .broker import Broker, create_broker
-from .chat import Chat
-from .cluster_sync import ClusterSync
-from .endpoint import Endpoint
 from .errors import StoreError
-from .hub import BROADCAST, Hub, admin_room
-from .inbound import EVENT_ID_RETENTION, Inbound
+from .flows.inbound import EVENT_ID_RETENTION, Inbound
+from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .logging_filters import install_redaction
 from .metrics import Metrics
 from .models import utcnow
-from .outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .protocol.server import Notification, encode
-from .security_headers import SECURITY_HEADERS, media_type
+from .realtime.access import Access, Authorize, allow_all
+from .realtime.chat import Chat
+from .realtime.cluster_sync import ClusterSync
+from .realtime.hub import BROADCAST, Hub, admin_room
+from .realtime.team import Team
 from .settings import LiveChatSettings
 from .store import Store, create_store
-from .webhook_request import WebhookResult, handle_webhook_request
+from .web.api import build_api
+from .web.routes import build_router
+from .web.webhook_request import WebhookResult, handle_webhook_request
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from starlette.requests import Request
+    from starlette.responses import Response
 
     from .line import LineClient
 
 log = logging.getLogger("livechat_ext")
-STATIC_DIR = Path(__file__).parent / "static"
 _PRUNE_EVERY_SECONDS = 6 * 3600.0
 
 
@@ -77,34 +74,48 @@ class LiveChat:
         lease = settings.send_lease or (
             settings.line_timeout * attempts + 8.0 * (attempts - 1) + 10.0
         )
+        self.metrics = Metrics()
+        self.hub.metrics = self.metrics
         self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
+        self.outbound.metrics = self.metrics
+        self.access = Access(authorize or allow_all, self.outbound.spawn)
+        self.access.install(self.hub)
+        self.team = Team(settings, self.hub, self.outbound.spawn)
+        self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
+        self.inbound.metrics = self.metrics
+        self.inbound.room_open = self.team.room_open
+        self.outbound.updates = self.inbound.updates
         self.chat = Chat(
             settings,
             store=self.store,
             hub=self.hub,
             verifier=self.verifier,
             outbound=self.outbound,
-            authorize=authorize or allow_all,
+            team=self.team,
+            access=self.access,
+            metrics=self.metrics,
+            on_typing=self.inbound.typing,
         )
-        self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
-        self.metrics = Metrics()
-        self.hub.metrics = self.chat.metrics = self.inbound.metrics = self.metrics
-        self.outbound.metrics = self.metrics
         self.metrics.bind(
             connections=lambda: len(self.hub.connections),
-            operators=lambda: len(self.chat.presence.local_counts()),
+            operators=lambda: len(self.team.presence.local_counts()),
             rooms=lambda: len(self.hub.rooms),
             broker_failures=lambda: (
                 self.hub.broker_failures + getattr(self.broker, "publish_failures", 0)
             ),
         )
-        self.chat.on_typing = lambda _session, line_user_id: self.inbound.typing(line_user_id)
-        self.inbound.room_open = self.chat.room_open
-        self.outbound.updates = self.inbound.updates
         self._starts = 0
         self._loops: list[asyncio.Task[None]] = []
         self._start_lock = asyncio.Lock()
-        self.router = self._build_router()
+        self.router = build_router(
+            settings,
+            lifespan=self.lifespan,
+            chat=self.chat,
+            api=build_api(settings, self.verifier, self.access, self.team, self.store),
+            webhook=self._webhook,
+            health=self.health,
+            metrics=self.metrics.render,
+        )
 
     # lifecycle ------------------------------------------------------------------
 
@@ -136,7 +147,7 @@ class LiveChat:
         await self.hub.start()
         cluster = getattr(self.broker, "cluster", None)
         if cluster is not None:
-            self.chat.cluster_sync = ClusterSync(
+            self.team.cluster_sync = ClusterSync(
                 cluster,
                 self.hub.node_id,
                 self.settings.presence_ttl,
@@ -144,7 +155,7 @@ class LiveChat:
                 on_orphans=self._orphans_offline,
                 on_rejoin=self._announce_local_online,
             )
-            await self.chat.cluster_sync.start()
+            await self.team.cluster_sync.start()
         if self._line is None and self.settings.line_channel_access_token:
             from .line import LineClient
 
@@ -194,16 +205,16 @@ class LiveChat:
             older_than = utcnow() - timedelta(seconds=self.outbound.lease)
 
     def _local_state(self) -> tuple[dict[str, int], list[str]]:
-        return self.chat.presence.local_counts(), self.hub.open_conversations()
+        return self.team.presence.local_counts(), self.hub.open_conversations()
 
     async def _orphans_offline(self, admin_ids: list[str]) -> None:
         for admin_id in admin_ids:
             log.info("operator %s went offline with a dead node", admin_id)
-            await self.chat.publish_presence(admin_id, "offline", utcnow())
+            await self.team.publish_presence(admin_id, "offline", utcnow())
 
     async def _announce_local_online(self) -> None:
-        for admin_id in self.chat.presence.local_counts():
-            await self.chat.publish_presence(admin_id, "online")
+        for admin_id in self.team.presence.local_counts():
+            await self.team.publish_presence(admin_id, "online")
 
     async def stop(self) -> None:
         """Finish or cancel in-flight work and release every resource."""
@@ -213,9 +224,9 @@ class LiveChat:
         self._loops = []
         await self.chat.shutdown()
         self.inbound.updates.close()
-        if self.chat.cluster_sync is not None:
-            await self.chat.cluster_sync.stop()
-            self.chat.cluster_sync = None
+        if self.team.cluster_sync is not None:
+            await self.team.cluster_sync.stop()
+            self.team.cluster_sync = None
         await self.outbound.close()
         await self.broker.close()
         if self._own_line and self._line is not None:
@@ -242,10 +253,31 @@ class LiveChat:
         """
         return await handle_webhook_request(request, self.inbound, self.settings, self.metrics)
 
+    async def _webhook(self, request: Request) -> Response:
+        return (await self.handle_webhook(request)).response
+
+    async def health(self) -> tuple[dict[str, Any], bool]:
+        """The store's and the broker's state, and whether this node is healthy
+        (a broker outage only degrades it: local delivery goes on)."""
+        store_ok = True
+        try:
+            await self.store.ping()
+        except StoreError:
+            store_ok = False
+        broker_ok = bool(getattr(self.broker, "connected", True))
+        body = {
+            "status": "ok" if store_ok and broker_ok else "degraded",
+            "store": "ok" if store_ok else "down",
+            "broker": "ok" if broker_ok else "down",
+            "node": self.hub.node_id,
+            "connections": len(self.hub.connections),
+        }
+        return body, store_ok
+
     async def is_live(self, line_user_id: str) -> bool:
         """Whether a human handles this conversation: an operator has it open, or
         an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
-        if await self.chat.room_open(line_user_id):
+        if await self.team.room_open(line_user_id):
             return True
         last = await self.store.last_outbound_at(line_user_id)
         window = timedelta(seconds=self.settings.handoff_window)
@@ -273,88 +305,3 @@ class LiveChat:
             ),
             scope=scope,
         )
-
-    # routes -------------------------------------------------------------------
-
-    def _build_router(self) -> APIRouter:
-        router = APIRouter(lifespan=self.lifespan)
-        router.add_api_websocket_route("/ws/live-chat", Endpoint(self.chat))
-        prefix = self.settings.api_prefix.rstrip("/")
-        router.include_router(build_api(self), prefix=f"{prefix}/api", tags=["live-chat"])
-        if self.settings.webhook_path:
-            router.add_api_route(
-                self.settings.webhook_path, self._webhook, methods=["POST"], include_in_schema=False
-            )
-        router.add_api_route(f"{prefix}/health", self._health, methods=["GET"])
-        if self.settings.metrics_path:
-            router.add_api_route(
-                self.settings.metrics_path, self._metrics, methods=["GET"], include_in_schema=False
-            )
-        router.add_api_route(
-            f"{prefix}/static/{{path:path}}", self._static, methods=["GET"], include_in_schema=False
-        )
-        if self.settings.console_enabled:
-            router.add_api_route(
-                f"{prefix}/console",
-                self._console_redirect,
-                methods=["GET"],
-                include_in_schema=False,
-            )
-            router.add_api_route(
-                f"{prefix}/console/{{path:path}}",
-                self._console,
-                methods=["GET"],
-                include_in_schema=False,
-            )
-        return router
-
-    async def _metrics(self) -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST
-
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-    async def _webhook(self, request: Request) -> Response:
-        return (await self.handle_webhook(request)).response
-
-    async def _health(self) -> JSONResponse:
-        store_ok = True
-        try:
-            await self.store.ping()
-        except StoreError:
-            store_ok = False
-        broker_ok = bool(getattr(self.broker, "connected", True))
-        body = {
-            "status": "ok" if store_ok and broker_ok else "degraded",
-            "store": "ok" if store_ok else "down",
-            "broker": "ok" if broker_ok else "down",
-            "node": self.hub.node_id,
-            "connections": len(self.hub.connections),
-        }
-        # a broker outage degrades (local delivery goes on); a store outage is unhealthy
-        return JSONResponse(body, status_code=200 if store_ok else 503)
-
-    @staticmethod
-    def _file(base: Path, path: str) -> FileResponse:
-        target = (base / path).resolve()
-        if not target.is_relative_to(base.resolve()) or not target.is_file():
-            raise HTTPException(404, "not found")
-        headers = {"Cache-Control": "no-cache", **SECURITY_HEADERS}
-        return FileResponse(target, media_type=media_type(target), headers=headers)
-
-    async def _static(self, path: str) -> FileResponse:
-        return self._file(STATIC_DIR, path)
-
-    async def _console_redirect(self) -> RedirectResponse:
-        return RedirectResponse(f"{self.settings.api_prefix.rstrip('/')}/console/")
-
-    async def _console(self, path: str) -> FileResponse:
-        return self._file(STATIC_DIR / "console", path or "index.html")
-
-
-def create_app(settings: LiveChatSettings | None = None, **kwargs: Any) -> FastAPI:
-    """A minimal host app with the plugin mounted (for `livechat-ext serve` and tests)."""
-    live_chat = LiveChat(settings, **kwargs)
-    app = FastAPI(title="livechat_ext")
-    app.include_router(live_chat.router)
-    app.state.live_chat = live_chat
-    return app

@@ -8,14 +8,15 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
+from ..settings import LiveChatSettings
 from .cluster_sync import ClusterSync
+from .deadlines import Deadlines
 from .hub import BROADCAST, Hub, conversation_room
 from .presence import Presence
-from .protocol.server import OperatorState, OperatorStatus, UserTyping, encode
-from .settings import LiveChatSettings
 from .typing_indicator import TypingTracker
 
-log = logging.getLogger("livechat_ext.team")
+log = logging.getLogger("livechat_ext.realtime.team")
 
 _CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
 
@@ -33,11 +34,8 @@ class Team:
         self._spawn = spawn
         self.cluster_sync: ClusterSync | None = None
         self.presence = Presence(settings.presence_grace, self._announce_presence)
-        self.typing = TypingTracker(
-            settings.typing_timeout,
-            self._announce_typing_stop,
-            on_remote_expired=self._remote_typing_expired,
-        )
+        self.typing = TypingTracker(settings.typing_timeout)
+        self._typing_ends = Deadlines(self._typing_due)
         hub.listeners.append(self._on_remote_event)
         hub.on_conversation = self._conversation_occupancy
 
@@ -93,8 +91,42 @@ class Team:
             typing=(line_user_id, admin_id, is_typing),
         )
 
-    def _announce_typing_stop(self, line_user_id: str, admin_id: str, is_typing: bool) -> None:
-        self._spawn(self.publish_typing(line_user_id, admin_id, is_typing, None))
+    async def operator_typing(
+        self, line_user_id: str, admin_id: str, is_typing: bool, conn_id: str
+    ) -> None:
+        """An operator of this node typed (or stopped) in a conversation."""
+        if not is_typing:
+            if self.typing.stop(line_user_id, admin_id):
+                await self.publish_typing(line_user_id, admin_id, False, conn_id)
+            return
+        fresh = self.typing.start(line_user_id, admin_id, conn_id, self._typing_ends.now())
+        self._typing_ends.watch("typing", self.typing)
+        if fresh:
+            await self.publish_typing(line_user_id, admin_id, True, conn_id)
+        else:  # still typing: refresh the other nodes' timers, tell no socket again
+            await self.hub.publish(
+                conversation_room(line_user_id), "", typing=(line_user_id, admin_id, True)
+            )
+
+    def connection_closed(self, conn_id: str) -> None:
+        """What a closed connection was typing has stopped, for everyone."""
+        for line_user_id, admin_id in self.typing.connection_closed(conn_id):
+            self._spawn(self.publish_typing(line_user_id, admin_id, False, None))
+
+    def _typing_due(self, _key: str, now: float) -> None:
+        for ended in self.typing.expire(now):
+            if ended.local:
+                self._spawn(self.publish_typing(ended.line_user_id, ended.admin_id, False, None))
+            else:
+                # another node's entry ran out without news (that node may be gone):
+                # tell this node's sockets, and only them
+                text = encode(
+                    UserTyping(
+                        line_user_id=ended.line_user_id, admin_id=ended.admin_id, is_typing=False
+                    )
+                )
+                self.hub.deliver(conversation_room(ended.line_user_id), text)
+        self._typing_ends.watch("typing", self.typing)
 
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
         self.presence.remote(admin_id, status)  # our own events do not come back to us
@@ -126,17 +158,12 @@ class Team:
         if sync is not None:
             sync.submit(lambda: sync.cluster.set_room(sync.node, line_user_id, open_here))
 
-    def _remote_typing_expired(self, line_user_id: str, admin_id: str) -> None:
-        """Another node's typing entry ran out without news (that node may be gone):
-        tell this node's sockets, and only them."""
-        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=False))
-        self.hub.deliver(conversation_room(line_user_id), text)
-
     def _on_remote_event(self, event: Any) -> None:
         if event.typing is not None:
             line_user_id, admin_id, is_typing = event.typing
             if is_typing:
-                self.typing.start(line_user_id, admin_id, None)
+                self.typing.start(line_user_id, admin_id, None, self._typing_ends.now())
+                self._typing_ends.watch("typing", self.typing)
             else:
                 self.typing.stop(line_user_id, admin_id)
         if event.presence is not None:
@@ -155,4 +182,5 @@ class Team:
                     "takes this node's operators offline"
                 )
         self.presence.close()
+        self._typing_ends.close()
         self.typing.close()

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .chat import Chat, new_connection_id
-from .connection import Connection
-from .errors import CloseCode
-from .logging_filters import connection_id
-from .session import Outcome, Session
+from ..errors import CloseCode
+from ..logging_filters import connection_id
+from ..realtime.chat import Chat, new_connection_id
+from ..realtime.connection import Connection
+from ..session import Session
 
 log = logging.getLogger("livechat_ext.ws")
 
@@ -117,9 +117,11 @@ class Endpoint:
         # them (a writer task exists only while a backlog does); when writing
         # stops, reading stops too
         stopper = _ReadStopper(asyncio.current_task())
-        conn.attach(ws.send_text, self._closer(ws), stopper.writer_stopped)
+        conn.attach(
+            ws.send_text, self._closer(ws), stopper.writer_stopped, gone=(WebSocketDisconnect,)
+        )
         try:
-            await self._read(ws, session)
+            await self._read(ws, conn, session)
         except asyncio.CancelledError:
             if not stopper.stopping:
                 raise
@@ -130,7 +132,7 @@ class Endpoint:
             if stopper.failed:  # overflowed or a send failed: no close frame went out
                 with contextlib.suppress(Exception):  # the peer may not even take a close
                     await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
-            self.chat.close(session)
+            self.chat.close(conn, session)
             code = conn.close_code or 1000
             if stopper.failed:  # the close above, not whatever the writer had planned
                 code = int(CloseCode.TRY_AGAIN_LATER)
@@ -146,11 +148,10 @@ class Endpoint:
 
         return close
 
-    async def _read(self, ws: WebSocket, session: Session) -> None:
-        conn = session.conn
+    async def _read(self, ws: WebSocket, conn: Connection, session: Session) -> None:
         token = ws.query_params.get("token")
         if token:
-            self._apply(conn, await self.chat.authenticate(session, token, None))
+            await self.chat.authenticate(conn, session, token)
         try:
             while not conn.closing:
                 message = await ws.receive()
@@ -160,24 +161,12 @@ class Endpoint:
                     break
                 text = message.get("text")
                 if text is None:
-                    outcome = self.chat.handle_binary(session, len(message.get("bytes") or b""))
+                    size = len(message.get("bytes") or b"")
+                    await self.chat.receive_binary(conn, session, size)
                 else:
-                    outcome = await self.chat.handle_text(session, text)
-                self._apply(conn, outcome)
+                    await self.chat.receive_text(conn, session, text)
             # a close was asked for: wait for the peer's side of the handshake
             while (await ws.receive())["type"] != "websocket.disconnect":
                 pass
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
-
-    def _apply(self, conn: Connection, outcome: Outcome) -> None:
-        metrics = self.chat.metrics
-        if metrics is not None:
-            for frame in outcome.replies:
-                metrics.frames_sent(frame)
-        if outcome.close is not None:
-            code, reason = outcome.close
-            conn.close(code, reason, final=outcome.replies)
-            return
-        for frame in outcome.replies:
-            conn.push(frame)

@@ -11,19 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .auth import Operator
-from .connection import Connection
-from .errors import DeliveryError, ErrorCode, StoreError
-from .hub import Hub, conversation_room
-from .metrics import Metrics
+from ..errors import DeliveryError, ErrorCode, StoreError
+from ..metrics import Metrics
+from ..operator import Operator
+from ..realtime.connection import Connection
+from ..realtime.hub import Hub, conversation_room
 
 if TYPE_CHECKING:
     from .updates import ConversationUpdates
-from .models import Message, MessageStatus, utcnow
-from .protocol.server import MessageReceived, MessageSent, encode, error
-from .store import Store
+from ..models import Message, MessageStatus, utcnow
+from ..protocol.server import MessageReceived, MessageSent, encode, error
+from ..store import Store
 
-log = logging.getLogger("livechat_ext.outbound")
+log = logging.getLogger("livechat_ext.flows.outbound")
 
 RETRY_KEY_WINDOW = timedelta(hours=24)
 """How long LINE remembers an `X-Line-Retry-Key`: a push after that with the same
@@ -281,7 +281,7 @@ class LineDelivery:
         self.metrics = metrics
 
     async def deliver(self, message: Message) -> dict[str, Any]:
-        from .line import retry_key_for
+        from ..line import retry_key_for
 
         key = retry_key_for(message.line_user_id, message.client_msg_id or message.id)
         with self.metrics.line_call("push") if self.metrics else contextlib.nullcontext():

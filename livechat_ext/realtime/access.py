@@ -10,11 +10,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from .auth import Operator
+from ..operator import Operator
 from .connection import Connection
 from .hub import Hub
 
-log = logging.getLogger("livechat_ext.access")
+log = logging.getLogger("livechat_ext.realtime.access")
 
 _VISIBILITY_TTL = 60.0  # seconds an authorize answer is reused for broadcasts
 _VISIBILITY_MAX = 10_000

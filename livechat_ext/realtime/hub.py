@@ -8,15 +8,15 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .broker import Broker, BrokerEvent
+from ..broker import Broker, BrokerEvent
+from ..errors import CloseCode
 from .connection import Connection
-from .errors import CloseCode
 
 if TYPE_CHECKING:
-    from .metrics import Metrics
-    from .settings import LiveChatSettings
+    from ..metrics import Metrics
+    from ..settings import LiveChatSettings
 
-log = logging.getLogger("livechat_ext.hub")
+log = logging.getLogger("livechat_ext.realtime.hub")
 
 BROADCAST = "broadcast"
 _CONVERSATION = "conversation:"

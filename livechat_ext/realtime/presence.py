@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from .models import utcnow
+from ..models import utcnow
 
 Announce = Callable[[str, str, datetime | None], None]
 

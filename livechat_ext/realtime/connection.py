@@ -12,18 +12,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from starlette.websockets import WebSocketDisconnect
+from ..errors import CloseCode
 
-from .errors import CloseCode
-
-log = logging.getLogger("livechat_ext.connection")
+log = logging.getLogger("livechat_ext.realtime.connection")
 
 SendText = Callable[[str], Coroutine[Any, Any, None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
 Stopped = Callable[[bool], None]
 
-# what a send raises when the peer went away
-_GONE = (OSError, RuntimeError, WebSocketDisconnect)
+# what a send raises when the peer went away (the transport adds its own)
+_GONE: tuple[type[Exception], ...] = (OSError, RuntimeError)
 
 
 class Connection:
@@ -37,6 +35,7 @@ class Connection:
         "_close",
         "_close_socket",
         "_context",
+        "_gone",
         "_limit",
         "_on_stopped",
         "_send",
@@ -64,16 +63,25 @@ class Connection:
         self._on_stopped: Stopped | None = None
         self._writer: asyncio.Task[None] | None = None
         self._context: contextvars.Context | None = None
+        self._gone = _GONE
 
-    def attach(self, send: SendText, close: CloseSocket, on_stopped: Stopped) -> None:
+    def attach(
+        self,
+        send: SendText,
+        close: CloseSocket,
+        on_stopped: Stopped,
+        gone: tuple[type[Exception], ...] = (),
+    ) -> None:
         """Write to a socket from now on. `on_stopped(clean)` is called once, when
         writing ends: clean after the close frame went out, not clean when a
-        send failed or the backlog overflowed.
+        send failed or the backlog overflowed. `gone` names what the transport's
+        send raises when the peer went away (besides OSError and RuntimeError).
 
         Every send runs in a copy of the caller's context, also when another
         connection's task pushes the frame: a send wrapper that sets and resets
         context variables (tracing middleware) sees one context throughout."""
         self._send, self._close_socket, self._on_stopped = send, close, on_stopped
+        self._gone = _GONE + gone
         self._context = contextvars.copy_context()
         if self._backlog or self._close is not None:
             self._start_writer(None)
@@ -176,7 +184,7 @@ class Connection:
             self._stop_for(exc)
 
     def _stop_for(self, exc: Exception) -> None:
-        if isinstance(exc, _GONE):
+        if isinstance(exc, self._gone):
             self._failed(exc)  # the peer went away
         else:
             log.error("connection %s: sending a frame failed", self.id, exc_info=exc)

@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .hub import BROADCAST, Hub
-from .protocol.server import ConversationUpdated, encode
-from .store import Store
+from ..protocol.server import ConversationUpdated, encode
+from ..realtime.hub import BROADCAST, Hub
+from ..store import Store
 
-log = logging.getLogger("livechat_ext.updates")
+log = logging.getLogger("livechat_ext.flows.updates")
 
 
 class ConversationUpdates:

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from .errors import InvalidSignatureError, InvalidWebhookError, StoreError
+from ..errors import InvalidSignatureError, InvalidWebhookError, StoreError
 
 if TYPE_CHECKING:
-    from .inbound import Inbound
-    from .line import InboundEvent
-    from .metrics import Metrics
-    from .settings import LiveChatSettings
+    from ..flows.inbound import Inbound
+    from ..line import InboundEvent
+    from ..metrics import Metrics
+    from ..settings import LiveChatSettings
 
 log = logging.getLogger("livechat_ext.webhook")
 

@@ -10,26 +10,26 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import DeliveryError, InvalidWebhookError, StoreError
-from .hub import BROADCAST, Hub, conversation_room
-from .line.webhook import InboundEvent, read_webhook
-from .metrics import Metrics
-from .models import Message, MessageKind, utcnow, valid_line_user_id
-from .outbound import Outbound
-from .protocol.server import (
+from ..errors import DeliveryError, InvalidWebhookError, StoreError
+from ..line.webhook import InboundEvent, read_webhook
+from ..metrics import Metrics
+from ..models import Message, MessageKind, utcnow, valid_line_user_id
+from ..protocol.server import (
     MessageReceived,
     Notification,
     ServerPayload,
     encode,
 )
-from .settings import LiveChatSettings
-from .store import NewInbound, Store
+from ..realtime.hub import BROADCAST, Hub, conversation_room
+from ..settings import LiveChatSettings
+from ..store import NewInbound, Store
+from .outbound import Outbound
 from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
-    from .line import LineClient
+    from ..line import LineClient
 
-log = logging.getLogger("livechat_ext.inbound")
+log = logging.getLogger("livechat_ext.flows.inbound")
 
 EVENT_ID_RETENTION = timedelta(days=7)
 """How long the ids of webhook events that store no message are kept (LINE

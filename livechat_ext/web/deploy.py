@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import LiveChatSettings
+from ..settings import LiveChatSettings
 
 # Long enough for big cookies and a `?token=` JWT on the WebSocket handshake.
 MAX_HEADER_BYTES = 32 * 1024

@@ -8,19 +8,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .auth import Operator
-from .errors import AuthError
-from .models import Conversation, valid_line_user_id
-from .store import conversation_cursor
+from ..errors import AuthError
+from ..models import Conversation, valid_line_user_id
+from ..operator import Operator
+from ..store import conversation_cursor
 
 if TYPE_CHECKING:
-    from .core import LiveChat
+    from ..auth import TokenVerifier
+    from ..realtime.access import Access
+    from ..realtime.team import Team
+    from ..settings import LiveChatSettings
+    from ..store import Store
 
 _bearer = HTTPBearer(auto_error=False)
 _SCAN_BATCH = 50  # rows read per query while `authorize` filters a listing
 
 
-def build_api(live_chat: "LiveChat") -> APIRouter:
+def build_api(
+    settings: "LiveChatSettings",
+    verifier: "TokenVerifier",
+    access: "Access",
+    team: "Team",
+    store: "Store",
+) -> APIRouter:
     """`/conversations`, `/conversations/{id}`, `/conversations/{id}/messages`, `/operators`."""
     router = APIRouter()
 
@@ -32,7 +42,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
                 401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
         try:
-            return live_chat.verifier.verify(credentials.credentials)
+            return verifier.verify(credentials.credentials)
         except AuthError as exc:
             raise HTTPException(
                 401,
@@ -49,7 +59,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
         # before the hook and the store: no store can look up a NUL (PostgreSQL)
         if not valid_line_user_id(line_user_id):
             raise HTTPException(400, "line_user_id must be 1 to 64 characters, without NUL")
-        if not await live_chat.chat.allowed(op, line_user_id):
+        if not await access.allowed(op, line_user_id):
             raise HTTPException(403, "not allowed for this conversation")
 
     async def visible(
@@ -61,13 +71,11 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
         found: list[Conversation] = []
         while True:
             try:
-                page = await live_chat.store.list_conversations(
-                    limit=max(limit, _SCAN_BATCH), cursor=cursor
-                )
+                page = await store.list_conversations(limit=max(limit, _SCAN_BATCH), cursor=cursor)
             except ValueError as exc:
                 raise HTTPException(400, "invalid cursor") from exc
             for i, c in enumerate(page.conversations, 1):
-                if not await live_chat.chat.allowed(op, c.line_user_id):
+                if not await access.allowed(op, c.line_user_id):
                     continue
                 found.append(c)
                 if len(found) == limit:
@@ -92,7 +100,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
     @router.get("/conversations/{line_user_id}")
     async def conversation(op: Op, line_user_id: str) -> dict[str, Any]:
         await check(op, line_user_id)
-        found = await live_chat.store.get_conversation(line_user_id)
+        found = await store.get_conversation(line_user_id)
         if found is None:
             raise HTTPException(404, "no such conversation")
         return found.model_dump(mode="json")
@@ -106,9 +114,9 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
         before_seq: Annotated[int | None, Query(ge=1)] = None,
     ) -> dict[str, Any]:
         await check(op, line_user_id)
-        page = await live_chat.store.history(
+        page = await store.history(
             line_user_id,
-            limit=limit or live_chat.settings.history_limit,
+            limit=limit or settings.history_limit,
             after_seq=after_seq,
             before_seq=before_seq,
         )
@@ -119,7 +127,7 @@ def build_api(live_chat: "LiveChat") -> APIRouter:
 
     @router.get("/operators")
     async def operators(op: Op) -> dict[str, Any]:
-        states = await live_chat.chat.operators()
+        states = await team.operators()
         return {"operators": [s.model_dump(mode="json") for s in states]}
 
     @router.get("/me")

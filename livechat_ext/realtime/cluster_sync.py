@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from .broker.base import Cluster
+from ..broker.base import Cluster
 
 log = logging.getLogger("livechat_ext.cluster")
 

@@ -1,0 +1,308 @@
+"""Carries out what the sessions of this node decide: replies, closes, joins,
+typing, sends. The decisions are made by `session.Session` without I/O; this
+is where they meet the hub, the store, the hook and the outbound flow."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from ..auth import TokenVerifier
+from ..errors import CloseCode, ErrorCode, StoreError
+from ..flows.outbound import Outbound
+from ..metrics import Metrics
+from ..protocol.server import AuthSuccess, ConversationJoined, OperatorState, encode, error
+from ..session import (
+    Authenticated,
+    Close,
+    Effect,
+    Join,
+    Leave,
+    Limits,
+    Reply,
+    Send,
+    Session,
+    Typing,
+    Verified,
+)
+from ..settings import LiveChatSettings
+from ..store import Store
+from .access import Access
+from .connection import Connection
+from .deadlines import Deadlines
+from .hub import BROADCAST, Hub, admin_room, conversation_room
+from .team import Team
+
+log = logging.getLogger("livechat_ext.realtime.chat")
+
+
+class Chat:
+    """The sessions of this node and the effects they ask for."""
+
+    def __init__(
+        self,
+        settings: LiveChatSettings,
+        *,
+        store: Store,
+        hub: Hub,
+        verifier: TokenVerifier,
+        outbound: Outbound,
+        team: Team,
+        access: Access,
+        metrics: Metrics | None = None,
+        on_typing: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.outbound = outbound
+        self.team = team
+        self.access = access
+        self.metrics = metrics
+        self._on_typing = on_typing
+        self._verifier = verifier
+        self._limits = Limits(
+            max_frame_bytes=settings.max_frame_bytes,
+            rate_per_second=settings.rate_limit_per_second,
+            rate_burst=settings.rate_limit_burst,
+            heartbeat_interval=settings.heartbeat_interval,
+            auth_timeout=settings.auth_timeout,
+            max_conversations=settings.max_conversations_per_connection,
+        )
+        self._live: dict[str, tuple[Connection, Session]] = {}
+        self.deadlines = Deadlines(self._expire)
+
+    # connection lifecycle -------------------------------------------------
+
+    def open(self, conn: Connection) -> Session:
+        """A session for a freshly accepted connection, its deadlines filed."""
+        session = Session(conn.id, self._limits, self._verify, self.deadlines.now())
+        self._live[conn.id] = (conn, session)
+        self.hub.add(conn)
+        self.deadlines.watch(conn.id, session)
+        return session
+
+    def close(self, conn: Connection, session: Session) -> None:
+        """Clean up everything a connection held, however it ended."""
+        session.closed = True
+        self._live.pop(conn.id, None)
+        self.deadlines.forget(conn.id)
+        self.access.unbind(conn)
+        self.hub.remove(conn)
+        self.team.connection_closed(conn.id)
+        if session.operator is not None:
+            self.team.presence.disconnected(session.operator.admin_id)
+
+    def _expire(self, conn_id: str, now: float) -> None:
+        live = self._live.get(conn_id)
+        if live is None:
+            return
+        conn, session = live
+        for effect in session.tick(now):
+            if isinstance(effect, Close):
+                conn.close(effect.code, effect.reason, final=list(effect.final))
+        self.deadlines.watch(conn_id, session)
+
+    def _verify(self, token: str) -> Verified:
+        operator = self._verifier.verify(token)
+        if operator.expires_at is None:
+            return Verified(operator, None)
+        # the verifier accepted the token up to `exp` + leeway: keep the session that long
+        left = operator.expires_at.timestamp() + self.settings.jwt_leeway - time.time()
+        return Verified(operator, left)
+
+    # frames -----------------------------------------------------------------
+
+    async def receive_text(self, conn: Connection, session: Session, text: str) -> None:
+        """Serve one text frame of a connection."""
+        step = session.receive_text(text, self.deadlines.now())
+        if step.type is not None and self.metrics is not None:
+            self.metrics.frame_in(step.type)
+        await self.perform(conn, session, step.effects)
+
+    async def receive_binary(self, conn: Connection, session: Session, size: int) -> None:
+        step = session.receive_binary(size, self.deadlines.now())
+        await self.perform(conn, session, step.effects)
+
+    async def authenticate(self, conn: Connection, session: Session, token: str) -> None:
+        """A token from the handshake's query string."""
+        await self.perform(conn, session, session.authenticate(token, None, self.deadlines.now()))
+
+    async def perform(
+        self, conn: Connection, session: Session, effects: tuple[Effect, ...]
+    ) -> None:
+        """Carry out a session's effects in order; a store failure or a bug in one
+        answers `internal_error` instead of ending the connection."""
+        for effect in effects:
+            if isinstance(effect, Reply):
+                self._push(conn, effect.frame)
+            elif isinstance(effect, Close):
+                self._count(effect.final)
+                conn.close(effect.code, effect.reason, final=list(effect.final))
+            else:
+                try:
+                    await self._request(conn, session, effect)
+                except StoreError:
+                    log.exception("store failed serving %s on %s", type(effect).__name__, conn.id)
+                    self._failed(conn, effect, "storage is unavailable; try again")
+                except Exception:
+                    log.exception("serving %s failed on %s", type(effect).__name__, conn.id)
+                    self._failed(conn, effect, "internal error")
+        self.deadlines.watch(conn.id, session)  # a token may have brought an earlier expiry
+
+    async def _request(
+        self,
+        conn: Connection,
+        session: Session,
+        effect: Authenticated | Join | Leave | Typing | Send,
+    ) -> None:
+        if isinstance(effect, Authenticated):
+            await self._authenticated(conn, session, effect)
+        elif isinstance(effect, Join):
+            await self._join(conn, session, effect)
+        elif isinstance(effect, Leave):
+            await self._leave(conn, session, effect)
+        elif isinstance(effect, Typing):
+            await self._typing(conn, session, effect)
+        else:
+            await self._send(conn, session, effect)
+
+    def _push(self, conn: Connection, frame: str) -> None:
+        if conn.push(frame) and self.metrics is not None:
+            self.metrics.frames_sent(frame)
+
+    def _count(self, frames: tuple[str, ...]) -> None:
+        if self.metrics is not None:
+            for frame in frames:
+                self.metrics.frames_sent(frame)
+
+    def _failed(self, conn: Connection, effect: Effect, message: str) -> None:
+        ref = getattr(effect, "ref", None)
+        client_msg_id = effect.payload.client_msg_id if isinstance(effect, Send) else None
+        if isinstance(effect, Join):
+            live = self._live.get(conn.id)
+            if live is not None:
+                live[1].join_refused(effect.line_user_id)
+        self._push(
+            conn, error(ErrorCode.INTERNAL_ERROR, message, ref=ref, client_msg_id=client_msg_id)
+        )
+
+    def _forbidden(
+        self, conn: Connection, ref: str | None, client_msg_id: str | None = None
+    ) -> None:
+        message = "not allowed for this conversation"
+        self._push(conn, error(ErrorCode.FORBIDDEN, message, ref=ref, client_msg_id=client_msg_id))
+
+    # what the effects do ------------------------------------------------------
+
+    async def _authenticated(self, conn: Connection, session: Session, auth: Authenticated) -> None:
+        operator = auth.operator
+        # read the operator list first: once this socket is in the broadcast room,
+        # other frames could overtake its auth_success while we await
+        operators = [s for s in await self.team.operators() if s.admin_id != operator.admin_id]
+        operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
+        if conn.closing:
+            return
+        if auth.first and not self.hub.promote(conn, self.settings.max_connections_per_client):
+            log.warning("refused an operator from %s: connection limit reached", conn.peer)
+            session.closed = True
+            conn.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
+            return
+        if auth.first:
+            conn.admin_id = operator.admin_id
+            self.access.bind(conn, operator)
+            self.hub.join(conn, admin_room(operator.admin_id))
+            self.hub.join(conn, BROADCAST)
+            self.team.presence.connected(operator.admin_id)
+        success = AuthSuccess(
+            admin_id=operator.admin_id,
+            session_id=conn.id,
+            heartbeat_interval=self.settings.heartbeat_interval,
+            operators=sorted(operators, key=lambda s: s.admin_id),
+        )
+        self._push(conn, encode(success, auth.ref))
+
+    async def _join(self, conn: Connection, session: Session, join: Join) -> None:
+        operator = session.operator
+        line_user_id = join.line_user_id
+        if operator is None or not await self.access.allowed(operator, line_user_id):
+            session.join_refused(line_user_id)
+            self._forbidden(conn, join.ref)
+            return
+        # join first, read second: a message stored in between arrives twice, never zero times
+        self.hub.join(conn, conversation_room(line_user_id))
+        page = await self.store.history(
+            line_user_id, limit=self.settings.history_limit, after_seq=join.after_seq
+        )
+        conversation = await self.store.get_conversation(line_user_id)
+        joined = ConversationJoined(
+            line_user_id=line_user_id,
+            last_seq=conversation.last_seq if conversation else 0,
+            messages=page.messages,
+            has_more=page.has_more,
+            typing=self.team.typing.typing_in(line_user_id),
+        )
+        self._push(conn, encode(joined, join.ref))
+
+    async def _leave(self, conn: Connection, session: Session, leave: Leave) -> None:
+        self.hub.leave(conn, conversation_room(leave.line_user_id))
+        operator = session.operator
+        if operator is not None:
+            await self.team.operator_typing(leave.line_user_id, operator.admin_id, False, conn.id)
+
+    async def _typing(self, conn: Connection, session: Session, typing: Typing) -> None:
+        operator = session.operator
+        line_user_id = typing.line_user_id
+        if operator is None or not await self.access.allowed(operator, line_user_id):
+            self._forbidden(conn, typing.ref)
+            return
+        await self.team.operator_typing(line_user_id, operator.admin_id, typing.is_typing, conn.id)
+        if typing.is_typing and self._on_typing is not None:
+            self._on_typing(line_user_id)  # LINE's loading animation for the user
+
+    async def _send(self, conn: Connection, session: Session, send: Send) -> None:
+        operator = session.operator
+        p = send.payload
+        if operator is None or not await self.access.allowed(operator, p.line_user_id):
+            self._forbidden(conn, send.ref, p.client_msg_id)
+            return
+        try:
+            if await self.in_standby(p.line_user_id):
+                message = (
+                    "the channel is in standby for this chat: "
+                    "another channel answers it, so nothing is sent"
+                )
+                self._refuse_send(conn, send, ErrorCode.FORBIDDEN, message)
+                return
+            await self.team.operator_typing(p.line_user_id, operator.admin_id, False, conn.id)
+            replies = await self.outbound.submit(
+                conn, operator, p.line_user_id, p.text, p.client_msg_id, send.ref
+            )
+        except StoreError:
+            log.exception("could not store an outbound message")
+            self._refuse_send(
+                conn, send, ErrorCode.DELIVERY_FAILED, "the message could not be stored"
+            )
+            return
+        for frame in replies:
+            self._push(conn, frame)
+
+    def _refuse_send(self, conn: Connection, send: Send, code: ErrorCode, message: str) -> None:
+        frame = error(code, message, ref=send.ref, client_msg_id=send.payload.client_msg_id)
+        self._push(conn, frame)
+
+    async def in_standby(self, line_user_id: str) -> bool:
+        """Whether LINE's latest event in this chat came in `standby` mode (LINE: no
+        sending then). Sends already stored are idempotent and unaffected."""
+        latest = await self.store.last_inbound(line_user_id)
+        return latest is not None and latest.data.get("mode") == "standby"
+
+    async def shutdown(self) -> None:
+        self.deadlines.close()
+        await self.team.shutdown()
+
+
+def new_connection_id() -> str:
+    return uuid.uuid4().hex
