@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from .errors import ConfigError
 from .settings import LiveChatSettings
 
+_GRACEFUL_SHUTDOWN_SECONDS = 5
+
 
 def _settings(env_file: str | None, **overrides: object) -> LiveChatSettings:
     kwargs: dict[str, object] = dict(overrides)
@@ -47,6 +49,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=log_config,
         ws_max_size=max(settings.max_frame_bytes * 2, 1 << 20),
         ws_ping_interval=None,
+        # requests still running this long after SIGTERM are cancelled, so the
+        # plugin's own (bounded) shutdown always gets its turn
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
-from .errors import DeliveryError, StoreError
+from .errors import DeliveryError, StoreError, describe
 from .hub import BROADCAST, Hub, conversation_room
 from .metrics import Metrics
 from .models import Message, MessageKind
@@ -218,7 +218,9 @@ class Inbound:
                 line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
             )
         except (DeliveryError, OSError, StoreError) as exc:
-            log.warning("profile of %s not available: %s", line_user_id, exc)
+            log.warning(
+                "profile of %s not available (%s)", line_user_id, describe(exc), exc_info=exc
+            )
             self._profiles_tried.discard(line_user_id)  # a later message tries again
             return
         self._profiles_tried.discard(line_user_id)  # stored: the store is the cache now
@@ -253,4 +255,4 @@ class Inbound:
             with self._timed("loading"):
                 await line.start_loading(line_user_id, seconds)
         except (DeliveryError, OSError) as exc:
-            log.info("loading animation for %s failed: %s", line_user_id, exc)
+            log.info("loading animation for %s failed (%s)", line_user_id, describe(exc))
