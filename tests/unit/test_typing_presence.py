@@ -145,12 +145,11 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
 async def test_a_cluster_read_that_fails_is_logged_with_its_cause(tmp_path, caplog, failure, cause):
     """A failure whose text is empty (a timeout) still names its cause, and the
     warning carries the traceback."""
+    from livechat_ext.broker import MemoryBroker
+    from livechat_ext.broker.memory import MemoryCluster
     from livechat_ext.realtime.cluster_sync import ClusterSync
     from livechat_ext.realtime.hub import Hub
     from livechat_ext.realtime.team import Team
-
-    from livechat_ext.broker import MemoryBroker
-    from livechat_ext.broker.memory import MemoryCluster
     from tests.helpers import make_settings
 
     class FailingCluster(MemoryCluster):
