@@ -63,6 +63,13 @@ def is_postback(message: Message) -> bool:
     return message.data.get("event_type") == "postback"
 
 
+async def in_standby(store: Store, line_user_id: str) -> bool:
+    """Whether LINE's latest event in this chat came in `standby` mode: another
+    channel answers it, so nothing is sent (or shown as typing) on its behalf."""
+    latest = await store.last_inbound(line_user_id)
+    return latest is not None and latest.data.get("mode") == "standby"
+
+
 def preview(message: Message) -> str:
     """A one-line description of a message for notifications."""
     if message.kind is MessageKind.TEXT and message.text:
@@ -333,11 +340,10 @@ class Inbound:
 
     async def _start_loading(self, line: LineClient, line_user_id: str, seconds: int) -> None:
         try:
-            latest = await self.store.last_inbound(line_user_id)
+            if await in_standby(self.store, line_user_id):
+                return  # another channel owns the chat: show nothing on its behalf
         except StoreError:
-            latest = None
-        if latest is not None and latest.data.get("mode") == "standby":
-            return  # another channel owns the chat: show nothing on its behalf
+            pass
         try:
             with self._timed("loading"):
                 await line.start_loading(line_user_id, seconds)

@@ -22,6 +22,7 @@ import httpx
 
 from livechat_ext.errors import DeliveryError
 from livechat_ext.line.responses import error_for, json_object, log_response, retry_after_seconds
+from livechat_ext.models import utf16_length
 
 logger = logging.getLogger("livechat_ext.line")
 
@@ -37,11 +38,6 @@ def retry_key_for(line_user_id: str, client_msg_id: str) -> str:
     pair, so sending the same (user, client message id) again reuses it."""
     name = json.dumps([line_user_id, client_msg_id])
     return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, name))
-
-
-def text_length(text: str) -> int:
-    """The length of `text` as LINE counts it: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,7 @@ class LineClient:
         calling LINE when the text is empty or over `MAX_TEXT_LENGTH` UTF-16 units."""
         if not text:
             raise DeliveryError("text is empty", transient=False)
-        if (length := text_length(text)) > MAX_TEXT_LENGTH:
+        if (length := utf16_length(text)) > MAX_TEXT_LENGTH:
             raise DeliveryError(
                 f"text is {length} UTF-16 code units; LINE allows {MAX_TEXT_LENGTH}",
                 transient=False,
