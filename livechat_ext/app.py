@@ -10,8 +10,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .auth import TokenVerifier
+from .background import Loops, bounded
 from .broker import Broker, create_broker
-from .errors import StoreError
+from .errors import StoreError, describe
 from .flows.inbound import EVENT_ID_RETENTION, Inbound
 from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .logging_filters import install_redaction
@@ -105,7 +106,7 @@ class LiveChat:
             ),
         )
         self._starts = 0
-        self._loops: list[asyncio.Task[None]] = []
+        self._loops = Loops("livechat_ext")
         self._start_lock = asyncio.Lock()
         self.router = build_router(
             settings,
@@ -171,37 +172,37 @@ class LiveChat:
         self.outbound.delivery = self._delivery or (
             LineDelivery(self._line, self.metrics) if self._line is not None else NoDelivery()
         )
-        loop = asyncio.get_running_loop()
-        self._loops = [
-            loop.create_task(self._resume_pending()),
-            loop.create_task(self._prune_event_ids()),
-        ]
+        self._loops = Loops("livechat_ext")
+        self._loops.start(self._resume_pending())
+        self._loops.start(self._prune_event_ids())
         log.info("livechat_ext started (node %s)", self.hub.node_id)
 
     async def _prune_event_ids(self) -> None:
         """Webhook ids are kept a week (LINE redelivers for minutes), then forgotten."""
-        while True:
+        while self._loops.running:
             try:
                 removed = await self.store.prune_events(utcnow() - EVENT_ID_RETENTION)
                 if removed:
                     log.info("forgot %d old webhook event ids", removed)
             except StoreError as exc:
-                log.warning("could not prune webhook event ids: %s", exc)
-            await asyncio.sleep(_PRUNE_EVERY_SECONDS)
+                log.warning("could not prune webhook event ids (%s)", describe(exc), exc_info=exc)
+            await self._loops.pause(_PRUNE_EVERY_SECONDS)
 
     async def _resume_pending(self) -> None:
         """At start, deliver what an earlier run left `pending`; then, every lease
         period, what a node that died mid-send left (its lease has run out)."""
         older_than = utcnow()
-        while True:
+        while self._loops.running:
             try:
                 taken = await self.outbound.resume(older_than)
             except StoreError as exc:
-                log.warning("could not look for messages left pending: %s", exc)
+                log.warning(
+                    "could not look for messages left pending (%s)", describe(exc), exc_info=exc
+                )
             else:
                 if taken:
                     log.info("took over %d message(s) left pending", taken)
-            await asyncio.sleep(self.outbound.lease)
+            await self._loops.pause(self.outbound.lease)
             older_than = utcnow() - timedelta(seconds=self.outbound.lease)
 
     def _local_state(self) -> tuple[dict[str, int], list[str]]:
@@ -217,22 +218,22 @@ class LiveChat:
             await self.team.publish_presence(admin_id, "online")
 
     async def stop(self) -> None:
-        """Finish or cancel in-flight work and release every resource."""
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        self._loops = []
-        await self.chat.shutdown()
+        """Finish or cancel in-flight work and release every resource. Every step
+        is bounded: a dependency that hangs or ignores cancellation is logged and
+        left behind, so the process can exit (sends cut short stay `pending`)."""
+        await self._loops.stop()
+        await bounded(self.chat.shutdown(), 5.0, "announcing operators offline")
         self.inbound.updates.close()
-        if self.team.cluster_sync is not None:
-            await self.team.cluster_sync.stop()
+        sync = self.team.cluster_sync
+        if sync is not None:
+            await bounded(sync.stop(), 5.0, "stopping the cluster sync")
             self.team.cluster_sync = None
-        await self.outbound.close()
-        await self.broker.close()
+        await bounded(self.outbound.close(), 6.0, "finishing deliveries")
+        await bounded(self.broker.close(), 5.0, "closing the broker")
         if self._own_line and self._line is not None:
-            await self._line.aclose()
+            await bounded(self._line.aclose(), 2.0, "closing the LINE client")
             self._line = None
-        await self.store.close()
+        await bounded(self.store.close(), 5.0, "closing the store")
 
     # host API -----------------------------------------------------------------
 

@@ -95,3 +95,10 @@ class InvalidSignatureError(LiveChatError):
 
 class InvalidWebhookError(LiveChatError):
     """A webhook body is not a LINE webhook payload."""
+
+
+def describe(exc: BaseException) -> str:
+    """An exception for a log line: its type always (a timeout has no text of
+    its own), its text when it has one. Not `repr`: redis-py's hides the text."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -49,7 +49,8 @@ class Cluster(Protocol):
     """What the nodes of one deployment know about each other: which node is
     alive, which operators each node has connections for, and which
     conversations are open on each node. A node that stops heart-beating for
-    `ttl` seconds is dead; one live node reaps it and learns its operators."""
+    `ttl` seconds is dead; one live node reaps it and learns its operators.
+    A backend that cannot reach its store raises `BrokerError`."""
 
     async def heartbeat(self, node: str, ttl: float) -> bool:
         """Mark `node` alive for `ttl` seconds; True if it was not known alive

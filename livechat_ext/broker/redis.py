@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ..background import Loops, bounded
+from ..errors import BrokerError, describe
 from .base import BrokerEvent, EventHandler
 
 log = logging.getLogger("livechat_ext.broker.redis")
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_BACKOFF = 5.0
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_DRAIN_SECONDS = 1.0  # at close, for the queue's last events (presence changes)
 
 
 def _names(values: Iterable[Any]) -> list[str]:
@@ -77,19 +83,19 @@ class RedisBroker:
         self._wakeup = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._handler: EventHandler | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops("Redis broker")
+        self._publisher: asyncio.Task[None] | None = None
         self.publish_failures = 0
         self.dropped = 0
 
     async def start(self, handler: EventHandler) -> None:
         self._handler = handler
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._subscribe_loop()),
-            loop.create_task(self._publish_loop()),
-        ]
+        self._loops = Loops("Redis broker")
+        self._loops.start(self._subscribe_loop())
+        self._publisher = self._loops.start(self._publish_loop())
         try:
-            await asyncio.wait_for(self._subscribed.wait(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self._subscribed.wait()
         except TimeoutError:
             log.warning("Redis is not reachable yet; local delivery works, retrying")
 
@@ -105,20 +111,27 @@ class RedisBroker:
         self._wakeup.set()
 
     async def _publish_loop(self) -> None:
+        """Publish the queue in order; at `close`, what is queued, then return."""
         delay = 0.1
-        while True:
-            while not self._queue:
+        while self._queue or self._loops.running:
+            if not self._queue:
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                await self._wakeup.wait()  # `close` sets it too
+                continue
             try:
                 await self._redis.publish(self.channel, self._queue[0])
             except Exception as exc:  # any failure: keep the event, back off, try again
                 self.publish_failures += 1
-                if isinstance(exc, _FAILURES):
-                    log.warning("Redis publish failed (%s); retrying in %.1fs", exc, delay)
-                else:
-                    log.exception("Redis publish failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
+                level = logging.WARNING if isinstance(exc, _FAILURES) else logging.ERROR
+                log.log(
+                    level,
+                    "Redis publish failed (%s); retrying in %.1fs",
+                    describe(exc),
+                    delay,
+                    exc_info=exc,
+                )
+                if not await self._loops.pause(delay):
+                    return  # closing: other nodes catch up on what is left
                 delay = min(delay * 2, _MAX_BACKOFF)
                 continue
             if self._queue:
@@ -127,33 +140,39 @@ class RedisBroker:
 
     async def _subscribe_loop(self) -> None:
         delay = 0.1
-        while True:
+        while self._loops.running:
             pubsub = self._sub_redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await asyncio.wait_for(pubsub.subscribe(self.channel), 5.0)
+                async with asyncio.timeout(5.0):
+                    await pubsub.subscribe(self.channel)
                 self._subscribed.set()
                 delay = 0.1
-                while True:
+                while self._loops.running:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
-            except _FAILURES as exc:
+            except Exception as exc:  # redis-py raises others mid-reconnect: never stop listening
                 self._subscribed.clear()
-                log.warning("Redis subscription lost (%s); reconnecting in %.1fs", exc, delay)
-            except Exception:  # redis-py raises others mid-reconnect: never stop listening
-                self._subscribed.clear()
-                log.exception("Redis subscription failed; reconnecting in %.1fs", delay)
+                level = logging.WARNING if isinstance(exc, _FAILURES) else logging.ERROR
+                log.log(
+                    level,
+                    "Redis subscription lost (%s); reconnecting in %.1fs",
+                    describe(exc),
+                    delay,
+                    exc_info=exc,
+                )
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(delay)
+            if not await self._loops.pause(delay):
+                return
             delay = min(delay * 2, _MAX_BACKOFF)
 
     def _dispatch(self, data: Any) -> None:
         try:
             event = decode_event(data)
         except (ValueError, KeyError, TypeError, IndexError):
-            log.warning("ignored a malformed broker event")
+            log.warning("ignored a malformed broker event", exc_info=True)
             return
         if self._handler is not None:
             try:
@@ -162,12 +181,18 @@ class RedisBroker:
                 log.exception("broker event handler failed")
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        await self._redis.aclose()
-        await self._sub_redis.aclose()
+        """Publish what is queued (briefly), stop both loops and the connections;
+        each step is bounded, so a stuck Redis cannot hold up shutdown."""
+        self._loops.stopping.set()
+        self._wakeup.set()
+        if self._publisher is not None:
+            await asyncio.wait({self._publisher}, timeout=_DRAIN_SECONDS)
+            self._publisher = None
+        self._queue.clear()  # not drained in time: the loop must not go on with it
+        await self._loops.stop(grace=1.0)
+        self._subscribed.clear()
+        await bounded(self._redis.aclose(), 1.0, "closing the Redis connections")
+        await bounded(self._sub_redis.aclose(), 1.0, "closing the Redis subscription")
 
 
 # set_operator's change and check in one step: two nodes that change the same
@@ -188,6 +213,20 @@ for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')) do
 end
 return 0
 """
+
+
+def _translated(call: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """Redis' failures leave the cluster as `BrokerError`: the one place they
+    are translated, with the driver's exception as the cause."""
+
+    @functools.wraps(call)
+    async def translated(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await call(*args, **kwargs)
+        except _FAILURES as exc:
+            raise BrokerError(f"Redis {call.__name__} failed ({describe(exc)})") from exc
+
+    return translated
 
 
 class RedisCluster:
@@ -215,10 +254,12 @@ class RedisCluster:
         now = await self._now()
         return _names(await self._r.zrangebyscore(self._nodes, now, "+inf"))
 
+    @_translated
     async def heartbeat(self, node: str, ttl: float) -> bool:
         added = await self._r.zadd(self._nodes, {node: await self._now() + ttl})
         return bool(added)
 
+    @_translated
     async def publish_state(
         self, node: str, operators: dict[str, int], rooms: Iterable[str]
     ) -> None:
@@ -232,12 +273,14 @@ class RedisCluster:
                 pipe.sadd(self._rooms(node), *room_list)
             await pipe.execute()
 
+    @_translated
     async def set_operator(self, node: str, admin_id: str, connections: int) -> bool:
         found = await self._set_operator(
             keys=[self._ops(node), self._nodes], args=[node, admin_id, connections, self._p]
         )
         return bool(found)
 
+    @_translated
     async def online_elsewhere(self, node: str, admin_id: str) -> bool:
         others = [n for n in await self._live() if n != node]
         if not others:
@@ -247,6 +290,7 @@ class RedisCluster:
                 pipe.hexists(self._ops(other), admin_id)
             return any(await pipe.execute())
 
+    @_translated
     async def online_operators(self) -> set[str]:
         live = await self._live()
         if not live:
@@ -257,12 +301,14 @@ class RedisCluster:
             results = await pipe.execute()
         return {name for keys in results for name in _names(keys)}
 
+    @_translated
     async def set_room(self, node: str, line_user_id: str, open_here: bool) -> None:
         if open_here:
             await self._r.sadd(self._rooms(node), line_user_id)
         else:
             await self._r.srem(self._rooms(node), line_user_id)
 
+    @_translated
     async def room_open(self, line_user_id: str) -> bool:
         live = await self._live()
         if not live:
@@ -272,6 +318,7 @@ class RedisCluster:
                 pipe.sismember(self._rooms(node), line_user_id)
             return any(await pipe.execute())
 
+    @_translated
     async def reap(self, node: str) -> list[str]:
         now = await self._now()
         dead = _names(await self._r.zrangebyscore(self._nodes, "-inf", f"({now}"))
@@ -288,6 +335,7 @@ class RedisCluster:
             return []
         return sorted(orphans - await self.online_operators())
 
+    @_translated
     async def leave(self, node: str) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.zrem(self._nodes, node)

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import DeliveryError, InvalidWebhookError, StoreError
+from ..errors import DeliveryError, InvalidWebhookError, StoreError, describe
 from ..line.webhook import InboundEvent, read_webhook
 from ..metrics import Metrics
 from ..models import Message, MessageKind, utcnow, valid_line_user_id
@@ -314,7 +314,9 @@ class Inbound:
                 line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
             )
         except (DeliveryError, OSError, StoreError) as exc:
-            log.warning("profile of %s not available: %s", line_user_id, exc)
+            log.warning(
+                "profile of %s not available (%s)", line_user_id, describe(exc), exc_info=exc
+            )
             self._profiles_tried.discard(line_user_id)  # a later message tries again
             return
         self._profiles_tried.discard(line_user_id)  # stored: the store is the cache now
@@ -348,4 +350,4 @@ class Inbound:
             with self._timed("loading"):
                 await line.start_loading(line_user_id, seconds)
         except (DeliveryError, OSError) as exc:
-            log.info("loading animation for %s failed: %s", line_user_id, exc)
+            log.info("loading animation for %s failed (%s)", line_user_id, describe(exc))

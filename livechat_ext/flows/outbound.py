@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..background import stop_tasks
 from ..errors import DeliveryError, ErrorCode, StoreError
 from ..metrics import Metrics
 from ..operator import Operator
@@ -262,14 +263,12 @@ class Outbound:
                 )
         return taken
 
-    async def close(self) -> None:
-        """Wait briefly for running deliveries, then cancel what is left (it stays `pending`)."""
+    async def close(self, drain: float = 3.0) -> None:
+        """Wait briefly for running deliveries, then cancel what is left: it stays
+        `pending` under its lease, for another node or the next start to send."""
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=5.0)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=drain)
+            await stop_tasks(pending, "outbound deliveries", grace=1.0)
 
 
 class LineDelivery:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from livechat_ext.errors import DeliveryError
+from livechat_ext.errors import DeliveryError, describe
 from livechat_ext.line.responses import error_for, json_object, log_response, retry_after_seconds
 from livechat_ext.models import utf16_length
 
@@ -232,7 +232,9 @@ class LineClient:
                     method, url, json=json_body, headers=headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:
-                logger.warning("LINE %s %s attempt %d: %r", method, path, attempt, exc)
+                logger.warning(
+                    "LINE %s %s attempt %d: %s", method, path, attempt, describe(exc), exc_info=exc
+                )
                 failure = DeliveryError(
                     f"LINE unreachable: {type(exc).__name__}", transient=True, detail=str(exc)
                 )

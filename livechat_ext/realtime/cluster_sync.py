@@ -7,11 +7,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from ..background import Loops, bounded
 from ..broker.base import Cluster
+from ..errors import describe
 
 log = logging.getLogger("livechat_ext.cluster")
 
 _Change = Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    """The change `stop` queues so that a loop waiting for work sees the stop."""
 
 
 class ClusterSync:
@@ -35,16 +41,19 @@ class ClusterSync:
         self._on_orphans = on_orphans
         self._on_rejoin = on_rejoin
         self._queue: asyncio.Queue[_Change] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops("cluster sync")
         self._beaten = False
 
     async def start(self) -> None:
         try:
             await self._beat()
         except Exception as exc:  # a broker outage at start is survivable
-            log.warning("cluster not reachable at start (%s); retrying", exc)
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run_changes()), loop.create_task(self._run_beats())]
+            log.warning(
+                "cluster not reachable at start (%s); retrying", describe(exc), exc_info=exc
+            )
+        self._loops = Loops("cluster sync")
+        self._loops.start(self._run_changes())
+        self._loops.start(self._run_beats())
 
     def submit(self, change: _Change) -> None:
         """Queue a cluster write; writes run in the order submitted."""
@@ -56,8 +65,8 @@ class ClusterSync:
         self._beaten = False
 
     async def _run_changes(self) -> None:
-        while True:
-            change = await self._queue.get()
+        while self._loops.running:
+            change = await self._queue.get()  # `stop` queues a no-op to wake this
             try:
                 await change()
             except Exception:
@@ -67,15 +76,14 @@ class ClusterSync:
                 self._queue.task_done()
 
     async def _run_beats(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
+        while await self._loops.pause(self.ttl / 3):
             try:
                 await self._beat()
                 orphans = await self.cluster.reap(self.node)
                 if orphans:
                     await self._on_orphans(orphans)
             except Exception as exc:
-                log.warning("cluster heartbeat failed: %s", exc)
+                log.warning("cluster heartbeat failed (%s)", describe(exc), exc_info=exc)
 
     async def _beat(self) -> None:
         fresh = await self.cluster.heartbeat(self.node, self.ttl)
@@ -92,14 +100,12 @@ class ClusterSync:
         await self._queue.join()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        try:
-            await self.cluster.leave(self.node)
-        except Exception as exc:
-            log.warning("could not leave the cluster cleanly: %s", exc)
+        """Stop both loops and leave the cluster, each within a bound (a node that
+        could not leave is reaped once its heartbeat runs out)."""
+        self._loops.stopping.set()
+        self._queue.put_nowait(_nothing)
+        await self._loops.stop(grace=1.0)
+        await bounded(self.cluster.leave(self.node), 2.0, "leaving the cluster")
 
 
 __all__ = ["ClusterSync"]

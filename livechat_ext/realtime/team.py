@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ..errors import describe
 from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
 from ..settings import LiveChatSettings
 from .cluster_sync import ClusterSync
@@ -19,6 +20,13 @@ from .typing_indicator import TypingTracker
 log = logging.getLogger("livechat_ext.realtime.team")
 
 _CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
+_SETTLE_SECONDS = 3.0  # at shutdown: the heartbeat expiry covers what is left
+
+
+def _cause(exc: BaseException, bound: asyncio.Timeout) -> str:
+    if bound.expired():
+        return f"no answer within {_CLUSTER_READ_SECONDS}s"
+    return describe(exc)
 
 
 class Team:
@@ -45,11 +53,14 @@ class Team:
         sync = self.cluster_sync
         if sync is not None:
             try:
-                online = await asyncio.wait_for(
-                    sync.cluster.online_operators(), _CLUSTER_READ_SECONDS
-                )
+                async with asyncio.timeout(_CLUSTER_READ_SECONDS) as bound:
+                    online = await sync.cluster.online_operators()
             except Exception as exc:
-                log.warning("cluster unavailable for the operator list: %s", exc)
+                log.warning(
+                    "cluster unavailable for the operator list (%s); using this node's view",
+                    _cause(exc, bound),
+                    exc_info=exc,
+                )
             else:
                 for admin_id, (status, seen) in list(known.items()):
                     if (
@@ -73,11 +84,14 @@ class Team:
         if sync is None:
             return False
         try:
-            return await asyncio.wait_for(
-                sync.cluster.room_open(line_user_id), _CLUSTER_READ_SECONDS
-            )
+            async with asyncio.timeout(_CLUSTER_READ_SECONDS) as bound:
+                return await sync.cluster.room_open(line_user_id)
         except Exception as exc:
-            log.warning("cluster unavailable for room state: %s", exc)
+            log.warning(
+                "cluster unavailable for room state (%s); using this node's view",
+                _cause(exc, bound),
+                exc_info=exc,
+            )
             return False
 
     async def publish_typing(
@@ -146,7 +160,11 @@ class Team:
                     return  # online on another node too: nothing changed for anyone
             except Exception as exc:
                 log.warning(
-                    "cluster unavailable; announcing %s %s from here: %s", admin_id, status, exc
+                    "cluster unavailable (%s); announcing %s %s from here",
+                    describe(exc),
+                    admin_id,
+                    status,
+                    exc_info=exc,
                 )
                 sync.republish_soon()  # the cluster may still list a departed operator
             await self.publish_presence(admin_id, status, last_seen)
@@ -175,7 +193,8 @@ class Team:
             self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
         if self.cluster_sync is not None:
             try:
-                await asyncio.wait_for(self.cluster_sync.settle(), 5.0)
+                async with asyncio.timeout(_SETTLE_SECONDS):
+                    await self.cluster_sync.settle()
             except TimeoutError:
                 log.warning(
                     "cluster updates still queued at shutdown; the heartbeat expiry "

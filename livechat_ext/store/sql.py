@@ -9,11 +9,12 @@ no gap."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +44,26 @@ from .schema import (
 
 _SCHEMA_LOCK_KEY = 0x6C69766563686174  # "livechat": serialises create_schema on PostgreSQL
 _DIALECTS = ("sqlite", "postgresql")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _whole(
+    write: Callable[Concatenate[SqlStore, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[SqlStore, _P], Coroutine[Any, Any, _R]]:
+    """A write runs to its end even if its caller is cancelled (who still gets
+    the `CancelledError` at once). On SQLite, aiosqlite cancelled mid-statement
+    leaves the write lock with a connection SQLAlchemy has given up on, and every
+    later write waits out `busy_timeout`, then fails."""
+
+    @functools.wraps(write)
+    async def run(store: SqlStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        task = asyncio.get_running_loop().create_task(write(store, *args, **kwargs))
+        store._writes.add(task)
+        task.add_done_callback(store._writes.discard)
+        return await asyncio.shield(task)
+
+    return run
 
 
 class _ConflictError(StoreError):
@@ -73,6 +94,7 @@ class SqlStore:
         # SQLite has one writer at a time: queueing this process's writers here is
         # far cheaper than letting them collide in SQLite's sleeping busy handler
         self._write_lock = asyncio.Lock() if self._sqlite else None
+        self._writes: set[asyncio.Task[Any]] = set()  # see `_whole`
         # On our own SQLite engine the driver opens a transaction before the first
         # write by itself; a host's engine may run in autocommit, so its write
         # transactions always begin explicitly.
@@ -89,6 +111,8 @@ class SqlStore:
         await self.ping()
 
     async def close(self) -> None:
+        if self._writes:  # cut off by a cancel: let them end before the engine does
+            await asyncio.wait(set(self._writes))
         if self._owns_engine:
             await self._engine.dispose()
 
@@ -109,6 +133,7 @@ class SqlStore:
             row = {"version": SCHEMA_VERSION, "applied_at": self._clock()}
             await conn.execute(self._insert(schema_version).values(row).on_conflict_do_nothing())
 
+    @_whole
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
         # the message returned is the one stored: with U+FFFD for NUL (see NulFreeText)
         new = replace(
@@ -134,15 +159,18 @@ class SqlStore:
             raise
         return InboundResult(message_from_row(row), created)
 
+    @_whole
     async def record_event(self, webhook_event_id: str) -> bool:
         async with self._tx(write=True, reads_first=False) as conn:
             return await self._remember(conn, webhook_event_id, self._clock())
 
+    @_whole
     async def prune_events(self, older_than: datetime) -> int:
         stmt = webhook_events.delete().where(webhook_events.c.received_at < older_than)
         async with self._tx(write=True, reads_first=False) as conn:
             return int((await conn.execute(stmt)).rowcount or 0)
 
+    @_whole
     async def add_outbound(
         self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
     ) -> OutboundResult:
@@ -168,6 +196,7 @@ class SqlStore:
             return OutboundResult(found, created=False)
         return OutboundResult(message_from_row(row), created=True)
 
+    @_whole
     async def claim(self, message_id: str, lease_seconds: float) -> bool:
         now = self._clock()
         col = messages.c
@@ -182,6 +211,7 @@ class SqlStore:
         async with self._tx(write=True, reads_first=False) as conn:
             return (await conn.execute(stmt)).first() is not None
 
+    @_whole
     async def set_status(
         self,
         message_id: str,
@@ -204,6 +234,7 @@ class SqlStore:
             await conn.execute(update(messages).where(where).values(changes))
         return message_from_row({**row, **changes})
 
+    @_whole
     async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
         col = messages.c
         line_message_id = without_nul(line_message_id)  # bound as plain text: no NUL-free type
@@ -269,6 +300,7 @@ class SqlStore:
         async with self._tx() as conn:
             return await self._read_conversation(conn, line_user_id)
 
+    @_whole
     async def update_conversation(
         self,
         line_user_id: str,
@@ -286,6 +318,7 @@ class SqlStore:
         async with self._tx(write=True, reads_first=False) as conn:
             return await self._update_conversation(conn, line_user_id, changes, now)
 
+    @_whole
     async def apply_follow(
         self, line_user_id: str, followed: bool, webhook_event_id: str
     ) -> Conversation | None:

@@ -8,6 +8,9 @@ from ..settings import LiveChatSettings
 
 # Long enough for big cookies and a `?token=` JWT on the WebSocket handshake.
 MAX_HEADER_BYTES = 32 * 1024
+# requests still running this long after SIGTERM are cancelled, so the plugin's
+# own (bounded) shutdown always gets its turn
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def uvicorn_options(settings: LiveChatSettings | None = None) -> dict[str, Any]:
@@ -32,4 +35,5 @@ def uvicorn_options(settings: LiveChatSettings | None = None) -> dict[str, Any]:
         # does not matter here: WebSocket frames do not go through it
         "http": "h11",
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }

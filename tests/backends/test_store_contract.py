@@ -299,6 +299,32 @@ async def test_set_status_merges_data_and_is_stored(store: Store) -> None:
         await store.set_status("no-such-id", MessageStatus.SENT)
 
 
+async def test_a_write_whose_caller_is_cancelled_mid_statement_completes(store: Store) -> None:
+    """A socket that goes away cancels its handler, and shutdown cancels deliveries:
+    the write in flight completes, and the store goes on writing (on SQLite such a
+    cancel used to leave the write lock held, so later writes waited, then failed)."""
+    assert isinstance(store, SqlStore)
+    writing: asyncio.Task[object] | None = None
+
+    def cancel_the_writer(conn: object, cursor: object, statement: str, *_: object) -> None:
+        # the seq upsert: its RETURNING row, unread when the cancel lands, kept
+        # SQLite's statement (and so its write lock) alive
+        if writing is not None and statement.startswith("INSERT INTO livechat_conversations"):
+            writing.cancel()  # lands while the driver runs the statement
+
+    engine = store._engine.sync_engine
+    event.listen(engine, "before_cursor_execute", cancel_the_writer)
+    try:
+        writing = asyncio.create_task(store.add_outbound("U1", "c-1", "admin-1", "cut short"))
+        with pytest.raises(asyncio.CancelledError):
+            await writing
+    finally:
+        event.remove(engine, "before_cursor_execute", cancel_the_writer)
+    assert (await store.add_outbound("U1", "c-2", "admin-1", "next")).created
+    page = await store.history("U1", limit=10)
+    assert [(m.seq, m.client_msg_id) for m in page.messages] == [(1, "c-1"), (2, "c-2")]
+
+
 async def test_undelivered_outbound_lists_old_pending_ones(store: Store, clock: FakeClock) -> None:
     old = (await store.add_outbound("U1", "c-1", "admin-1", "old")).message
     done = (await store.add_outbound("U1", "c-2", "admin-1", "done")).message

@@ -1,4 +1,7 @@
 import asyncio
+import logging
+
+import pytest
 
 from livechat_ext.realtime.presence import Presence
 from livechat_ext.realtime.typing_indicator import Ended, TypingTracker
@@ -133,3 +136,41 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
     await sync._beat()  # what the heartbeat loop runs every ttl / 3
     assert await cluster.online_operators() == set()
     await sync.stop()
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [("hang", "no answer within 0.5s"), ("empty", "TimeoutError"), ("text", "OSError: down")],
+)
+async def test_a_cluster_read_that_fails_is_logged_with_its_cause(tmp_path, caplog, failure, cause):
+    """A failure whose text is empty (a timeout) still names its cause, and the
+    warning carries the traceback."""
+    from livechat_ext.broker import MemoryBroker
+    from livechat_ext.broker.memory import MemoryCluster
+    from livechat_ext.realtime.cluster_sync import ClusterSync
+    from livechat_ext.realtime.hub import Hub
+    from livechat_ext.realtime.team import Team
+    from tests.helpers import make_settings
+
+    class FailingCluster(MemoryCluster):
+        async def room_open(self, line_user_id: str) -> bool:
+            if failure == "hang":
+                await asyncio.Event().wait()
+            raise TimeoutError if failure == "empty" else OSError("down")
+
+    team = Team(make_settings(tmp_path), Hub(MemoryBroker(), "A"), asyncio.ensure_future)
+    team.cluster_sync = ClusterSync(
+        FailingCluster(),
+        "A",
+        60,
+        local_state=lambda: ({}, []),
+        on_orphans=lambda orphans: asyncio.sleep(0),
+        on_rejoin=lambda: asyncio.sleep(0),
+    )
+    with caplog.at_level(logging.WARNING, "livechat_ext.realtime.team"):
+        assert await team.room_open("U1") is False
+    [record] = caplog.records
+    assert record.getMessage() == (
+        f"cluster unavailable for room state ({cause}); using this node's view"
+    )
+    assert record.exc_info is not None
