@@ -89,7 +89,7 @@ class LineClient:
         self._base_url = base_url.rstrip("/")
         self.data_base_url = data_base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._http = http  # made on first use when ours: a closed client can open again
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
@@ -97,13 +97,19 @@ class LineClient:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
 
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout)
+        return self._http
+
     def __repr__(self) -> str:  # never show the token
         return f"LineClient(base_url={self._base_url!r})"
 
     async def aclose(self) -> None:
         """Close the HTTP client, if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_http and self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
 
     async def __aenter__(self) -> LineClient:
         return self
@@ -228,7 +234,7 @@ class LineClient:
             retry_after: float | None = None
             cause: httpx.TransportError | None = None
             try:
-                response = await self._http.request(
+                response = await self._client().request(
                     method, url, json=json_body, headers=headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:

@@ -99,7 +99,6 @@ class ErrorPayload(ServerPayload):
     details: Any = None
 
 
-
 PAYLOADS: dict[str, type[ServerPayload]] = {
     "auth_success": AuthSuccess,
     "auth_error": AuthErrorPayload,
