@@ -10,11 +10,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .auth import TokenVerifier
-from .background import Loops, bounded
+from .background import Loops, Tasks, bounded
 from .broker import Broker, create_broker
 from .errors import StoreError, describe
 from .flows.inbound import EVENT_ID_RETENTION, Inbound
 from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
+from .flows.updates import ConversationUpdates
 from .logging_filters import install_redaction
 from .metrics import Metrics
 from .models import utcnow
@@ -41,6 +42,27 @@ log = logging.getLogger("livechat_ext")
 _PRUNE_EVERY_SECONDS = 6 * 3600.0
 
 
+def _send_lease(settings: LiveChatSettings) -> float:
+    """How long one node holds a send: long enough for every attempt and its
+    backoff; a node that dies mid-send leaves the message to another node after."""
+    attempts = settings.line_max_attempts
+    return settings.send_lease or (settings.line_timeout * attempts + 8.0 * (attempts - 1) + 10.0)
+
+
+def _line_client(settings: LiveChatSettings) -> LineClient | None:
+    if not settings.line_channel_access_token:
+        return None
+    from .line import LineClient
+
+    return LineClient(
+        settings.line_channel_access_token,
+        base_url=settings.line_api_base_url,
+        timeout=settings.line_timeout,
+        max_attempts=settings.line_max_attempts,
+        backoff_base=settings.line_backoff_base,
+    )
+
+
 class LiveChat:
     """Real-time live chat for a LINE Official Account, as a FastAPI plugin.
 
@@ -62,48 +84,69 @@ class LiveChat:
     ) -> None:
         self.settings = settings = settings or LiveChatSettings()
         settings.check()
-        self.store = store or create_store(settings.store_url, engine=engine)
-        self.broker = broker or create_broker(settings.broker_url, prefix=settings.broker_prefix)
-        self.hub = Hub(self.broker, node_id)
-        self.verifier = TokenVerifier(settings)
-        self._line = line_client
-        self._own_line = False
-        self._delivery = delivery
-        # long enough for every attempt and its backoff; a node that dies mid-send
-        # leaves the message to another node once this runs out
-        attempts = settings.line_max_attempts
-        lease = settings.send_lease or (
-            settings.line_timeout * attempts + 8.0 * (attempts - 1) + 10.0
+        self.metrics = metrics = Metrics()
+        self.store = store = store or create_store(settings.store_url, engine=engine)
+        self.broker = broker = broker or create_broker(
+            settings.broker_url, prefix=settings.broker_prefix
         )
-        self.metrics = Metrics()
-        self.hub.metrics = self.metrics
-        self.outbound = Outbound(self.store, self.hub, NoDelivery(), lease=lease)
-        self.outbound.metrics = self.metrics
-        self.access = Access(authorize or allow_all, self.outbound.spawn)
-        self.access.install(self.hub)
-        self.team = Team(settings, self.hub, self.outbound.spawn)
-        self.inbound = Inbound(settings, self.store, self.hub, self.outbound, None)
-        self.inbound.metrics = self.metrics
-        self.inbound.room_open = self.team.room_open
-        self.outbound.updates = self.inbound.updates
+        self.tasks = Tasks("background work")
+        self.verifier = TokenVerifier(settings)
+        self.access = Access(authorize or allow_all, self.tasks.spawn)
+        self.hub = hub = Hub(
+            broker,
+            node_id,
+            metrics=metrics,
+            visibility=self.access if self.access.filters else None,
+        )
+        self.cluster_sync = (
+            None
+            if broker.cluster is None
+            else ClusterSync(
+                broker.cluster,
+                hub.node_id,
+                settings.presence_ttl,
+                local_state=self._local_state,
+                on_orphans=self._orphans_offline,
+                on_rejoin=self._announce_local_online,
+            )
+        )
+        self.team = Team(settings, hub, self.tasks.spawn, self.cluster_sync)
+        self.line = line_client if line_client is not None else _line_client(settings)
+        self._own_line = line_client is None
+        self.updates = ConversationUpdates(
+            store, hub, settings.conversation_update_interval, self.tasks.spawn
+        )
+        if delivery is None:
+            delivery = NoDelivery() if self.line is None else LineDelivery(self.line, metrics)
+        self.outbound = Outbound(
+            store, hub, delivery, lease=_send_lease(settings), updates=self.updates, metrics=metrics
+        )
+        self.inbound = Inbound(
+            settings,
+            store,
+            hub,
+            updates=self.updates,
+            line=self.line,
+            spawn=self.tasks.spawn,
+            room_open=self.team.room_open,
+            metrics=metrics,
+        )
         self.chat = Chat(
             settings,
-            store=self.store,
-            hub=self.hub,
+            store=store,
+            hub=hub,
             verifier=self.verifier,
             outbound=self.outbound,
             team=self.team,
             access=self.access,
-            metrics=self.metrics,
+            metrics=metrics,
             on_typing=self.inbound.typing,
         )
-        self.metrics.bind(
-            connections=lambda: len(self.hub.connections),
+        metrics.bind(
+            connections=lambda: len(hub.connections),
             operators=lambda: len(self.team.presence.local_counts()),
-            rooms=lambda: len(self.hub.rooms),
-            broker_failures=lambda: (
-                self.hub.broker_failures + getattr(self.broker, "publish_failures", 0)
-            ),
+            rooms=lambda: len(hub.rooms),
+            broker_failures=lambda: hub.broker_failures + broker.publish_failures,
         )
         self._starts = 0
         self._loops = Loops("livechat_ext")
@@ -146,32 +189,8 @@ class LiveChat:
         if self.settings.create_schema:
             await self.store.create_schema()
         await self.hub.start()
-        cluster = getattr(self.broker, "cluster", None)
-        if cluster is not None:
-            self.team.cluster_sync = ClusterSync(
-                cluster,
-                self.hub.node_id,
-                self.settings.presence_ttl,
-                local_state=self._local_state,
-                on_orphans=self._orphans_offline,
-                on_rejoin=self._announce_local_online,
-            )
-            await self.team.cluster_sync.start()
-        if self._line is None and self.settings.line_channel_access_token:
-            from .line import LineClient
-
-            self._line = LineClient(
-                self.settings.line_channel_access_token,
-                base_url=self.settings.line_api_base_url,
-                timeout=self.settings.line_timeout,
-                max_attempts=self.settings.line_max_attempts,
-                backoff_base=self.settings.line_backoff_base,
-            )
-            self._own_line = True
-        self.inbound.line = self._line
-        self.outbound.delivery = self._delivery or (
-            LineDelivery(self._line, self.metrics) if self._line is not None else NoDelivery()
-        )
+        if self.cluster_sync is not None:
+            await self.cluster_sync.start()
         self._loops = Loops("livechat_ext")
         self._loops.start(self._resume_pending())
         self._loops.start(self._prune_event_ids())
@@ -223,16 +242,14 @@ class LiveChat:
         left behind, so the process can exit (sends cut short stay `pending`)."""
         await self._loops.stop()
         await bounded(self.chat.shutdown(), 5.0, "announcing operators offline")
-        self.inbound.updates.close()
-        sync = self.team.cluster_sync
-        if sync is not None:
-            await bounded(sync.stop(), 5.0, "stopping the cluster sync")
-            self.team.cluster_sync = None
+        self.updates.close()
+        if self.cluster_sync is not None:
+            await bounded(self.cluster_sync.stop(), 5.0, "stopping the cluster sync")
         await bounded(self.outbound.close(), 6.0, "finishing deliveries")
+        await self.tasks.close(grace=1.0)
         await bounded(self.broker.close(), 5.0, "closing the broker")
-        if self._own_line and self._line is not None:
-            await bounded(self._line.aclose(), 2.0, "closing the LINE client")
-            self._line = None
+        if self._own_line and self.line is not None:
+            await bounded(self.line.aclose(), 2.0, "closing the LINE client")
         await bounded(self.store.close(), 5.0, "closing the store")
 
     # host API -----------------------------------------------------------------
@@ -265,7 +282,7 @@ class LiveChat:
             await self.store.ping()
         except StoreError:
             store_ok = False
-        broker_ok = bool(getattr(self.broker, "connected", True))
+        broker_ok = self.broker.connected
         body = {
             "status": "ok" if store_ok and broker_ok else "degraded",
             "store": "ok" if store_ok else "down",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from .errors import describe
@@ -60,6 +60,41 @@ class Loops:
         self.stopping.set()
         tasks, self._tasks = self._tasks, []
         await stop_tasks(tasks, self.what, grace)
+
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+
+
+class Tasks:
+    """Work the plugin runs in the background (profile look-ups, the loading
+    animation, presence and visibility checks, deliveries), kept until it ends:
+    a failure is logged with its traceback, and `close` ends what is left."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` in the background."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: a background task failed", self.what, exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def close(self, drain: float = 0.0, grace: float = 1.0) -> None:
+        """Give running tasks `drain` seconds to end, then cancel the rest."""
+        pending = set(self._tasks)
+        if pending and drain > 0:
+            _, pending = await asyncio.wait(pending, timeout=drain)
+        await stop_tasks(pending, self.what, grace)
 
 
 async def stop_tasks(tasks: Collection[asyncio.Task[Any]], what: str, grace: float) -> None:
@@ -124,4 +159,4 @@ def stack_of(task: asyncio.Task[Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Loops", "bounded", "stack_of", "stop_tasks"]
+__all__ = ["Loops", "Spawn", "Tasks", "bounded", "stack_of", "stop_tasks"]

@@ -28,6 +28,11 @@ def valid_line_user_id(value: object) -> bool:
     return True
 
 
+def utf16_length(text: str) -> int:
+    """The length of `text` as LINE counts it: UTF-16 code units (an emoji may count 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)

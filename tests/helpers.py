@@ -207,6 +207,11 @@ async def serve_with_fake_line(
         fake.close()
 
 
+def idle(live_chat: LiveChat) -> bool:
+    """No background work left: look-ups, loading animations, deliveries."""
+    return not live_chat.tasks and not live_chat.outbound.deliveries
+
+
 async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     """Wait until server-side state satisfies `predicate` (for state that has no
     event a client could await, such as clean-up after a close)."""

@@ -34,6 +34,19 @@ class Broker(Protocol):
     """Publish/subscribe of `BrokerEvent`s. A failed publish never raises to
     the caller: local delivery has already happened and catch-up covers the rest."""
 
+    @property
+    def cluster(self) -> Cluster | None:
+        """What the nodes know about each other (None: this broker keeps no
+        cluster state, so a node sees only its own presence and rooms)."""
+
+    @property
+    def publish_failures(self) -> int:
+        """Events the broker could not pass on (for the metrics)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker reaches its backend now (for health checks)."""
+
     async def start(self, handler: EventHandler) -> None:
         """Begin delivering every node's events (this node's included) to `handler`."""
 

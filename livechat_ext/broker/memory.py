@@ -15,6 +15,11 @@ class MemoryBroker:
     def __init__(self) -> None:
         self._handlers: list[EventHandler] = []
         self.cluster = MemoryCluster()
+        self.publish_failures = 0  # delivery is a function call: nothing fails
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     async def start(self, handler: EventHandler) -> None:
         self._handlers.append(handler)

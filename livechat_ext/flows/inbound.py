@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..background import Spawn
 from ..errors import DeliveryError, InvalidWebhookError, StoreError, describe
 from ..line.webhook import InboundEvent, read_webhook
 from ..metrics import Metrics
@@ -23,7 +24,6 @@ from ..protocol.server import (
 from ..realtime.hub import BROADCAST, Hub, conversation_room
 from ..settings import LiveChatSettings
 from ..store import NewInbound, Store
-from .outbound import Outbound
 from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ def is_postback(message: Message) -> bool:
     return message.data.get("event_type") == "postback"
 
 
+async def in_standby(store: Store, line_user_id: str) -> bool:
+    """Whether LINE's latest event in this chat came in `standby` mode: another
+    channel answers it, so nothing is sent (or shown as typing) on its behalf."""
+    latest = await store.last_inbound(line_user_id)
+    return latest is not None and latest.data.get("mode") == "standby"
+
+
 def preview(message: Message) -> str:
     """A one-line description of a message for notifications."""
     if message.kind is MessageKind.TEXT and message.text:
@@ -85,22 +92,25 @@ class Inbound:
         settings: LiveChatSettings,
         store: Store,
         hub: Hub,
-        outbound: Outbound,
+        *,
+        updates: ConversationUpdates,
         line: LineClient | None,
+        spawn: Spawn,
+        room_open: Callable[[str], Awaitable[bool]],
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
-        self.outbound = outbound
+        self.updates = updates
         self.line = line
-        self.metrics: Metrics | None = None
-        self.updates = ConversationUpdates(
-            store, hub, settings.conversation_update_interval, outbound.spawn
-        )
+        self.metrics = metrics
+        self.clock = clock
+        self._spawn = spawn
+        self._room_open = room_open
         self._profiles_tried: set[str] = set()
-        self.room_open: Callable[[str], Awaitable[bool]] = self._local_room_open
         self._loading_at: dict[str, float] = {}  # LINE user -> when loading was last shown
-        self.clock: Callable[[], datetime] = utcnow
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
@@ -213,7 +223,7 @@ class Inbound:
             return "skipped"
         await self._fan_out(stored.message)
         if stored.new_conversation:
-            self.outbound.spawn(self._fetch_profile(user))
+            self._spawn(self._fetch_profile(user))
         return "stored"
 
     async def _tell_operators(self, line_user_id: str, payload: ServerPayload) -> None:
@@ -223,7 +233,7 @@ class Inbound:
     async def _fan_out(self, message: Message) -> None:
         user = message.line_user_id
         await self.hub.publish(conversation_room(user), encode(MessageReceived(message=message)))
-        watched = await self.room_open(user)
+        watched = await self._room_open(user)
         await self.updates.changed(user)
         if not watched:
             conversation = await self.store.get_conversation(user)
@@ -239,9 +249,6 @@ class Inbound:
                     data={"seq": message.seq},
                 ),
             )
-
-    async def _local_room_open(self, line_user_id: str) -> bool:
-        return self.hub.members(conversation_room(line_user_id)) > 0
 
     async def _follow(self, event: InboundEvent, user: str, followed: bool) -> bool:
         # the event id is recorded with the change it makes, in one transaction:
@@ -261,7 +268,7 @@ class Inbound:
             ),
         )
         if followed and conversation.display_name is None:
-            self.outbound.spawn(self._fetch_profile(user))
+            self._spawn(self._fetch_profile(user))
         return True
 
     async def _unsend(self, event: InboundEvent, user: str) -> bool:
@@ -331,15 +338,14 @@ class Inbound:
         if len(self._loading_at) > 10_000:  # forget users nobody typed to lately
             self._loading_at = {u: t for u, t in self._loading_at.items() if now - t < seconds}
         self._loading_at[line_user_id] = now
-        self.outbound.spawn(self._start_loading(line, line_user_id, seconds))
+        self._spawn(self._start_loading(line, line_user_id, seconds))
 
     async def _start_loading(self, line: LineClient, line_user_id: str, seconds: int) -> None:
         try:
-            latest = await self.store.last_inbound(line_user_id)
+            if await in_standby(self.store, line_user_id):
+                return  # another channel owns the chat: show nothing on its behalf
         except StoreError:
-            latest = None
-        if latest is not None and latest.data.get("mode") == "standby":
-            return  # another channel owns the chat: show nothing on its behalf
+            pass
         try:
             with self._timed("loading"):
                 await line.start_loading(line_user_id, seconds)

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..background import stop_tasks
+from ..background import Tasks
 from ..errors import DeliveryError, ErrorCode, StoreError
 from ..metrics import Metrics
 from ..operator import Operator
@@ -58,29 +58,27 @@ class Outbound:
     """Runs deliveries in the background so a slow LINE API never blocks a
     connection's other frames; idempotent on (line_user_id, client_msg_id)."""
 
-    def __init__(self, store: Store, hub: Hub, delivery: Delivery, *, lease: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        delivery: Delivery,
+        *,
+        lease: float,
+        updates: ConversationUpdates,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.store = store
         self.hub = hub
         self.delivery = delivery
         self.lease = lease
+        self.updates = updates
+        self.metrics = metrics
+        self.clock = clock
+        self.deliveries = Tasks("outbound deliveries")
         self._inflight: dict[str, asyncio.Future[_Result | None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.metrics: Metrics | None = None
-        self.updates: ConversationUpdates | None = None
-        self.clock: Callable[[], datetime] = utcnow
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run a coroutine in the background, kept until it finishes."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
 
     async def submit(
         self,
@@ -100,11 +98,11 @@ class Outbound:
             return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
         running = self._inflight.get(message.id)
         if running is not None:
-            self.spawn(self._reply_when_done(conn, running, ref))
+            self.deliveries.spawn(self._reply_when_done(conn, running, ref))
             return []
         future: asyncio.Future[_Result | None] = asyncio.get_running_loop().create_future()
         self._inflight[message.id] = future
-        self.spawn(self._deliver(conn, message, future, ref))
+        self.deliveries.spawn(self._deliver(conn, message, future, ref))
         return []
 
     async def _reply_when_done(
@@ -243,8 +241,7 @@ class Outbound:
             encode(MessageReceived(message=message)),
             exclude=exclude,
         )
-        if self.updates is not None:
-            await self.updates.changed(message.line_user_id)
+        await self.updates.changed(message.line_user_id)
 
     async def resume(self, older_than: datetime) -> int:
         """Deliver outbound messages left `pending` by an earlier run (a crash or a
@@ -266,9 +263,7 @@ class Outbound:
     async def close(self, drain: float = 3.0) -> None:
         """Wait briefly for running deliveries, then cancel what is left: it stays
         `pending` under its lease, for another node or the next start to send."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=drain)
-            await stop_tasks(pending, "outbound deliveries", grace=1.0)
+        await self.deliveries.close(drain=drain, grace=1.0)
 
 
 class LineDelivery:

@@ -6,7 +6,6 @@ from livechat_ext.line.client import (
     Profile,
     PushResult,
     retry_key_for,
-    text_length,
 )
 from livechat_ext.line.webhook import (
     InboundEvent,
@@ -30,6 +29,5 @@ __all__ = [
     "read_webhook",
     "retry_key_for",
     "sign",
-    "text_length",
     "verify_signature",
 ]

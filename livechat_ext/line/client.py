@@ -22,6 +22,7 @@ import httpx
 
 from livechat_ext.errors import DeliveryError, describe
 from livechat_ext.line.responses import error_for, json_object, log_response, retry_after_seconds
+from livechat_ext.models import utf16_length
 
 logger = logging.getLogger("livechat_ext.line")
 
@@ -37,11 +38,6 @@ def retry_key_for(line_user_id: str, client_msg_id: str) -> str:
     pair, so sending the same (user, client message id) again reuses it."""
     name = json.dumps([line_user_id, client_msg_id])
     return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, name))
-
-
-def text_length(text: str) -> int:
-    """The length of `text` as LINE counts it: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ class LineClient:
         self._base_url = base_url.rstrip("/")
         self.data_base_url = data_base_url.rstrip("/")
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        self._http = http  # made on first use when ours: a closed client can open again
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
@@ -101,13 +97,19 @@ class LineClient:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
 
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout)
+        return self._http
+
     def __repr__(self) -> str:  # never show the token
         return f"LineClient(base_url={self._base_url!r})"
 
     async def aclose(self) -> None:
         """Close the HTTP client, if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_http and self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
 
     async def __aenter__(self) -> LineClient:
         return self
@@ -122,7 +124,7 @@ class LineClient:
         calling LINE when the text is empty or over `MAX_TEXT_LENGTH` UTF-16 units."""
         if not text:
             raise DeliveryError("text is empty", transient=False)
-        if (length := text_length(text)) > MAX_TEXT_LENGTH:
+        if (length := utf16_length(text)) > MAX_TEXT_LENGTH:
             raise DeliveryError(
                 f"text is {length} UTF-16 code units; LINE allows {MAX_TEXT_LENGTH}",
                 transient=False,
@@ -232,7 +234,7 @@ class LineClient:
             retry_after: float | None = None
             cause: httpx.TransportError | None = None
             try:
-                response = await self._http.request(
+                response = await self._client().request(
                     method, url, json=json_body, headers=headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:

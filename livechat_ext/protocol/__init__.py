@@ -1,5 +1,6 @@
 """The wire protocol of PROTOCOL.md, version 1."""
 
+from ..models import utf16_length
 from .client import (
     CLIENT_TYPES,
     MAX_TEXT_LENGTH,
@@ -13,7 +14,6 @@ from .client import (
     TypingStartFrame,
     TypingStopFrame,
     parse_client_frame,
-    utf16_length,
 )
 from .server import (
     PAYLOADS,

@@ -17,15 +17,10 @@ from pydantic import (
 )
 
 from ..errors import ErrorCode, LiveChatError
-from ..models import MAX_LINE_USER_ID_LENGTH
+from ..models import MAX_LINE_USER_ID_LENGTH, utf16_length
 
 MAX_REF_LENGTH = 64
 MAX_TEXT_LENGTH = 5000
-
-
-def utf16_length(text: str) -> int:
-    """Length as LINE counts it: UTF-16 code units (an emoji may count 2)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 class _Payload(BaseModel):

@@ -15,11 +15,13 @@ from ..models import Conversation, Message, iso_ms, utcnow
 PROTOCOL_VERSION = 1
 
 
-class _Out(BaseModel):
+class ServerPayload(BaseModel):
+    """The base of every server-to-client payload model."""
+
     model_config = ConfigDict(frozen=True, extra="allow")
 
 
-class OperatorState(_Out):
+class OperatorState(ServerPayload):
     admin_id: str
     status: Literal["online", "offline"]
     last_seen: datetime | None = None
@@ -29,7 +31,7 @@ class OperatorState(_Out):
         return None if value is None else iso_ms(value)
 
 
-class AuthSuccess(_Out):
+class AuthSuccess(ServerPayload):
     admin_id: str
     session_id: str
     heartbeat_interval: float
@@ -37,12 +39,12 @@ class AuthSuccess(_Out):
     protocol_version: int = PROTOCOL_VERSION
 
 
-class AuthErrorPayload(_Out):
+class AuthErrorPayload(ServerPayload):
     code: AuthErrorCode
     message: str
 
 
-class ConversationJoined(_Out):
+class ConversationJoined(ServerPayload):
     line_user_id: str
     last_seq: int
     messages: list[Message]
@@ -50,34 +52,35 @@ class ConversationJoined(_Out):
     typing: list[str]
 
 
-class ConversationLeft(_Out):
+class ConversationLeft(ServerPayload):
     line_user_id: str
 
 
-class MessageReceived(_Out):
+class MessageReceived(ServerPayload):
     message: Message
 
 
-class MessageSent(_Out):
+class MessageSent(ServerPayload):
     client_msg_id: str
     message: Message
 
 
-class UserTyping(_Out):
+class UserTyping(ServerPayload):
     line_user_id: str
     admin_id: str
     is_typing: bool
 
 
-class ConversationUpdated(_Out):
+class ConversationUpdated(ServerPayload):
     conversation: Conversation
 
 
 class OperatorStatus(OperatorState):
-    pass
+    """The `operator_status` frame: one operator's change, with the fields of an
+    `auth_success.operators` entry (a class of its own names the frame type)."""
 
 
-class Notification(_Out):
+class Notification(ServerPayload):
     kind: str
     title: str
     body: str
@@ -85,20 +88,18 @@ class Notification(_Out):
     data: dict[str, Any] | None = None
 
 
-class Pong(_Out):
+class Pong(ServerPayload):
     pass
 
 
-class ErrorPayload(_Out):
+class ErrorPayload(ServerPayload):
     code: ErrorCode
     message: str
     client_msg_id: str | None = None
     details: Any = None
 
 
-ServerPayload = _Out  # the base of every server payload model
-
-PAYLOADS: dict[str, type[_Out]] = {
+PAYLOADS: dict[str, type[ServerPayload]] = {
     "auth_success": AuthSuccess,
     "auth_error": AuthErrorPayload,
     "conversation_joined": ConversationJoined,
@@ -116,7 +117,7 @@ SERVER_TYPES = frozenset(PAYLOADS)
 _OPTIONAL = {"notification": ("line_user_id", "data"), "error": ("client_msg_id", "details")}
 
 
-def encode(payload: _Out, ref: str | None = None) -> str:
+def encode(payload: ServerPayload, ref: str | None = None) -> str:
     """Serialize one server frame. Call it once per event, never once per socket."""
     type_ = _TYPE_OF[type(payload)]
     body = payload.model_dump(mode="json")
@@ -141,7 +142,7 @@ class ServerFrame(BaseModel):
     timestamp: str
     ref: str | None = None
 
-    def parsed(self) -> _Out:
+    def parsed(self) -> ServerPayload:
         return PAYLOADS[self.type].model_validate(self.payload)
 
 

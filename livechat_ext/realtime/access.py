@@ -7,12 +7,11 @@ import inspect
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from ..background import Spawn
 from ..operator import Operator
 from .connection import Connection
-from .hub import Hub
 
 log = logging.getLogger("livechat_ext.realtime.access")
 
@@ -30,20 +29,17 @@ async def allow_all(operator: Operator, line_user_id: str) -> bool:
 class Access:
     """Asks the hook, and filters the hub's scoped broadcasts with its answers."""
 
-    def __init__(
-        self, authorize: Authorize, spawn: Callable[[Coroutine[Any, Any, Any]], object]
-    ) -> None:
+    def __init__(self, authorize: Authorize, spawn: Spawn) -> None:
         self._authorize = authorize
         self._spawn = spawn
         self._operators: dict[str, Operator] = {}  # connection id -> its operator
         self._visible: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
         self._checking: dict[tuple[str, str], list[tuple[Connection, str]]] = {}
 
-    def install(self, hub: Hub) -> None:
-        """Filter the hub's broadcasts (not needed with the allow-all default)."""
-        if self._authorize is not allow_all:
-            hub.visibility = self._visibility
-            hub.visibility_pending = self._visibility_pending
+    @property
+    def filters(self) -> bool:
+        """Whether broadcasts need filtering (not with the allow-all default)."""
+        return self._authorize is not allow_all
 
     def bind(self, conn: Connection, operator: Operator) -> None:
         self._operators[conn.id] = operator
@@ -65,7 +61,7 @@ class Access:
             self._visible.popitem(last=False)
         return allowed
 
-    def _visibility(self, conn: Connection, line_user_id: str) -> bool | None:
+    def visible(self, conn: Connection, line_user_id: str) -> bool | None:
         """May this connection see broadcasts about the conversation? None: not known yet."""
         operator = self._operators.get(conn.id)
         if operator is None:
@@ -75,7 +71,7 @@ class Access:
             return None
         return entry[0]
 
-    def _visibility_pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
+    def pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
         operator = self._operators.get(conn.id)
         if operator is None:
             return

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ..auth import TokenVerifier
 from ..errors import CloseCode, ErrorCode, StoreError
+from ..flows.inbound import in_standby
 from ..flows.outbound import Outbound
 from ..metrics import Metrics
 from ..protocol.server import AuthSuccess, ConversationJoined, OperatorState, encode, error
@@ -269,7 +270,7 @@ class Chat:
             self._forbidden(conn, send.ref, p.client_msg_id)
             return
         try:
-            if await self.in_standby(p.line_user_id):
+            if await in_standby(self.store, p.line_user_id):
                 message = (
                     "the channel is in standby for this chat: "
                     "another channel answers it, so nothing is sent"
@@ -292,12 +293,6 @@ class Chat:
     def _refuse_send(self, conn: Connection, send: Send, code: ErrorCode, message: str) -> None:
         frame = error(code, message, ref=send.ref, client_msg_id=send.payload.client_msg_id)
         self._push(conn, frame)
-
-    async def in_standby(self, line_user_id: str) -> bool:
-        """Whether LINE's latest event in this chat came in `standby` mode (LINE: no
-        sending then). Sends already stored are idempotent and unaffected."""
-        latest = await self.store.last_inbound(line_user_id)
-        return latest is not None and latest.data.get("mode") == "standby"
 
     async def shutdown(self) -> None:
         self.deadlines.close()

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from ..background import Loops, bounded
 from ..broker.base import Cluster
-from ..errors import describe
+from ..errors import BrokerError, describe
 
 log = logging.getLogger("livechat_ext.cluster")
 
@@ -47,7 +47,7 @@ class ClusterSync:
     async def start(self) -> None:
         try:
             await self._beat()
-        except Exception as exc:  # a broker outage at start is survivable
+        except BrokerError as exc:  # a broker outage at start is survivable
             log.warning(
                 "cluster not reachable at start (%s); retrying", describe(exc), exc_info=exc
             )
@@ -82,8 +82,10 @@ class ClusterSync:
                 orphans = await self.cluster.reap(self.node)
                 if orphans:
                     await self._on_orphans(orphans)
-            except Exception as exc:
+            except BrokerError as exc:
                 log.warning("cluster heartbeat failed (%s)", describe(exc), exc_info=exc)
+            except Exception:  # a bug here must not stop the heartbeat: others would reap us
+                log.exception("cluster heartbeat failed unexpectedly")
 
     async def _beat(self) -> None:
         fresh = await self.cluster.heartbeat(self.node, self.ttl)

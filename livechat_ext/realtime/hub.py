@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..broker import Broker, BrokerEvent
 from ..errors import CloseCode
@@ -51,25 +51,50 @@ class PerAddress:
         return next(iter(self._by.get(peer, {}).values()), None)
 
 
+class Visibility(Protocol):
+    """Who may see broadcasts about a conversation (the `authorize` hook's answers)."""
+
+    def visible(self, conn: Connection, line_user_id: str) -> bool | None:
+        """Allowed, refused, or None: not known yet."""
+
+    def pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
+        """Find out, and push `frame` to `conn` if allowed."""
+
+
 class Hub:
     """Rooms of local connections. `publish` delivers locally at once, then
     hands the event to the broker for the other nodes; events from other nodes
     are delivered to local members only."""
 
-    def __init__(self, broker: Broker, node_id: str | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        node_id: str | None = None,
+        *,
+        metrics: Metrics | None = None,
+        visibility: Visibility | None = None,
+    ) -> None:
         self.node_id = node_id or uuid.uuid4().hex
         self.broker = broker
+        self.metrics = metrics
         self.rooms: dict[str, dict[str, Connection]] = {}
         self.connections: dict[str, Connection] = {}
-        self.listeners: list[Callable[[BrokerEvent], None]] = []
-        self.on_conversation: Callable[[str, bool], None] | None = None
         self.broker_failures = 0
-        self.metrics: Metrics | None = None
-        self.visibility: Callable[[Connection, str], bool | None] | None = None
-        self.visibility_pending: Callable[[Connection, str, str], None] | None = None
+        self._visibility = visibility
+        self._listeners: list[Callable[[BrokerEvent], None]] = []
+        self._occupancy_watchers: list[Callable[[str, bool], None]] = []
         # per client address: the unauthenticated have an allowance of their own
         self.authenticated = PerAddress()
         self.unauthenticated = PerAddress()
+
+    def add_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
+        """Also hand every event from another node to `listener` (before delivery)."""
+        self._listeners.append(listener)
+
+    def watch_occupancy(self, watcher: Callable[[str, bool], None]) -> None:
+        """Call `watcher(line_user_id, open_here)` when a conversation's room on this
+        node gets its first member or loses its last one."""
+        self._occupancy_watchers.append(watcher)
 
     async def start(self) -> None:
         await self.broker.start(self._on_broker_event)
@@ -131,8 +156,9 @@ class Hub:
         conn.rooms.discard(room)
 
     def _occupancy(self, room: str, occupied: bool) -> None:
-        if self.on_conversation is not None and room.startswith(_CONVERSATION):
-            self.on_conversation(room[len(_CONVERSATION) :], occupied)
+        if self._occupancy_watchers and room.startswith(_CONVERSATION):
+            for watcher in self._occupancy_watchers:
+                watcher(room[len(_CONVERSATION) :], occupied)
 
     def open_conversations(self) -> list[str]:
         """Conversations some local connection has joined."""
@@ -146,22 +172,22 @@ class Hub:
     ) -> int:
         """Queue `frame` on every local member of `room`; never awaits a socket.
 
-        With a `scope` (a conversation) and a `visibility` check, a member gets the
-        frame only if allowed; an undecided member is handed to `visibility_pending`.
+        With a `scope` (a conversation) and a `visibility`, a member gets the frame
+        only if allowed; an undecided member is handed to `visibility.pending`.
         """
         members = self.rooms.get(room)
         if not members or not frame:
             return 0
         start = time.perf_counter()
         sent = 0
-        check = self.visibility if scope is not None else None
+        check = self._visibility if scope is not None else None
         for conn_id, conn in tuple(members.items()):
             if conn_id == exclude:
                 continue
             if check is not None and scope is not None:
-                verdict = check(conn, scope)
-                if verdict is None and self.visibility_pending is not None:
-                    self.visibility_pending(conn, scope, frame)
+                verdict = check.visible(conn, scope)
+                if verdict is None:
+                    check.pending(conn, scope, frame)
                 if not verdict:
                     continue
             if conn.push(frame):
@@ -195,6 +221,6 @@ class Hub:
     def _on_broker_event(self, event: BrokerEvent) -> None:
         if event.node == self.node_id:
             return
-        for listener in self.listeners:
+        for listener in self._listeners:
             listener(event)
         self.deliver(event.room, event.frame, event.exclude, event.scope)

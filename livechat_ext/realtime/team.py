@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ..errors import describe
+from ..background import Spawn
+from ..errors import BrokerError, describe
 from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
 from ..settings import LiveChatSettings
 from .cluster_sync import ClusterSync
@@ -36,16 +36,17 @@ class Team:
         self,
         settings: LiveChatSettings,
         hub: Hub,
-        spawn: Callable[[Coroutine[Any, Any, Any]], object],
+        spawn: Spawn,
+        cluster_sync: ClusterSync | None = None,
     ) -> None:
         self.hub = hub
         self._spawn = spawn
-        self.cluster_sync: ClusterSync | None = None
+        self.cluster_sync = cluster_sync
         self.presence = Presence(settings.presence_grace, self._announce_presence)
         self.typing = TypingTracker(settings.typing_timeout)
         self._typing_ends = Deadlines(self._typing_due)
-        hub.listeners.append(self._on_remote_event)
-        hub.on_conversation = self._conversation_occupancy
+        hub.add_listener(self._on_remote_event)
+        hub.watch_occupancy(self._conversation_occupancy)
 
     async def operators(self) -> list[OperatorState]:
         """Every known operator with status: this node's view, merged with the cluster's."""
@@ -55,7 +56,7 @@ class Team:
             try:
                 async with asyncio.timeout(_CLUSTER_READ_SECONDS) as bound:
                     online = await sync.cluster.online_operators()
-            except Exception as exc:
+            except (BrokerError, TimeoutError) as exc:
                 log.warning(
                     "cluster unavailable for the operator list (%s); using this node's view",
                     _cause(exc, bound),
@@ -86,7 +87,7 @@ class Team:
         try:
             async with asyncio.timeout(_CLUSTER_READ_SECONDS) as bound:
                 return await sync.cluster.room_open(line_user_id)
-        except Exception as exc:
+        except (BrokerError, TimeoutError) as exc:
             log.warning(
                 "cluster unavailable for room state (%s); using this node's view",
                 _cause(exc, bound),
@@ -158,7 +159,7 @@ class Team:
                 online = 1 if status == "online" else 0
                 if await sync.cluster.set_operator(sync.node, admin_id, online):
                     return  # online on another node too: nothing changed for anyone
-            except Exception as exc:
+            except BrokerError as exc:
                 log.warning(
                     "cluster unavailable (%s); announcing %s %s from here",
                     describe(exc),

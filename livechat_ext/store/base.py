@@ -130,9 +130,6 @@ class Store(Protocol):
     async def get_conversation(self, line_user_id: str) -> Conversation | None:
         """One conversation with its last message, or None."""
 
-    async def ensure_conversation(self, line_user_id: str) -> tuple[Conversation, bool]:
-        """The conversation, created empty if missing; the bool says it was created."""
-
     async def update_conversation(
         self,
         line_user_id: str,

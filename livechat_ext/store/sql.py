@@ -301,15 +301,6 @@ class SqlStore:
             return await self._read_conversation(conn, line_user_id)
 
     @_whole
-    async def ensure_conversation(self, line_user_id: str) -> tuple[Conversation, bool]:
-        async with self._tx(write=True, reads_first=False) as conn:
-            created = await self._insert_conversation(conn, line_user_id, self._clock())
-            found = await self._read_conversation(conn, line_user_id)
-        if found is None:
-            raise StoreError(f"conversation {line_user_id!r} vanished")
-        return found, created
-
-    @_whole
     async def update_conversation(
         self,
         line_user_id: str,

@@ -350,7 +350,7 @@ async def test_last_outbound_at(store: Store, clock: FakeClock) -> None:
 
 
 async def test_history_of_an_empty_conversation(store: Store) -> None:
-    await store.ensure_conversation("U1")
+    await store.update_conversation("U1")
     for page in (
         await store.history("U1", limit=5),
         await store.history("U1", limit=5, after_seq=0),
@@ -395,13 +395,14 @@ async def test_history_before_seq_pages_backward(store: Store) -> None:
 # conversations
 
 
-async def test_ensure_and_get_conversation(store: Store, clock: FakeClock) -> None:
+async def test_update_creates_a_conversation_and_get_reads_it(
+    store: Store, clock: FakeClock
+) -> None:
     assert await store.get_conversation("U1") is None
-    created, was_created = await store.ensure_conversation("U1")
+    created = await store.update_conversation("U1")
     clock.advance(10)
-    again, created_again = await store.ensure_conversation("U1")
-    assert was_created and not created_again
-    assert again == created
+    again = await store.update_conversation("U1")  # nothing to change: nothing changes
+    assert again == created == await store.get_conversation("U1")
     assert (created.last_seq, created.last_message, created.updated_at) == (
         0,
         None,
@@ -452,8 +453,8 @@ async def test_list_conversations_newest_first_across_pages(store: Store, clock:
         clock.advance(1)
         await store.add_inbound(text_in(user, f"from {user}"))
     clock.advance(1)
-    await store.ensure_conversation("U4")
-    await store.ensure_conversation("U5")  # same updated_at as U4: line_user_id breaks the tie
+    await store.update_conversation("U4")
+    await store.update_conversation("U5")  # same updated_at as U4: line_user_id breaks the tie
     clock.advance(1)
     await store.add_inbound(text_in("U1", "again"))
 
@@ -478,8 +479,8 @@ async def test_list_conversations_newest_first_across_pages(store: Store, clock:
 
 async def test_list_conversations_exact_page_has_no_cursor(store: Store) -> None:
     assert (await store.list_conversations(limit=2)).conversations == []
-    await store.ensure_conversation("U1")
-    await store.ensure_conversation("U2")
+    await store.update_conversation("U1")
+    await store.update_conversation("U2")
     page = await store.list_conversations(limit=2)
     assert len(page.conversations) == 2 and page.next_cursor is None
 

@@ -44,6 +44,15 @@ async def post(node, events) -> int:
     return r.status_code
 
 
+async def broker_back(node, timeout: float = 20.0) -> None:
+    """Wait until the node's health says its broker is connected again."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as http:
+        while (await http.get(f"{node.http_url}/live-chat/health")).json()["broker"] != "ok":
+            assert asyncio.get_running_loop().time() < deadline, "the broker did not come back"
+            await asyncio.sleep(0.05)
+
+
 async def history(node, token: str, user: str, limit: int = 500) -> list[dict]:
     async with httpx.AsyncClient() as http:
         r = await http.get(
@@ -253,7 +262,11 @@ async def test_redis_restart_during_traffic_loses_no_stored_message(tmp_path, st
             assert [m["text"] for m in caught] == sent
             assert seen <= set(sent)
             assert last_seq >= 1
-            # and live delivery across processes works again
+            # and live delivery across processes works again, once both nodes are
+            # back on Redis (pub/sub keeps nothing for a subscriber that is away:
+            # a message published before A resubscribes is caught up, not pushed)
+            for node in (a, b):
+                await broker_back(node)
             assert await post(b, [text_event("Ur", "after")]) == 200
             await op.wait_for(
                 lambda f: (

@@ -34,7 +34,7 @@ from tests.fuzzing import (
     nest,
     place_fields,
 )
-from tests.helpers import Client, Server, eventually, make_settings, serve
+from tests.helpers import Client, Server, eventually, idle, make_settings, serve
 
 # --- PROTOCOL.md, written out independently of the server's own tables --------
 # (the frame types and error codes: SERVER_FRAME_TYPES, ERROR_CODES in tests/fuzzing.py)
@@ -664,7 +664,7 @@ async def assert_clean(srv: Server, baseline: int) -> None:
     lc = srv.live_chat
     await eventually(lambda: not lc.hub.connections, timeout=10)
     await eventually(lambda: not lc.hub.rooms)
-    await eventually(lambda: not lc.outbound._tasks)
+    await eventually(lambda: idle(lc))
     await eventually(lambda: len(asyncio.all_tasks()) <= baseline, timeout=10)
     if lc.team.cluster_sync is not None:  # presence changes are applied in order, queued
         await lc.team.cluster_sync.settle()

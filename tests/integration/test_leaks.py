@@ -8,7 +8,7 @@ import json
 import websockets
 
 from livechat_ext import LiveChat
-from tests.helpers import eventually, make_settings, serve
+from tests.helpers import eventually, idle, make_settings, serve
 
 
 async def one_cycle(url: str, token: str, i: int) -> None:
@@ -50,5 +50,5 @@ async def test_thousand_cycles_leave_no_connection_room_or_task(tmp_path):
         assert all(not chat.presence.is_online(f"op{i}") for i in range(10))
         assert chat.typing.typing_in("U0") == [] and len(chat.typing) == 0
         # A finished task leaves the set in its done-callback, one loop turn later.
-        await eventually(lambda: not lc.outbound._tasks)
+        await eventually(lambda: idle(lc))
         assert lc.chat.deadlines.pending == 0  # no closed session is still filed

@@ -19,7 +19,7 @@ from livechat_ext.line.testing import (
     webhook_body,
 )
 from livechat_ext.simulator import Profile
-from tests.helpers import CHANNEL_SECRET, Client, eventually, serve_with_fake_line
+from tests.helpers import CHANNEL_SECRET, Client, eventually, idle, serve_with_fake_line
 
 FAST = {"line_backoff_base": 0.01}
 
@@ -252,7 +252,7 @@ async def test_a_follow_then_a_first_message_asks_line_for_the_profile_once(tmp_
         await post_webhook(srv, [text_event("Upf", "hello")])  # seq 1: a first message
         await op.wait_for(lambda f: f["type"] == "notification" and f["payload"]["body"] == "hello")
         metrics = srv.live_chat.metrics
-        await eventually(lambda: not srv.live_chat.outbound._tasks)  # the fetch had its turn
+        await eventually(lambda: idle(srv.live_chat))  # the fetch had its turn
         asked = [
             metrics.registry.get_sample_value(
                 "livechat_line_api_calls_total", {"call": "profile", "outcome": outcome}
@@ -492,7 +492,7 @@ async def test_standby_chat_is_shown_but_not_answered(tmp_path):
         assert refused["payload"]["client_msg_id"] == "sb1"
         await op.send("typing_start", line_user_id="Usb")
         await op.request("ping", "pong")  # typing handled; its loading check runs in the
-        await eventually(lambda: not srv.live_chat.outbound._tasks)  # background: let it end
+        await eventually(lambda: idle(srv.live_chat))  # background: let it end
         await post_webhook(srv, [text_event("Usb", "back to you")])  # active again
         await op.wait_for(
             lambda f: (

@@ -110,7 +110,7 @@ async def test_a_page_reads_on_past_many_denied_conversations(tmp_path):
     async with serve(LiveChat(make_settings(tmp_path), authorize=no_vip)) as srv:
         store = srv.live_chat.store
         for user in ["Ua", "Ub"] + [f"Uvip{i:03d}" for i in range(120)]:  # oldest first
-            await store.ensure_conversation(user)
+            await store.update_conversation(user)
             await store.update_conversation(user, touch=True)
         auth = {"Authorization": f"Bearer {srv.token('alice')}"}
         url = f"{srv.http_url}/live-chat/api/conversations"

@@ -13,7 +13,8 @@ import pytest
 import respx
 
 from livechat_ext.errors import DeliveryError
-from livechat_ext.line import LineClient, Profile, retry_key_for, text_length
+from livechat_ext.line import LineClient, Profile, retry_key_for
+from livechat_ext.models import utf16_length
 
 TOKEN = "secret-channel-access-token"
 API = "https://api.line.me"
@@ -340,7 +341,7 @@ def test_retry_key_is_a_deterministic_uuid_per_pair() -> None:
     [("", 0), ("abc", 3), ("é", 1), ("日本語", 3), ("😀", 2), ("a😀b", 4), ("👍🏽", 4)],
 )
 def test_text_length_counts_utf16_code_units(text: str, length: int) -> None:
-    assert text_length(text) == length
+    assert utf16_length(text) == length
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,6 @@ def test_public_api() -> None:
         "read_webhook",
         "retry_key_for",
         "sign",
-        "text_length",
         "verify_signature",
     }
 

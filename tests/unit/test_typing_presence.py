@@ -3,6 +3,7 @@ import logging
 
 import pytest
 
+from livechat_ext.errors import BrokerError
 from livechat_ext.realtime.presence import Presence
 from livechat_ext.realtime.typing_indicator import Ended, TypingTracker
 
@@ -110,13 +111,12 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
 
         async def set_operator(self, node: str, admin_id: str, connections: int) -> bool:
             if self.fail:
-                raise ConnectionError("redis is down")
+                raise BrokerError("redis is down")
             return await super().set_operator(node, admin_id, connections)
 
     cluster = FlakyCluster()
     hub = Hub(MemoryBroker(), "A")
-    team = Team(make_settings(tmp_path, presence_grace=0), hub, asyncio.ensure_future)
-    sync = team.cluster_sync = ClusterSync(
+    sync = ClusterSync(
         cluster,
         "A",
         60,
@@ -124,6 +124,7 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
         on_orphans=lambda orphans: asyncio.sleep(0),
         on_rejoin=lambda: asyncio.sleep(0),
     )
+    team = Team(make_settings(tmp_path, presence_grace=0), hub, asyncio.ensure_future, sync)
     await sync.start()
     team.presence.connected("dana")
     await sync.settle()
@@ -140,7 +141,7 @@ async def test_a_presence_change_the_cluster_missed_is_republished_at_the_next_b
 
 @pytest.mark.parametrize(
     ("failure", "cause"),
-    [("hang", "no answer within 0.5s"), ("empty", "TimeoutError"), ("text", "OSError: down")],
+    [("hang", "no answer within 0.5s"), ("empty", "TimeoutError"), ("text", "BrokerError: down")],
 )
 async def test_a_cluster_read_that_fails_is_logged_with_its_cause(tmp_path, caplog, failure, cause):
     """A failure whose text is empty (a timeout) still names its cause, and the
@@ -156,10 +157,9 @@ async def test_a_cluster_read_that_fails_is_logged_with_its_cause(tmp_path, capl
         async def room_open(self, line_user_id: str) -> bool:
             if failure == "hang":
                 await asyncio.Event().wait()
-            raise TimeoutError if failure == "empty" else OSError("down")
+            raise TimeoutError if failure == "empty" else BrokerError("down")
 
-    team = Team(make_settings(tmp_path), Hub(MemoryBroker(), "A"), asyncio.ensure_future)
-    team.cluster_sync = ClusterSync(
+    sync = ClusterSync(
         FailingCluster(),
         "A",
         60,
@@ -167,6 +167,7 @@ async def test_a_cluster_read_that_fails_is_logged_with_its_cause(tmp_path, capl
         on_orphans=lambda orphans: asyncio.sleep(0),
         on_rejoin=lambda: asyncio.sleep(0),
     )
+    team = Team(make_settings(tmp_path), Hub(MemoryBroker(), "A"), asyncio.ensure_future, sync)
     with caplog.at_level(logging.WARNING, "livechat_ext.realtime.team"):
         assert await team.room_open("U1") is False
     [record] = caplog.records
