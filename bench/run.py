@@ -47,12 +47,14 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 # processes -------------------------------------------------------------------
 
 
-def spawn(args: list[str], log: Path, *, pipes: bool = False) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+def spawn(
+    args: list[str], log: Path, *, pipes: bool = False, root: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1")
     errf = open(log, "ab")  # closed with the process
     proc = subprocess.Popen(
         [PY, *args],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
         stdout=subprocess.PIPE if pipes else errf,
@@ -158,6 +160,7 @@ class Target:
     broker: str = "memory://"
     workers: int = 1
     patch: str = ""
+    root: Path = ROOT  # the checkout whose livechat_ext (and bench server) runs
 
     def start(self, tmp: Path) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
         procs, ports = [], []
@@ -186,7 +189,7 @@ class Target:
                 args = ["-m", "bench.servers.naive_fastapi", "--port", str(port), "--ws", self.ws]
             else:
                 args = ["-m", "bench.servers.sio_server", "--port", str(port), "--ws", self.ws]
-            proc = spawn(args, log)
+            proc = spawn(args, log, root=self.root)
             wait_port(port, proc)  # one at a time: the schema is created by the first
             procs.append(proc)
             ports.append(port)
@@ -793,6 +796,11 @@ def main() -> int:
         help="where livechat_ext's SQLite files go (default: a temp "
         "dir on disk); /dev/shm takes fsync out of the picture",
     )
+    p.add_argument(
+        "--base",
+        help="another checkout of this repository (say, a `git worktree` of the commit "
+        "before a change): adds the target `livechat@base`, run side by side",
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 rep, short phases")
     p.add_argument("--out", default=str(BENCH), help="where results.* go")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite bench/README.md")
@@ -807,6 +815,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, _on_signal)
 
     names = [n.strip() for n in a.targets.split(",") if n.strip()]
+    if a.base:
+        base = Path(a.base).resolve()
+        TARGETS["livechat@base"] = Target(
+            "livechat@base", "livechat", f"livechat_ext at {base.name} (base)", root=base
+        )
+        names.append("livechat@base")
     if a.ws_variants:
         names += ["livechat-websockets", "livechat-wsproto"]
     two: list[str] = []
