@@ -25,7 +25,7 @@ import { ServerFrameType } from './protocol.js';
  * @property {<T>(initial: T | (() => T)) => [T, (value: T | ((previous: T) => T)) => void]} useState
  * @property {(effect: () => void | (() => void), deps?: readonly unknown[]) => void} useEffect
  * @property {<T>(initial: T) => {current: T}} useRef
- * @property {<T extends Function>(callback: T, deps: readonly unknown[]) => T} useCallback
+ * @property {<T extends (...args: any[]) => any>(callback: T, deps: readonly unknown[]) => T} useCallback
  */
 
 /**

@@ -1,0 +1,20 @@
+// The npm package's entry points resolve, by name, to the files the plugin serves.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const STATIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../livechat_ext/static');
+const pkg = JSON.parse(readFileSync(path.join(STATIC, 'package.json'), 'utf8'));
+
+for (const [subpath, target] of Object.entries(pkg.exports)) {
+  if (subpath === './package.json') continue;
+  const specifier = pkg.name + subpath.slice(1);
+  test(`import '${specifier}' is the served ${target.default}`, async () => {
+    const resolved = fileURLToPath(import.meta.resolve(specifier));
+    assert.equal(resolved, path.join(STATIC, target.default.slice(2)));
+    const module = await import(specifier);
+    assert.ok(Object.keys(module).length > 0);
+  });
+}
