@@ -279,3 +279,6 @@ export class LiveChatClient {
     this.queue.useKey(queueStorageKey(this.url, adminId), { carry: wasUnknown });
   }
 }
+
+/** The name the Next.js design gives the client class (lib/websocket/client.ts): the same class. */
+export { LiveChatClient as LiveChatWebSocketClient };

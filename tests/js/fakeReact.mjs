@@ -1,5 +1,7 @@
 // Just enough of React to run a hook: useState, useEffect, useRef and
-// useCallback, with renders and effects driven by the test.
+// useCallback, with renders and effects driven by the test. With
+// `{strict: true}`, the first commit runs its effects, their cleanups, and
+// the effects again, as React's StrictMode does in development.
 
 const changed = (a, b) => !a || !b || a.length !== b.length || a.some((v, i) => !Object.is(v, b[i]));
 
@@ -7,7 +9,7 @@ const changed = (a, b) => !a || !b || a.length !== b.length || a.some((v, i) => 
  * Render `hook(props)` as a component would, outside any DOM.
  * @returns {{React: object, render: (props?: unknown) => unknown, result: () => unknown, unmount: () => void, renders: () => number}}
  */
-export function renderHook(makeHook, initialProps) {
+export function renderHook(makeHook, initialProps, { strict = false } = {}) {
   const slots = [];
   let index = 0;
   let dirty = false;
@@ -59,6 +61,10 @@ export function renderHook(makeHook, initialProps) {
     for (const { i, effect } of effects) {
       slots[i].cleanup?.();
       slots[i].cleanup = effect() ?? undefined;
+    }
+    if (strict && renders === 1) {
+      for (const { i } of effects) slots[i].cleanup?.();
+      for (const { i, effect } of effects) slots[i].cleanup = effect() ?? undefined;
     }
   }
 

@@ -18,3 +18,15 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
     assert.ok(Object.keys(module).length > 0);
   });
 }
+
+test('only useWebSocket.js imports a package (react): the rest loads in a page without a bundler', async () => {
+  const { readdirSync } = await import('node:fs');
+  const bare = {};
+  for (const file of readdirSync(STATIC).filter((f) => f.endsWith('.js'))) {
+    const source = readFileSync(path.join(STATIC, file), 'utf8');
+    const specifiers = [...source.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
+    const packages = specifiers.filter((s) => !s.startsWith('./'));
+    if (packages.length > 0) bare[file] = packages;
+  }
+  assert.deepEqual(bare, { 'useWebSocket.js': ['react'] });
+});
