@@ -17,6 +17,7 @@ export function renderHook(makeHook, initialProps, { strict = false } = {}) {
   let result;
   let renders = 0;
   let pendingEffects = [];
+  const mounted = new Map(); // slot -> the effect it ran last
 
   const React = {
     useState(initial) {
@@ -58,14 +59,18 @@ export function renderHook(makeHook, initialProps, { strict = false } = {}) {
     result = hook(props);
     const effects = pendingEffects;
     pendingEffects = [];
+    for (const e of effects) mounted.set(e.i, e);
     for (const { i, effect } of effects) {
       slots[i].cleanup?.();
       slots[i].cleanup = effect() ?? undefined;
     }
-    if (strict && renders === 1) {
-      for (const { i } of effects) slots[i].cleanup?.();
-      for (const { i, effect } of effects) slots[i].cleanup = effect() ?? undefined;
-    }
+    if (strict && renders === 1) rerunEffects(effects);
+  }
+
+  /** Every effect's cleanup, then every effect again: strict mode's second mount, and fast refresh. */
+  function rerunEffects(effects) {
+    for (const { i } of effects) slots[i].cleanup?.();
+    for (const { i, effect } of effects) slots[i].cleanup = effect() ?? undefined;
   }
 
   /** Render, then again while state changed (as React would). */
@@ -86,6 +91,11 @@ export function renderHook(makeHook, initialProps, { strict = false } = {}) {
     render,
     result: () => (dirty ? render() : result),
     renders: () => renders,
+    /** What fast refresh does after an edit: effects cleaned up and run again, state kept. */
+    refresh() {
+      rerunEffects([...mounted.values()]);
+      if (dirty) render();
+    },
     unmount() {
       for (const slot of slots) if (slot && typeof slot.cleanup === 'function') slot.cleanup();
     },

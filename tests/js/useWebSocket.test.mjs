@@ -148,6 +148,22 @@ test('strict mode (effects mounted, cleaned up and mounted again) opens one sock
   assert.equal(ws.last().closedWith.code, 1000);
 });
 
+test('fast refresh (effects run again, state kept) closes the socket and opens one new one, queue kept', async () => {
+  const { props, ws } = options();
+  const hook = render(props);
+  const first = await accept(ws);
+  const client = hook.result().client;
+  hook.refresh();
+  assert.equal(first.closedWith.code, 1000, 'the cleanup closed it');
+  assert.equal(hook.result().client, client, 'state is kept: the same client');
+  hook.result().sendText('U1', 'written across the refresh');
+  const second = await accept(ws);
+  assert.equal(ws.sockets.length, 2);
+  assert.equal(second.framesOfType('message_send').length, 1);
+  assert.equal(hook.result().connectionState, 'connected');
+  hook.unmount();
+});
+
 test('without a token the hook waits; the token of a later render connects it', async () => {
   const { props, ws } = options({ token: null });
   const hook = render(props);
