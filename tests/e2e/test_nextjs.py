@@ -195,11 +195,13 @@ def test_a_line_message_appears_and_the_reply_reaches_line(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = admin.open(next_start)
     user = plugin.new_user("Pat")
     plugin.say(user, "Hello from LINE")
+    page = admin.open(next_start)  # the list comes from the REST API, cross-origin (CORS)
     open_conversation(page, "Pat")
     expect(message(page, "Hello from LINE")).to_have_count(1)
+    plugin.say(user, "Are you there?")  # and this one live
+    expect(message(page, "Are you there?")).to_have_count(1)
 
     send(page, "Hi Pat, how can I help?")
     expect(message(page, "Hi Pat, how can I help?", "sent")).to_have_count(1)
