@@ -30,3 +30,12 @@ test('only useWebSocket.js imports a package (react): the rest loads in a page w
   }
   assert.deepEqual(bare, { 'useWebSocket.js': ['react'] });
 });
+
+test('Node loads the modules as ES modules because package.json says so, not by guessing', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { pathToFileURL } = await import('node:url');
+  const entry = pathToFileURL(path.join(STATIC, 'index.js')).href;
+  const script = `const m = await import(${JSON.stringify(entry)}); console.log(typeof m.LiveChatClient);`;
+  const out = execFileSync(process.execPath, ['--no-experimental-detect-module', '--input-type=module', '-e', script]);
+  assert.equal(out.toString().trim(), 'function');
+});
