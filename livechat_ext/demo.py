@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from .app import LiveChat
@@ -56,6 +57,15 @@ def build_demo_app(
         ),
     )
     app.include_router(live_chat.router)
+    if settings.allowed_origins:
+        # As a host does for an admin front end on another origin (examples/nextjs):
+        # its pages may read the REST history with their Bearer token.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization"],
+        )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:

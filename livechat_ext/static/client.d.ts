@@ -91,3 +91,6 @@ export declare class LiveChatClient {
   onQueueChange(handler: (entries: QueueEntry[]) => void): () => void;
   on<T extends ServerFrameTypeName>(type: T, handler: (payload: ServerPayloads[T], frame: ServerFrameOf<T>) => void): () => void;
 }
+
+/** The name the Next.js design gives the client class: the same class as LiveChatClient. */
+export { LiveChatClient as LiveChatWebSocketClient };

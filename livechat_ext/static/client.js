@@ -34,6 +34,7 @@ const CALLBACK_OPTIONS = Object.freeze({
 });
 
 /** @typedef {import('./protocol.js').Frame} Frame */
+/** @typedef {import('./stateMachine.js').ConnectionStateName} ConnectionStateName */
 
 export class LiveChatClient {
   /** @param {import('./client.js').LiveChatClientOptions} options documented in client.d.ts */
@@ -198,7 +199,7 @@ export class LiveChatClient {
     this._typing.stop(lineUserId);
   }
 
-  /** @param {(frame: Frame) => void} handler every server frame @returns {() => void} unsubscribe */
+  /** @param {(frame: import('./protocol.js').ServerFrame) => void} handler every server frame @returns {() => void} unsubscribe */
   onMessage(handler) {
     return this._events.on('message', handler);
   }
@@ -213,7 +214,7 @@ export class LiveChatClient {
     return this._events.on('disconnect', handler);
   }
 
-  /** @param {(state: string, previous: string) => void} handler @returns {() => void} */
+  /** @param {(state: ConnectionStateName, previous: ConnectionStateName) => void} handler @returns {() => void} */
   onStateChange(handler) {
     return this._events.on('statechange', handler);
   }
@@ -226,7 +227,7 @@ export class LiveChatClient {
   /**
    * Frames of one server type.
    * @param {string} type
-   * @param {(payload: any, frame: Frame) => void} handler
+   * @param {(payload: any, frame: any) => void} handler called with the frame's payload and the frame
    * @returns {() => void} unsubscribe
    */
   on(type, handler) {
@@ -278,3 +279,6 @@ export class LiveChatClient {
     this.queue.useKey(queueStorageKey(this.url, adminId), { carry: wasUnknown });
   }
 }
+
+/** The name the Next.js design gives the client class (lib/websocket/client.ts): the same class. */
+export { LiveChatClient as LiveChatWebSocketClient };

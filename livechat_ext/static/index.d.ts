@@ -1,5 +1,5 @@
 export * from './protocol.js';
-export { ReconnectStrategy, BLOCKING_CLOSE_CODES } from './reconnectStrategy.js';
+export { ReconnectStrategy, BLOCKING_CLOSE_CODES, getReconnectDelay } from './reconnectStrategy.js';
 export type { ReconnectOptions } from './reconnectStrategy.js';
 export { ConnectionState, ConnectionStateMachine, IllegalTransitionError, TRANSITIONS } from './stateMachine.js';
 export type { ConnectionStateName, StateListener } from './stateMachine.js';
@@ -7,10 +7,10 @@ export { MessageQueue, MemoryStorage, queueStorageKey } from './messageQueue.js'
 export type { QueueEntry, QueueEntryStatus, StorageLike } from './messageQueue.js';
 export { Connection } from './connection.js';
 export type { ConnectionOptions, ConnectionEvents, WebSocketLike } from './connection.js';
-export { LiveChatClient } from './client.js';
+export { LiveChatClient, LiveChatWebSocketClient } from './client.js';
 export type { LiveChatClientOptions } from './client.js';
-export { createUseWebSocket, useWebSocket } from './useWebSocket.js';
-export type { UseWebSocketOptions, UseWebSocketResult, ReactLike } from './useWebSocket.js';
+export { createUseWebSocket } from './createUseWebSocket.js';
+export type { UseWebSocketOptions, UseWebSocketResult, ReactLike, SendMessagePayloads } from './createUseWebSocket.js';
 export { decodeJwtPayload } from './jwt.js';
 export { generateClientMsgId } from './ids.js';
 export type { ConversationTracker } from './conversationTracker.js';

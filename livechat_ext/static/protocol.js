@@ -95,7 +95,7 @@ export const Limits = Object.freeze({
  *
  * @param {string} type a frame type, e.g. `ClientFrameType.PING`
  * @param {Record<string, unknown>} [payload] defaults to `{}`
- * @param {string} [ref] correlation id, copied by the server into its direct answer
+ * @param {string | number} [ref] correlation id, copied by the server into its direct answer
  * @returns {Frame}
  * @throws {TypeError} when `type` is not a non-empty string or `ref` is too long
  */
@@ -119,7 +119,7 @@ export function makeFrame(type, payload = {}, ref = undefined) {
  * Parse a text frame from the server.
  *
  * @param {unknown} data the `MessageEvent.data` of the socket
- * @returns {Frame | null} null for binary data, invalid JSON or a frame without a type
+ * @returns {import('./protocol.js').ServerFrame | null} null for binary data, invalid JSON or a frame without a type
  */
 export function parseFrame(data) {
   if (typeof data !== 'string') return null;

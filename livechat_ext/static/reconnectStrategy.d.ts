@@ -14,6 +14,13 @@ export interface ReconnectOptions {
 /** Close codes that block reconnecting until a new token or a user action: 4001, 4008. */
 export declare const BLOCKING_CLOSE_CODES: readonly number[];
 
+/**
+ * The wait before retry number `attempt` (0 for the first retry after a drop):
+ * min(baseDelayMs * 2^attempt, maxDelayMs) plus jitter in [0, jitterMs), in milliseconds.
+ * Throws a RangeError when `attempt` is not a whole number >= 0.
+ */
+export declare function getReconnectDelay(attempt: number, options?: Omit<ReconnectOptions, 'maxAttempts'>): number;
+
 export declare class ReconnectStrategy {
   constructor(options?: ReconnectOptions);
   readonly baseDelayMs: number;

@@ -27,6 +27,25 @@ export const BLOCKING_CLOSE_CODES = Object.freeze([CloseCode.UNAUTHORIZED, Close
  * @property {() => number} [random=Math.random] returns a number in [0, 1)
  */
 
+/**
+ * The wait before retry number `attempt` (0 for the first retry after a drop):
+ * min(baseDelayMs * 2^attempt, maxDelayMs), plus jitter in [0, jitterMs).
+ *
+ * @param {number} attempt a whole number >= 0
+ * @param {ReconnectOptions} [options] `baseDelayMs`, `maxDelayMs`, `jitterMs`, `random`
+ * @returns {number} milliseconds
+ * @throws {RangeError} when `attempt` is not a whole number >= 0
+ */
+export function getReconnectDelay(attempt, options = {}) {
+  if (!Number.isInteger(attempt) || attempt < 0) {
+    throw new RangeError(`attempt must be a whole number >= 0, not ${String(attempt)}`);
+  }
+  const base = options.baseDelayMs ?? 1000;
+  const exponential = Math.min(base * 2 ** attempt, options.maxDelayMs ?? 30000);
+  const r = Math.min(Math.max((options.random ?? Math.random)(), 0), 1 - Number.EPSILON);
+  return exponential + Math.floor(r * (options.jitterMs ?? 1000));
+}
+
 export class ReconnectStrategy {
   /** @param {ReconnectOptions} [options] */
   constructor(options = {}) {
@@ -56,16 +75,16 @@ export class ReconnectStrategy {
 
   /**
    * The delay before the next retry, counting it as an attempt.
-   * Attempt n (from 0) waits min(base * 2^n, max) plus jitter in [0, jitterMs).
+   * Attempt n (from 0) waits `getReconnectDelay(n)`: min(base * 2^n, max) plus jitter in [0, jitterMs).
    *
    * @returns {number | null} milliseconds, or null when attempts are exhausted
    */
   nextDelay() {
     if (this.exhausted) return null;
-    const exponential = Math.min(this.baseDelayMs * 2 ** this._attempts, this.maxDelayMs);
-    const r = Math.min(Math.max(this._random(), 0), 1 - Number.EPSILON);
+    const { baseDelayMs, maxDelayMs, jitterMs } = this;
+    const delay = getReconnectDelay(this._attempts, { baseDelayMs, maxDelayMs, jitterMs, random: this._random });
     this._attempts += 1;
-    return exponential + Math.floor(r * this.jitterMs);
+    return delay;
   }
 
   /** Call after a successful connect (authenticated): the next drop starts again at 1 s. */

@@ -34,9 +34,10 @@ START_TIMEOUT = 20.0
 class DemoServer:
     """`livechat-ext demo` in a subprocess, on a fixed port and store so it can be restarted."""
 
-    def __init__(self, port: int, store_url: str) -> None:
+    def __init__(self, port: int, store_url: str, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.store_url = store_url
+        self.env = env or {}
         self.base = f"http://127.0.0.1:{port}"
         self.console_url = ""
         self.token = ""
@@ -46,7 +47,7 @@ class DemoServer:
         self.output: list[str] = []
 
     def start(self) -> DemoServer:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         self._lines = queue.Queue()
         self.proc = subprocess.Popen(
             [

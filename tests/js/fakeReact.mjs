@@ -1,5 +1,7 @@
 // Just enough of React to run a hook: useState, useEffect, useRef and
-// useCallback, with renders and effects driven by the test.
+// useCallback, with renders and effects driven by the test. With
+// `{strict: true}`, the first commit runs its effects, their cleanups, and
+// the effects again, as React's StrictMode does in development.
 
 const changed = (a, b) => !a || !b || a.length !== b.length || a.some((v, i) => !Object.is(v, b[i]));
 
@@ -7,7 +9,7 @@ const changed = (a, b) => !a || !b || a.length !== b.length || a.some((v, i) => 
  * Render `hook(props)` as a component would, outside any DOM.
  * @returns {{React: object, render: (props?: unknown) => unknown, result: () => unknown, unmount: () => void, renders: () => number}}
  */
-export function renderHook(makeHook, initialProps) {
+export function renderHook(makeHook, initialProps, { strict = false } = {}) {
   const slots = [];
   let index = 0;
   let dirty = false;
@@ -15,6 +17,7 @@ export function renderHook(makeHook, initialProps) {
   let result;
   let renders = 0;
   let pendingEffects = [];
+  const mounted = new Map(); // slot -> the effect it ran last
 
   const React = {
     useState(initial) {
@@ -56,10 +59,18 @@ export function renderHook(makeHook, initialProps) {
     result = hook(props);
     const effects = pendingEffects;
     pendingEffects = [];
+    for (const e of effects) mounted.set(e.i, e);
     for (const { i, effect } of effects) {
       slots[i].cleanup?.();
       slots[i].cleanup = effect() ?? undefined;
     }
+    if (strict && renders === 1) rerunEffects(effects);
+  }
+
+  /** Every effect's cleanup, then every effect again: strict mode's second mount, and fast refresh. */
+  function rerunEffects(effects) {
+    for (const { i } of effects) slots[i].cleanup?.();
+    for (const { i, effect } of effects) slots[i].cleanup = effect() ?? undefined;
   }
 
   /** Render, then again while state changed (as React would). */
@@ -80,6 +91,11 @@ export function renderHook(makeHook, initialProps) {
     render,
     result: () => (dirty ? render() : result),
     renders: () => renders,
+    /** What fast refresh does after an edit: effects cleaned up and run again, state kept. */
+    refresh() {
+      rerunEffects([...mounted.values()]);
+      if (dirty) render();
+    },
     unmount() {
       for (const slot of slots) if (slot && typeof slot.cleanup === 'function') slot.cleanup();
     },

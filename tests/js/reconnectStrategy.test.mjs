@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReconnectStrategy } from '../../livechat_ext/static/reconnectStrategy.js';
+import { ReconnectStrategy, getReconnectDelay } from '../../livechat_ext/static/reconnectStrategy.js';
 
 const delays = (strategy, n) => Array.from({ length: n }, () => strategy.nextDelay());
 
@@ -68,4 +68,19 @@ test('userAction() also restarts the backoff', () => {
   delays(strategy, 3);
   strategy.userAction();
   assert.equal(strategy.nextDelay(), 1000);
+});
+
+test('getReconnectDelay(attempt) is the delay the strategy hands out for that attempt', () => {
+  const options = { baseDelayMs: 500, maxDelayMs: 5000, jitterMs: 100, random: () => 0.5 };
+  const expected = [550, 1050, 2050, 4050, 5050, 5050];
+  assert.deepEqual(expected.map((_, n) => getReconnectDelay(n, options)), expected);
+  assert.deepEqual(delays(new ReconnectStrategy(options), expected.length), expected);
+  assert.equal(getReconnectDelay(0, { random: () => 0 }), 1000, 'defaults: 1 s, doubling to 30 s');
+  assert.equal(getReconnectDelay(10, { random: () => 0 }), 30000);
+});
+
+test('getReconnectDelay refuses an attempt that is not a whole number >= 0', () => {
+  for (const bad of [-1, 1.5, NaN, '2', undefined]) {
+    assert.throws(() => getReconnectDelay(bad), RangeError, String(bad));
+  }
 });
