@@ -14,6 +14,7 @@ from .background import Loops, Tasks, bounded
 from .broker import Broker, create_broker
 from .errors import StoreError, describe
 from .flows.inbound import EVENT_ID_RETENTION, Inbound
+from .flows.loading import LoadingAnimation
 from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .flows.updates import ConversationUpdates
 from .logging_filters import install_redaction
@@ -131,6 +132,9 @@ class LiveChat:
             room_open=self.team.room_open,
             metrics=metrics,
         )
+        self.loading = LoadingAnimation(
+            settings, store, self.line, spawn=self.tasks.spawn, metrics=metrics
+        )
         self.chat = Chat(
             settings,
             store=store,
@@ -140,7 +144,7 @@ class LiveChat:
             team=self.team,
             access=self.access,
             metrics=metrics,
-            on_typing=self.inbound.typing,
+            on_typing=self.loading.operator_typing,
         )
         metrics.bind(
             connections=lambda: len(hub.connections),

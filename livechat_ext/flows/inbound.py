@@ -4,7 +4,6 @@ loading animation on the side."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from ..protocol.server import (
 )
 from ..realtime.hub import BROADCAST, Hub, conversation_room
 from ..settings import LiveChatSettings
-from ..store import NewInbound, Store
+from ..store.base import InboundStore, NewInbound, ReadStore
 from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ def is_postback(message: Message) -> bool:
     return message.data.get("event_type") == "postback"
 
 
-async def in_standby(store: Store, line_user_id: str) -> bool:
+async def in_standby(store: InboundStore | ReadStore, line_user_id: str) -> bool:
     """Whether LINE's latest event in this chat came in `standby` mode: another
     channel answers it, so nothing is sent (or shown as typing) on its behalf."""
     latest = await store.last_inbound(line_user_id)
@@ -90,7 +89,7 @@ class Inbound:
     def __init__(
         self,
         settings: LiveChatSettings,
-        store: Store,
+        store: InboundStore,
         hub: Hub,
         *,
         updates: ConversationUpdates,
@@ -110,7 +109,6 @@ class Inbound:
         self._spawn = spawn
         self._room_open = room_open
         self._profiles_tried: set[str] = set()
-        self._loading_at: dict[str, float] = {}  # LINE user -> when loading was last shown
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
@@ -325,29 +323,3 @@ class Inbound:
 
     def _timed(self, call: str) -> AbstractContextManager[None]:
         return self.metrics.line_call(call) if self.metrics else nullcontext()
-
-    def typing(self, line_user_id: str) -> None:
-        """An operator types: show LINE's loading animation, at most once per half period."""
-        line = self.line
-        if line is None or not self.settings.loading_animation:
-            return
-        now = time.monotonic()
-        seconds = self.settings.loading_seconds
-        if now - self._loading_at.get(line_user_id, -1e9) < seconds / 2:
-            return
-        if len(self._loading_at) > 10_000:  # forget users nobody typed to lately
-            self._loading_at = {u: t for u, t in self._loading_at.items() if now - t < seconds}
-        self._loading_at[line_user_id] = now
-        self._spawn(self._start_loading(line, line_user_id, seconds))
-
-    async def _start_loading(self, line: LineClient, line_user_id: str, seconds: int) -> None:
-        try:
-            if await in_standby(self.store, line_user_id):
-                return  # another channel owns the chat: show nothing on its behalf
-        except StoreError:
-            pass
-        try:
-            with self._timed("loading"):
-                await line.start_loading(line_user_id, seconds)
-        except (DeliveryError, OSError) as exc:
-            log.info("loading animation for %s failed (%s)", line_user_id, describe(exc))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .updates import ConversationUpdates
 from ..models import Message, MessageStatus, utcnow
 from ..protocol.server import MessageReceived, MessageSent, encode, error
-from ..store import Store
+from ..store.base import OutboundStore
 
 log = logging.getLogger("livechat_ext.flows.outbound")
 
@@ -60,7 +60,7 @@ class Outbound:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboundStore,
         hub: Hub,
         delivery: Delivery,
         *,

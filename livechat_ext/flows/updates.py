@@ -12,7 +12,7 @@ from typing import Any
 
 from ..protocol.server import ConversationUpdated, encode
 from ..realtime.hub import BROADCAST, Hub
-from ..store import Store
+from ..store.base import ReadStore
 
 log = logging.getLogger("livechat_ext.flows.updates")
 
@@ -24,7 +24,7 @@ class ConversationUpdates:
 
     def __init__(
         self,
-        store: Store,
+        store: ReadStore,
         hub: Hub,
         window: float,
         spawn: Callable[[Coroutine[Any, Any, Any]], object],

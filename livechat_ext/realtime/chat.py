@@ -29,7 +29,7 @@ from ..session import (
     Verified,
 )
 from ..settings import LiveChatSettings
-from ..store import Store
+from ..store.base import ReadStore
 from .access import Access
 from .connection import Connection
 from .deadlines import Deadlines
@@ -46,7 +46,7 @@ class Chat:
         self,
         settings: LiveChatSettings,
         *,
-        store: Store,
+        store: ReadStore,
         hub: Hub,
         verifier: TokenVerifier,
         outbound: Outbound,

@@ -55,21 +55,9 @@ class ConversationPage:
     next_cursor: str | None
 
 
-@runtime_checkable
-class Store(Protocol):
-    """Persistence for livechat_ext. Driver errors surface as `StoreError`."""
-
-    async def start(self) -> None:
-        """Open connections. Does not create tables (see `create_schema`)."""
-
-    async def close(self) -> None:
-        """Release connections (a host-provided engine is left open)."""
-
-    async def create_schema(self) -> None:
-        """Create or upgrade the tables; safe to run from several processes at once."""
-
-    async def ping(self) -> None:
-        """Raise `StoreError` if the store cannot be reached."""
+class InboundStore(Protocol):
+    """What the inbound flow writes: LINE users' messages and the webhook
+    events that change a conversation."""
 
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
         """Store a LINE user's message with the next `seq`.
@@ -82,9 +70,38 @@ class Store(Protocol):
         """Remember the id of a webhook event that stores no message (follow,
         unsend); False if it was already known."""
 
-    async def prune_events(self, older_than: datetime) -> int:
-        """Forget webhook event ids recorded before `older_than` (LINE redelivers
-        for minutes, not days); returns how many were removed."""
+    async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
+        """Hide a LINE user's message they unsent (text and data cleared, `data.unsent`
+        set); None when no stored message has that LINE message id."""
+
+    async def apply_follow(
+        self, line_user_id: str, followed: bool, webhook_event_id: str
+    ) -> Conversation | None:
+        """A follow or unfollow event: set `followed`, touch the conversation
+        (creating it) and remember the event id, in one transaction. None, with
+        nothing changed, when the event id was known (a redelivery)."""
+
+    async def update_conversation(
+        self,
+        line_user_id: str,
+        *,
+        display_name: str | None = None,
+        picture_url: str | None = None,
+        followed: bool | None = None,
+        touch: bool = False,
+    ) -> Conversation:
+        """Change a conversation's profile fields (None leaves a field as it is);
+        `touch` moves its `updated_at` to now. Creates the conversation if missing."""
+
+    async def get_conversation(self, line_user_id: str) -> Conversation | None:
+        """One conversation with its last message, or None."""
+
+    async def last_inbound(self, line_user_id: str) -> Message | None:
+        """The LINE user's latest message (its `data.mode` tells standby), or None."""
+
+
+class OutboundStore(Protocol):
+    """What the outbound flow needs: operators' messages, their delivery lease and status."""
 
     async def add_outbound(
         self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
@@ -106,15 +123,15 @@ class Store(Protocol):
     ) -> Message:
         """Set an outbound message's status (and release its lease); `data` is merged."""
 
-    async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
-        """Hide a LINE user's message they unsent (text and data cleared, `data.unsent`
-        set); None when no stored message has that LINE message id."""
-
     async def get_message(self, message_id: str) -> Message | None:
         """One message by id, or None."""
 
     async def undelivered_outbound(self, older_than: datetime) -> list[Message]:
         """Outbound messages still `pending` created before `older_than` (for retry at start)."""
+
+
+class ReadStore(Protocol):
+    """What readers need: history, conversations and the facts the handoff check reads."""
 
     async def history(
         self,
@@ -130,25 +147,6 @@ class Store(Protocol):
     async def get_conversation(self, line_user_id: str) -> Conversation | None:
         """One conversation with its last message, or None."""
 
-    async def update_conversation(
-        self,
-        line_user_id: str,
-        *,
-        display_name: str | None = None,
-        picture_url: str | None = None,
-        followed: bool | None = None,
-        touch: bool = False,
-    ) -> Conversation:
-        """Change a conversation's profile fields (None leaves a field as it is);
-        `touch` moves its `updated_at` to now. Creates the conversation if missing."""
-
-    async def apply_follow(
-        self, line_user_id: str, followed: bool, webhook_event_id: str
-    ) -> Conversation | None:
-        """A follow or unfollow event: set `followed`, touch the conversation
-        (creating it) and remember the event id, in one transaction. None, with
-        nothing changed, when the event id was known (a redelivery)."""
-
     async def list_conversations(
         self, *, limit: int, cursor: str | None = None
     ) -> ConversationPage:
@@ -161,3 +159,25 @@ class Store(Protocol):
 
     async def last_outbound_at(self, line_user_id: str) -> datetime | None:
         """When an operator last sent a message in this conversation."""
+
+
+@runtime_checkable
+class Store(InboundStore, OutboundStore, ReadStore, Protocol):
+    """Persistence for livechat_ext: every narrow interface above, plus its
+    lifecycle. Driver errors surface as `StoreError`."""
+
+    async def start(self) -> None:
+        """Open connections. Does not create tables (see `create_schema`)."""
+
+    async def close(self) -> None:
+        """Release connections (a host-provided engine is left open)."""
+
+    async def create_schema(self) -> None:
+        """Create or upgrade the tables; safe to run from several processes at once."""
+
+    async def ping(self) -> None:
+        """Raise `StoreError` if the store cannot be reached."""
+
+    async def prune_events(self, older_than: datetime) -> int:
+        """Forget webhook event ids recorded before `older_than` (LINE redelivers
+        for minutes, not days); returns how many were removed."""

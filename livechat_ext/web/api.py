@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..realtime.access import Access
     from ..realtime.team import Team
     from ..settings import LiveChatSettings
-    from ..store import Store
+    from ..store.base import ReadStore
 
 _bearer = HTTPBearer(auto_error=False)
 _SCAN_BATCH = 50  # rows read per query while `authorize` filters a listing
@@ -29,7 +29,7 @@ def build_api(
     verifier: "TokenVerifier",
     access: "Access",
     team: "Team",
-    store: "Store",
+    store: "ReadStore",
 ) -> APIRouter:
     """`/conversations`, `/conversations/{id}`, `/conversations/{id}/messages`, `/operators`."""
     router = APIRouter()
