@@ -24,7 +24,7 @@ from .realtime.cluster_sync import ClusterSync
 from .realtime.hub import BROADCAST, Hub, admin_room
 from .realtime.team import Team
 from .settings import LiveChatSettings
-from .store import Store, create_store
+from .store import SchemaError, Store, create_store
 from .web.api import build_api
 from .web.routes import build_router
 from .web.webhook_request import WebhookResult, handle_webhook_request
@@ -142,8 +142,7 @@ class LiveChat:
         """Open the store (creating the schema if configured), the broker and the LINE client."""
         install_redaction()
         await self.store.start()
-        if self.settings.create_schema:
-            await self.store.create_schema()
+        await self._schema()
         await self.hub.start()
         cluster = getattr(self.broker, "cluster", None)
         if cluster is not None:
@@ -177,6 +176,21 @@ class LiveChat:
             loop.create_task(self._prune_event_ids()),
         ]
         log.info("livechat_ext started (node %s)", self.hub.node_id)
+
+    async def _schema(self) -> None:
+        """Create the schema in an empty database, upgrade one that is behind only
+        when `upgrade_schema` says so, and otherwise refuse to start (`SchemaError`
+        names the command that upgrades it)."""
+        settings = self.settings
+        try:
+            state = await self.store.check_schema()
+        except SchemaError:
+            if not settings.upgrade_schema:
+                await self.store.close()
+                raise
+            state = None
+        if state is None or (state.empty and settings.create_schema):
+            await self.store.create_schema()
 
     async def _prune_event_ids(self) -> None:
         """Webhook ids are kept a week (LINE redelivers for minutes), then forgotten."""
