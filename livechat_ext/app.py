@@ -14,9 +14,10 @@ from .broker import Broker, create_broker
 from .errors import StoreError
 from .flows.inbound import EVENT_ID_RETENTION, Inbound
 from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
+from .flows.workflow import Workflow
 from .logging_filters import install_redaction
 from .metrics import Metrics
-from .models import utcnow
+from .models import ConversationStatus, utcnow
 from .protocol.server import Notification, encode
 from .realtime.access import Access, Authorize, allow_all
 from .realtime.chat import Chat
@@ -85,6 +86,8 @@ class LiveChat:
         self.inbound.metrics = self.metrics
         self.inbound.room_open = self.team.room_open
         self.outbound.updates = self.inbound.updates
+        self.workflow = Workflow(self.store, self.hub, self.inbound.updates, self.outbound.spawn)
+        self.workflow.metrics = self.metrics
         self.chat = Chat(
             settings,
             store=self.store,
@@ -93,6 +96,7 @@ class LiveChat:
             outbound=self.outbound,
             team=self.team,
             access=self.access,
+            workflow=self.workflow,
             metrics=self.metrics,
             on_typing=self.inbound.typing,
         )
@@ -166,7 +170,7 @@ class LiveChat:
                 backoff_base=self.settings.line_backoff_base,
             )
             self._own_line = True
-        self.inbound.line = self._line
+        self.inbound.line = self.workflow.line = self._line
         self.outbound.delivery = self._delivery or (
             LineDelivery(self._line, self.metrics) if self._line is not None else NoDelivery()
         )
@@ -289,8 +293,16 @@ class LiveChat:
         return body, store_ok
 
     async def is_live(self, line_user_id: str) -> bool:
-        """Whether a human handles this conversation: an operator has it open, or
-        an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
+        """Whether a human handles this conversation, so the host's bot stays quiet:
+        never once it is resolved (resolving hands the user back to the bot);
+        otherwise while it is assigned, an operator has it open, or an operator
+        wrote in it within `handoff_window` seconds."""
+        conversation = await self.store.get_conversation(line_user_id)
+        if conversation is not None:
+            if conversation.status is ConversationStatus.RESOLVED:
+                return False
+            if conversation.assignee is not None:
+                return True
         if await self.team.room_open(line_user_id):
             return True
         last = await self.store.last_outbound_at(line_user_id)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, field_serializer
 from ..errors import AuthErrorCode, ErrorCode
 from ..models import Conversation, Message, iso_ms, utcnow
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = "1.1"
+"""`auth_success.protocol_version`; the JavaScript client's constant equals it."""
 
 
 class _Out(BaseModel):
@@ -34,7 +35,7 @@ class AuthSuccess(_Out):
     session_id: str
     heartbeat_interval: float
     operators: list[OperatorState]
-    protocol_version: int = PROTOCOL_VERSION
+    protocol_version: str = PROTOCOL_VERSION
 
 
 class AuthErrorPayload(_Out):
@@ -45,6 +46,7 @@ class AuthErrorPayload(_Out):
 class ConversationJoined(_Out):
     line_user_id: str
     last_seq: int
+    last_rev: int = 0
     messages: list[Message]
     has_more: bool
     typing: list[str]
@@ -55,6 +57,10 @@ class ConversationLeft(_Out):
 
 
 class MessageReceived(_Out):
+    message: Message
+
+
+class MessageUpdated(_Out):
     message: Message
 
 
@@ -104,6 +110,7 @@ PAYLOADS: dict[str, type[_Out]] = {
     "conversation_joined": ConversationJoined,
     "conversation_left": ConversationLeft,
     "message_received": MessageReceived,
+    "message_updated": MessageUpdated,
     "message_sent": MessageSent,
     "user_typing": UserTyping,
     "conversation_updated": ConversationUpdated,
@@ -183,6 +190,7 @@ __all__ = [
     "ErrorPayload",
     "MessageReceived",
     "MessageSent",
+    "MessageUpdated",
     "Notification",
     "OperatorState",
     "OperatorStatus",

@@ -1,6 +1,6 @@
 // Types of the live chat wire protocol, version 1 (PROTOCOL.md).
 
-export declare const PROTOCOL_VERSION: 1;
+export declare const PROTOCOL_VERSION: '1.1';
 
 export declare const ClientFrameType: Readonly<{
   AUTH: 'auth';
