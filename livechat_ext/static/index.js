@@ -13,6 +13,7 @@ export {
   CloseCode,
   ErrorCode,
   AuthErrorCode,
+  ConversationStatus,
   Limits,
   makeFrame,
   parseFrame,

@@ -12,6 +12,12 @@ export interface UseWebSocketOptions extends Omit<LiveChatClientOptions, 'onMess
 
 export interface UseWebSocketResult {
   sendMessage(lineUserId: string, text: string): string;
+  /** 1.1: an internal note, queued like a message. */
+  sendNote(lineUserId: string, text: string): string;
+  assign(lineUserId: string, adminId: string | null): string | null;
+  resolve(lineUserId: string): string | null;
+  reopen(lineUserId: string): string | null;
+  markRead(lineUserId: string, seq: number): string | null;
   joinConversation(lineUserId: string): string | null;
   leaveConversation(lineUserId: string): string | null;
   startTyping(lineUserId: string): void;

@@ -82,6 +82,11 @@ export function createUseWebSocket(React) {
 
     return {
       sendMessage: useCallback((lineUserId, text) => client.sendMessage(lineUserId, text), [client]),
+      sendNote: useCallback((lineUserId, text) => client.sendNote(lineUserId, text), [client]),
+      assign: useCallback((lineUserId, adminId) => client.assign(lineUserId, adminId), [client]),
+      resolve: useCallback((lineUserId) => client.resolve(lineUserId), [client]),
+      reopen: useCallback((lineUserId) => client.reopen(lineUserId), [client]),
+      markRead: useCallback((lineUserId, seq) => client.markRead(lineUserId, seq), [client]),
       joinConversation: useCallback((lineUserId) => client.joinConversation(lineUserId), [client]),
       leaveConversation: useCallback((lineUserId) => client.leaveConversation(lineUserId), [client]),
       startTyping: useCallback((lineUserId) => client.startTyping(lineUserId), [client]),

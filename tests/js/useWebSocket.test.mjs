@@ -27,6 +27,7 @@ function options(extra = {}) {
 
 const SHAPE = [
   'sendMessage', 'joinConversation', 'leaveConversation', 'startTyping', 'stopTyping',
+  'sendNote', 'assign', 'resolve', 'reopen', 'markRead',
   'connectionState', 'isReconnecting', 'lastMessage', 'queuedCount', 'client',
 ];
 
@@ -35,7 +36,7 @@ test('createUseWebSocket(React) returns the documented shape and connects', asyn
   const hook = renderHook((React) => createUseWebSocket(React), props);
   const result = hook.result();
   assert.deepEqual(Object.keys(result).sort(), [...SHAPE].sort());
-  for (const name of SHAPE.slice(0, 5)) assert.equal(typeof result[name], 'function', name);
+  for (const name of SHAPE.slice(0, 10)) assert.equal(typeof result[name], 'function', name);
   assert.ok(result.client instanceof LiveChatClient);
   assert.equal(result.connectionState, 'connecting');
   assert.equal(result.isReconnecting, false);
