@@ -17,9 +17,10 @@ from .flows.inbound import EVENT_ID_RETENTION, Inbound
 from .flows.loading import LoadingAnimation
 from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .flows.updates import ConversationUpdates
+from .flows.workflow import Workflow
 from .logging_filters import install_redaction
 from .metrics import Metrics
-from .models import utcnow
+from .models import ConversationStatus, utcnow
 from .protocol.server import Notification, encode
 from .realtime.access import Access, Authorize, allow_all
 from .realtime.chat import Chat
@@ -27,7 +28,7 @@ from .realtime.cluster_sync import ClusterSync
 from .realtime.hub import BROADCAST, Hub, admin_room
 from .realtime.team import Team
 from .settings import LiveChatSettings
-from .store import Store, create_store
+from .store import SchemaError, Store, create_store
 from .web.api import build_api
 from .web.routes import build_router
 from .web.webhook_request import WebhookResult, handle_webhook_request
@@ -132,6 +133,9 @@ class LiveChat:
             room_open=self.team.room_open,
             metrics=metrics,
         )
+        self.workflow = Workflow(
+            store, hub, self.updates, line=self.line, spawn=self.tasks.spawn, metrics=metrics
+        )
         self.loading = LoadingAnimation(
             settings, store, self.line, spawn=self.tasks.spawn, metrics=metrics
         )
@@ -143,6 +147,7 @@ class LiveChat:
             outbound=self.outbound,
             team=self.team,
             access=self.access,
+            workflow=self.workflow,
             metrics=metrics,
             on_typing=self.loading.operator_typing,
         )
@@ -190,8 +195,7 @@ class LiveChat:
         """Open the store (creating the schema if configured), the broker and the LINE client."""
         install_redaction()
         await self.store.start()
-        if self.settings.create_schema:
-            await self.store.create_schema()
+        await self._schema()
         await self.hub.start()
         if self.cluster_sync is not None:
             await self.cluster_sync.start()
@@ -199,6 +203,21 @@ class LiveChat:
         self._loops.start(self._resume_pending())
         self._loops.start(self._prune_event_ids())
         log.info("livechat_ext started (node %s)", self.hub.node_id)
+
+    async def _schema(self) -> None:
+        """Create the schema in an empty database, upgrade one that is behind only
+        when `upgrade_schema` says so, and otherwise refuse to start (`SchemaError`
+        names the command that upgrades it)."""
+        settings = self.settings
+        try:
+            state = await self.store.check_schema()
+        except SchemaError:
+            if not settings.upgrade_schema:
+                await self.store.close()
+                raise
+            state = None
+        if state is None or (state.empty and settings.create_schema):
+            await self.store.create_schema()
 
     async def _prune_event_ids(self) -> None:
         """Webhook ids are kept a week (LINE redelivers for minutes), then forgotten."""
@@ -297,8 +316,16 @@ class LiveChat:
         return body, store_ok
 
     async def is_live(self, line_user_id: str) -> bool:
-        """Whether a human handles this conversation: an operator has it open, or
-        an operator wrote in it within `handoff_window` seconds. Bots stay quiet then."""
+        """Whether a human handles this conversation, so the host's bot stays quiet:
+        never once it is resolved (resolving hands the user back to the bot);
+        otherwise while it is assigned, an operator has it open, or an operator
+        wrote in it within `handoff_window` seconds."""
+        conversation = await self.store.get_conversation(line_user_id)
+        if conversation is not None:
+            if conversation.status is ConversationStatus.RESOLVED:
+                return False
+            if conversation.assignee is not None:
+                return True
         if await self.team.room_open(line_user_id):
             return True
         last = await self.store.last_outbound_at(line_user_id)

@@ -8,10 +8,13 @@ import copy
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .settings import LiveChatSettings
+
+if TYPE_CHECKING:
+    from .store import SchemaState, Store
 
 
 def _settings(env_file: str | None, **overrides: object) -> LiveChatSettings:
@@ -122,17 +125,33 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
     settings = _settings(args.env_file)
 
-    async def run() -> None:
+    async def run() -> str:
         store = create_store(settings.store_url)
         await store.start()
         try:
+            before = await _state_or_none(store)
             await store.create_schema()
+            after = await store.check_schema()
         finally:
             await store.close()
+        if before is not None and before.up_to_date:
+            return f"schema is up to date ({after.head})"
+        if before is not None and before.empty:
+            return f"schema created ({after.head})"
+        return f"schema upgraded to {after.head}"
 
-    asyncio.run(run())
-    print(f"schema is up to date on {settings.store_url.split('@')[-1]}")
+    outcome = asyncio.run(run())
+    print(f"{outcome} on {settings.store_url.split('@')[-1]}")
     return 0
+
+
+async def _state_or_none(store: Store) -> SchemaState | None:
+    from .store import SchemaError
+
+    try:
+        return await store.check_schema()
+    except SchemaError:
+        return None  # behind or unknown: create_schema upgrades it or says why not
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"livechat-ext: {exc}", file=sys.stderr)
         return 2
 

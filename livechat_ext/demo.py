@@ -35,6 +35,7 @@ def build_demo_app(
     values: dict[str, Any] = {
         "demo": True,
         "store_url": store_url,
+        "upgrade_schema": True,  # a demo database from an older release just moves on
         "line_api_base_url": f"{base}/fake-line",
         "console": True,
     }

@@ -49,6 +49,7 @@ def iso_ms(value: datetime) -> str:
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
+    INTERNAL = "internal"  # a note among operators: never sent to LINE
 
 
 class SenderType(StrEnum):
@@ -65,6 +66,7 @@ class MessageKind(StrEnum):
     FILE = "file"
     LOCATION = "location"
     UNSUPPORTED = "unsupported"
+    NOTE = "note"
 
 
 class MessageStatus(StrEnum):
@@ -72,6 +74,11 @@ class MessageStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
 
 
 class WireModel(BaseModel):
@@ -91,6 +98,7 @@ class Message(WireModel):
     id: str
     line_user_id: str
     seq: int
+    rev: int = 0
     direction: Direction
     sender: Sender
     kind: MessageKind
@@ -114,6 +122,11 @@ class Conversation(WireModel):
     picture_url: str | None = None
     last_message: Message | None = None
     last_seq: int = 0
+    last_rev: int = 0
+    status: ConversationStatus = ConversationStatus.OPEN
+    assignee: str | None = None
+    read_seq: int = 0
+    unread_count: int = 0
     updated_at: datetime
     followed: bool = True
 

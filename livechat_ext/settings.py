@@ -63,7 +63,10 @@ class LiveChatSettings(BaseSettings):
     broker_prefix: str = Field(default="livechat", min_length=1, max_length=64)
     presence_ttl: float = Field(default=6.0, gt=0)
     store_url: str = "sqlite+aiosqlite:///./livechat.db"
+    # an empty database gets the schema at start; one that is behind is refused
+    # (run `livechat-ext db upgrade`) unless upgrade_schema says to upgrade it
     create_schema: bool = True
+    upgrade_schema: bool = False
 
     allowed_origins: Annotated[list[str], NoDecode] = []
     heartbeat_interval: float = Field(default=30.0, gt=0)

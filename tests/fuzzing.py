@@ -20,6 +20,7 @@ SERVER_FRAME_TYPES = {
     "conversation_joined",
     "conversation_left",
     "message_received",
+    "message_updated",
     "message_sent",
     "user_typing",
     "conversation_updated",

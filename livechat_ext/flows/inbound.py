@@ -16,6 +16,7 @@ from ..metrics import Metrics
 from ..models import Message, MessageKind, utcnow, valid_line_user_id
 from ..protocol.server import (
     MessageReceived,
+    MessageUpdated,
     Notification,
     ServerPayload,
     encode,
@@ -280,7 +281,7 @@ class Inbound:
         if not await self.store.record_event(event.webhook_event_id):
             return False
         if hidden is not None:
-            await self.hub.publish(conversation_room(user), encode(MessageReceived(message=hidden)))
+            await self.hub.publish(conversation_room(user), encode(MessageUpdated(message=hidden)))
             await self.updates.changed(user)
         await self._tell_operators(
             user,

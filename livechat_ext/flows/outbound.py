@@ -21,7 +21,7 @@ from ..realtime.hub import Hub, conversation_room
 if TYPE_CHECKING:
     from .updates import ConversationUpdates
 from ..models import Message, MessageStatus, utcnow
-from ..protocol.server import MessageReceived, MessageSent, encode, error
+from ..protocol.server import MessageReceived, MessageSent, MessageUpdated, encode, error
 from ..store.base import OutboundStore
 
 log = logging.getLogger("livechat_ext.flows.outbound")
@@ -92,14 +92,17 @@ class Outbound:
         """Store the message and start its delivery; returns the immediate replies."""
         stored = await self.store.add_outbound(line_user_id, client_msg_id, operator.admin_id, text)
         message = stored.message
-        if stored.created:  # the room sees it at once as pending, then its outcome
-            await self._fan_out(message, conn.id if conn else None)
+        if stored.created:  # the room sees it at once as pending, later its outcome as an update
+            await self._fan_out(message, conn.id if conn else None, new=True)
         if message.status is MessageStatus.SENT:
             return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
         running = self._inflight.get(message.id)
         if running is not None:
             self.deliveries.spawn(self._reply_when_done(conn, running, ref))
             return []
+        if message.status is MessageStatus.FAILED:  # tried again: the room sees it pending
+            message = await self.store.set_status(message.id, MessageStatus.PENDING)
+            await self._fan_out(message, None)
         future: asyncio.Future[_Result | None] = asyncio.get_running_loop().create_future()
         self._inflight[message.id] = future
         self.deliveries.spawn(self._deliver(conn, message, future, ref))
@@ -164,8 +167,8 @@ class Outbound:
             future.set_result(result)
         if conn is not None:
             self._reply(conn, self._answer(result, ref))
-        if result.fan_out:  # sent or failed: the room learns the outcome (same id)
-            await self._fan_out(result.message, conn.id if conn else None)
+        if result.fan_out:  # sent or failed: every tab in the room, the sender's too
+            await self._fan_out(result.message, None)
 
     async def _deliver_once(self, message: Message) -> _Result | None:
         async with self._lock(message.line_user_id):
@@ -235,11 +238,11 @@ class Outbound:
         log.warning("message %s is still pending elsewhere; the client may resend", message.id)
         return None
 
-    async def _fan_out(self, message: Message, exclude: str | None) -> None:
+    async def _fan_out(self, message: Message, exclude: str | None, *, new: bool = False) -> None:
+        """A new message once (`message_received`), every later state as `message_updated`."""
+        payload = MessageReceived(message=message) if new else MessageUpdated(message=message)
         await self.hub.publish(
-            conversation_room(message.line_user_id),
-            encode(MessageReceived(message=message)),
-            exclude=exclude,
+            conversation_room(message.line_user_id), encode(payload), exclude=exclude
         )
         await self.updates.changed(message.line_user_id)
 

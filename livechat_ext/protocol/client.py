@@ -50,6 +50,20 @@ class ConversationPayload(_Payload):
 class JoinPayload(_Payload):
     line_user_id: LineUserId
     after_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
+    after_rev: int | None = Field(default=None, ge=0, le=MAX_SEQ)  # 1.1: wins over after_seq
+
+
+AdminId = Annotated[str, Field(min_length=1, max_length=128), NoNul]
+
+
+class AssignPayload(_Payload):
+    line_user_id: LineUserId
+    admin_id: AdminId | None  # required: null unassigns, a missing field is a mistake
+
+
+class MarkReadPayload(_Payload):
+    line_user_id: LineUserId
+    seq: int = Field(ge=1, le=MAX_SEQ)
 
 
 class MessageSendPayload(_Payload):
@@ -67,6 +81,10 @@ class MessageSendPayload(_Payload):
                 f"text is longer than {MAX_TEXT_LENGTH} characters (UTF-16 units, as LINE counts)"
             )
         return value
+
+
+class NoteSendPayload(MessageSendPayload):
+    """An internal note: the same fields and limits as a message to the user."""
 
 
 class EmptyPayload(_Payload):
@@ -108,6 +126,31 @@ class MessageSendFrame(_ClientFrame):
     payload: MessageSendPayload
 
 
+class ConversationAssignFrame(_ClientFrame):
+    type: Literal["conversation_assign"]
+    payload: AssignPayload
+
+
+class ConversationResolveFrame(_ClientFrame):
+    type: Literal["conversation_resolve"]
+    payload: ConversationPayload
+
+
+class ConversationReopenFrame(_ClientFrame):
+    type: Literal["conversation_reopen"]
+    payload: ConversationPayload
+
+
+class MarkReadFrame(_ClientFrame):
+    type: Literal["mark_read"]
+    payload: MarkReadPayload
+
+
+class NoteSendFrame(_ClientFrame):
+    type: Literal["note_send"]
+    payload: NoteSendPayload
+
+
 class PingFrame(_ClientFrame):
     type: Literal["ping"]
     payload: EmptyPayload = EmptyPayload()
@@ -120,6 +163,11 @@ ClientFrame = Annotated[
     | TypingStartFrame
     | TypingStopFrame
     | MessageSendFrame
+    | ConversationAssignFrame
+    | ConversationResolveFrame
+    | ConversationReopenFrame
+    | MarkReadFrame
+    | NoteSendFrame
     | PingFrame,
     Field(discriminator="type"),
 ]
@@ -131,6 +179,11 @@ CLIENT_TYPES = frozenset(
         "typing_start",
         "typing_stop",
         "message_send",
+        "conversation_assign",
+        "conversation_resolve",
+        "conversation_reopen",
+        "mark_read",
+        "note_send",
         "ping",
     }
 )

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, field_serializer
 from ..errors import AuthErrorCode, ErrorCode
 from ..models import Conversation, Message, iso_ms, utcnow
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = "1.1"
+"""`auth_success.protocol_version`; the JavaScript client's constant equals it."""
 
 
 class ServerPayload(BaseModel):
@@ -36,7 +37,7 @@ class AuthSuccess(ServerPayload):
     session_id: str
     heartbeat_interval: float
     operators: list[OperatorState]
-    protocol_version: int = PROTOCOL_VERSION
+    protocol_version: str = PROTOCOL_VERSION
 
 
 class AuthErrorPayload(ServerPayload):
@@ -47,6 +48,7 @@ class AuthErrorPayload(ServerPayload):
 class ConversationJoined(ServerPayload):
     line_user_id: str
     last_seq: int
+    last_rev: int = 0
     messages: list[Message]
     has_more: bool
     typing: list[str]
@@ -57,6 +59,10 @@ class ConversationLeft(ServerPayload):
 
 
 class MessageReceived(ServerPayload):
+    message: Message
+
+
+class MessageUpdated(ServerPayload):
     message: Message
 
 
@@ -105,6 +111,7 @@ PAYLOADS: dict[str, type[ServerPayload]] = {
     "conversation_joined": ConversationJoined,
     "conversation_left": ConversationLeft,
     "message_received": MessageReceived,
+    "message_updated": MessageUpdated,
     "message_sent": MessageSent,
     "user_typing": UserTyping,
     "conversation_updated": ConversationUpdated,
@@ -184,6 +191,7 @@ __all__ = [
     "ErrorPayload",
     "MessageReceived",
     "MessageSent",
+    "MessageUpdated",
     "Notification",
     "OperatorState",
     "OperatorStatus",

@@ -13,18 +13,31 @@ from ..auth import TokenVerifier
 from ..errors import CloseCode, ErrorCode, StoreError
 from ..flows.inbound import in_standby
 from ..flows.outbound import Outbound
+from ..flows.workflow import Workflow
 from ..metrics import Metrics
-from ..protocol.server import AuthSuccess, ConversationJoined, OperatorState, encode, error
+from ..protocol.server import (
+    AuthSuccess,
+    ConversationJoined,
+    ConversationUpdated,
+    OperatorState,
+    encode,
+    error,
+)
 from ..session import (
+    Assign,
     Authenticated,
     Close,
+    ConversationChange,
     Effect,
     Join,
     Leave,
     Limits,
+    MarkRead,
+    Note,
     Reply,
     Send,
     Session,
+    SetStatus,
     Typing,
     Verified,
 )
@@ -52,10 +65,12 @@ class Chat:
         outbound: Outbound,
         team: Team,
         access: Access,
+        workflow: Workflow,
         metrics: Metrics | None = None,
         on_typing: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.workflow = workflow
         self.store = store
         self.hub = hub
         self.outbound = outbound
@@ -157,9 +172,11 @@ class Chat:
         self,
         conn: Connection,
         session: Session,
-        effect: Authenticated | Join | Leave | Typing | Send,
+        effect: Authenticated | Join | Leave | Typing | Send | Note | ConversationChange,
     ) -> None:
-        if isinstance(effect, Authenticated):
+        if isinstance(effect, Note | Assign | SetStatus | MarkRead):
+            await self._workflow(conn, session, effect)
+        elif isinstance(effect, Authenticated):
             await self._authenticated(conn, session, effect)
         elif isinstance(effect, Join):
             await self._join(conn, session, effect)
@@ -181,7 +198,7 @@ class Chat:
 
     def _failed(self, conn: Connection, effect: Effect, message: str) -> None:
         ref = getattr(effect, "ref", None)
-        client_msg_id = effect.payload.client_msg_id if isinstance(effect, Send) else None
+        client_msg_id = effect.payload.client_msg_id if isinstance(effect, Send | Note) else None
         if isinstance(effect, Join):
             live = self._live.get(conn.id)
             if live is not None:
@@ -235,12 +252,16 @@ class Chat:
         # join first, read second: a message stored in between arrives twice, never zero times
         self.hub.join(conn, conversation_room(line_user_id))
         page = await self.store.history(
-            line_user_id, limit=self.settings.history_limit, after_seq=join.after_seq
+            line_user_id,
+            limit=self.settings.history_limit,
+            after_seq=join.after_seq,
+            after_rev=join.after_rev,
         )
         conversation = await self.store.get_conversation(line_user_id)
         joined = ConversationJoined(
             line_user_id=line_user_id,
             last_seq=conversation.last_seq if conversation else 0,
+            last_rev=conversation.last_rev if conversation else 0,
             messages=page.messages,
             has_more=page.has_more,
             typing=self.team.typing.typing_in(line_user_id),
@@ -289,6 +310,35 @@ class Chat:
             return
         for frame in replies:
             self._push(conn, frame)
+
+    async def _workflow(
+        self, conn: Connection, session: Session, effect: Note | ConversationChange
+    ) -> None:
+        """Notes and the team's changes to a conversation, each asked of the hook;
+        a change is answered with the conversation and shown to every operator."""
+        operator = session.operator
+        note = effect.payload if isinstance(effect, Note) else None
+        line_user_id = note.line_user_id if note else effect.line_user_id  # type: ignore[union-attr]
+        if operator is None or not await self.access.allowed(operator, line_user_id):
+            self._forbidden(conn, effect.ref, note.client_msg_id if note else None)
+            return
+        flow = self.workflow
+        if isinstance(effect, Note):
+            p = effect.payload
+            answer = await flow.note(
+                conn.id, operator, line_user_id, p.text, p.client_msg_id, effect.ref
+            )
+            self._push(conn, answer)
+            return
+        if isinstance(effect, Assign):
+            conversation, changed = await flow.assign(operator, line_user_id, effect.admin_id)
+        elif isinstance(effect, SetStatus):
+            conversation, changed = await flow.set_status(line_user_id, effect.status)
+        else:
+            conversation, changed = await flow.mark_read(line_user_id, effect.seq)
+        self._push(conn, encode(ConversationUpdated(conversation=conversation), effect.ref))
+        if changed:
+            await flow.announce(conversation, exclude=conn.id)
 
     def _refuse_send(self, conn: Connection, send: Send, code: ErrorCode, message: str) -> None:
         frame = error(code, message, ref=send.ref, client_msg_id=send.payload.client_msg_id)

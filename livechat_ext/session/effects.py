@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import CloseCode
+from ..models import ConversationStatus
 from ..operator import Operator
-from ..protocol.client import MessageSendPayload
+from ..protocol.client import MessageSendPayload, NoteSendPayload
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class Join:
     line_user_id: str
     after_seq: int | None
     ref: str | None
+    after_rev: int | None = None  # catch-up by rev (1.1) wins over after_seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,47 @@ class Send:
     ref: str | None
 
 
-Effect = Reply | Close | Authenticated | Join | Leave | Typing | Send
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Store an internal note and show it to the room (never to LINE)."""
+
+    payload: NoteSendPayload
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """Assign the conversation to `admin_id` (None: nobody)."""
+
+    line_user_id: str
+    admin_id: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    """Resolve or reopen the conversation."""
+
+    line_user_id: str
+    status: ConversationStatus
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    """Mark the user's messages up to `seq` read, for the team and in LINE."""
+
+    line_user_id: str
+    seq: int
+    ref: str | None
+
+
+ConversationChange = Assign | SetStatus | MarkRead
+"""The team workflow's changes to a conversation, each answered with it."""
+
+Effect = (
+    Reply | Close | Authenticated | Join | Leave | Typing | Send | Note | ConversationChange
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,20 +10,40 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import AuthError, AuthErrorCode, CloseCode, ErrorCode
+from ..models import ConversationStatus
 from ..operator import Operator
 from ..protocol.client import (
     AuthFrame,
     ClientFrame,
+    ConversationAssignFrame,
+    ConversationReopenFrame,
+    ConversationResolveFrame,
     FrameError,
     JoinConversationFrame,
     LeaveConversationFrame,
+    MarkReadFrame,
     MessageSendFrame,
+    NoteSendFrame,
     TypingStartFrame,
     TypingStopFrame,
     parse_client_frame,
 )
 from ..protocol.server import AuthErrorPayload, ConversationLeft, Pong, encode, error
-from .effects import Authenticated, Close, Effect, Join, Leave, Reply, Send, Step, Typing
+from .effects import (
+    Assign,
+    Authenticated,
+    Close,
+    Effect,
+    Join,
+    Leave,
+    MarkRead,
+    Note,
+    Reply,
+    Send,
+    SetStatus,
+    Step,
+    Typing,
+)
 from .ratelimit import FrameLimiter, Verdict
 
 
@@ -168,6 +188,11 @@ class Session:
             return (Typing(frame.payload.line_user_id, is_typing, frame.ref),)
         if isinstance(frame, MessageSendFrame):
             return (Send(frame.payload, frame.ref),)
+        if isinstance(frame, NoteSendFrame):
+            return (Note(frame.payload, frame.ref),)
+        change = _workflow(frame)
+        if change is not None:
+            return (change,)
         return (Reply(encode(Pong(), frame.ref)),)
 
     def _join(self, frame: JoinConversationFrame) -> tuple[Effect, ...]:
@@ -176,7 +201,8 @@ class Session:
             message = "too many open conversations on one connection; leave some first"
             return (Reply(error(ErrorCode.RATE_LIMITED, message, ref=frame.ref)),)
         self.joined.add(line_user_id)
-        return (Join(line_user_id, frame.payload.after_seq, frame.ref),)
+        p = frame.payload
+        return (Join(line_user_id, p.after_seq, frame.ref, after_rev=p.after_rev),)
 
     # deadlines --------------------------------------------------------------------
 
@@ -222,6 +248,19 @@ class Session:
     ) -> tuple[Effect, ...]:
         frame = encode(AuthErrorPayload(code=code, message=message), ref)
         return self._close(CloseCode.UNAUTHORIZED, code.value, frame)
+
+
+def _workflow(frame: ClientFrame) -> Effect | None:
+    """The team workflow's frames (1.1) as the change each asks for."""
+    if isinstance(frame, ConversationAssignFrame):
+        return Assign(frame.payload.line_user_id, frame.payload.admin_id, frame.ref)
+    if isinstance(frame, ConversationResolveFrame | ConversationReopenFrame):
+        resolve = isinstance(frame, ConversationResolveFrame)
+        status = ConversationStatus.RESOLVED if resolve else ConversationStatus.OPEN
+        return SetStatus(frame.payload.line_user_id, status, frame.ref)
+    if isinstance(frame, MarkReadFrame):
+        return MarkRead(frame.payload.line_user_id, frame.payload.seq, frame.ref)
+    return None
 
 
 def _rate_limited(ref: str | None) -> tuple[Effect, ...]:

@@ -88,6 +88,7 @@ class FakeLine:
         self._read_tokens: list[str] = []
         self._retry_keys: dict[str, Push] = {}
         self._failures: deque[_Failure] = deque()
+        self._read_failures: deque[int] = deque()
         self._loading_until: dict[str, float] = {}
 
     # -- controls ---------------------------------------------------------
@@ -103,6 +104,12 @@ class FakeLine:
             raise ValueError("n must be >= 0 and status a 4xx or 5xx code")
         text = message or http.HTTPStatus(status).phrase
         self._failures.extend(_Failure(status, retry_after, text) for _ in range(n))
+
+    def fail_next_reads(self, n: int = 1, status: int = 500) -> None:
+        """Make the next `n` markAsRead calls fail with `status` (not recorded)."""
+        if n < 0 or not 400 <= status <= 599:
+            raise ValueError("n must be >= 0 and status a 4xx or 5xx code")
+        self._read_failures.extend([status] * n)
 
     def set_failure_rate(self, rate: float, seed: int | None = None) -> None:
         """Fail this share of push calls with 500, drawn from `rng` (reseeded if given)."""
@@ -301,6 +308,9 @@ class FakeLine:
         rejection = self._auth(authorization) or check_read_body(body)
         if rejection is not None:
             return _rejected(request_id, rejection)
+        if self._read_failures:
+            status = self._read_failures.popleft()
+            return _reply(request_id, status, {"message": http.HTTPStatus(status).phrase})
         token: str = body["markAsReadToken"]
         self._read_tokens.append(token)
         return _reply(request_id, 200, {})

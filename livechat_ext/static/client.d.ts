@@ -78,6 +78,15 @@ export declare class LiveChatClient {
   send(type: string, payload?: Record<string, unknown>): string | null;
   /** Queues the message (sent now if connected) and returns its client_msg_id. */
   sendMessage(lineUserId: string, text: string): string;
+  /** Queues an internal note (1.1; never sent to the LINE user) and returns its client_msg_id. */
+  sendNote(lineUserId: string, text: string): string;
+  /** Assigns the conversation (null: to nobody); answered with conversation_updated. Null when not connected. */
+  assign(lineUserId: string, adminId: string | null): string | null;
+  /** Resolves the conversation: it goes back to the host's bot. */
+  resolve(lineUserId: string): string | null;
+  reopen(lineUserId: string): string | null;
+  /** Marks the user's messages up to seq read for the team (and in LINE); never lowers it. */
+  markRead(lineUserId: string, seq: number): string | null;
   retryMessage(clientMsgId: string): boolean;
   joinConversation(lineUserId: string): string | null;
   leaveConversation(lineUserId: string): string | null;

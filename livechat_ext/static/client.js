@@ -1,11 +1,13 @@
 /**
  * `LiveChatClient`: the live chat features over a `Connection`.
  *
- * - catch-up: it remembers the joined conversations and the last `seq` seen
- *   in each; after a reconnect it re-joins each with `after_seq` and pages on
- *   while `has_more`, then flushes the message queue in order;
- * - messages go through a persistent queue (`MessageQueue` + `Outbox`), so
- *   none is lost on a drop or a reload, and none is sent twice;
+ * - catch-up: it remembers the joined conversations and the highest `rev` seen
+ *   in each; after a reconnect it re-joins each with `after_rev` (new and
+ *   changed messages alike; `after_seq` with a server that gives no rev) and
+ *   pages on while `has_more`, then flushes the message queue in order;
+ * - messages and internal notes go through a persistent queue (`MessageQueue`
+ *   + `Outbox`), so none is lost on a drop or a reload, and none is sent twice;
+ * - the team workflow (1.1): assign, resolve, reopen, mark read;
  * - typing indicators are throttled and stop by themselves.
  *
  * @module client
@@ -149,14 +151,73 @@ export class LiveChatClient {
    * @throws {TypeError | RangeError} for a missing conversation or a text out of bounds
    */
   sendMessage(lineUserId, text) {
+    return this._enqueue(lineUserId, text, 'message');
+  }
+
+  /**
+   * Queue an internal note (1.1): shown to the team in the conversation, never
+   * sent to the LINE user. Queued, confirmed and retried like a message.
+   * @param {string} lineUserId
+   * @param {string} text 1 to 5000 characters
+   * @returns {string} its client_msg_id
+   * @throws {TypeError | RangeError} for a missing conversation or a text out of bounds
+   */
+  sendNote(lineUserId, text) {
+    return this._enqueue(lineUserId, text, 'note');
+  }
+
+  /**
+   * Assign a conversation to an operator (null: to nobody). Answered with
+   * `conversation_updated`, which every operator allowed to see it gets.
+   * @param {string} lineUserId
+   * @param {string | null} adminId
+   * @returns {string | null} the frame's ref, null when not connected
+   */
+  assign(lineUserId, adminId) {
+    return this._workflow(C.CONVERSATION_ASSIGN, { line_user_id: lineUserId, admin_id: adminId ?? null });
+  }
+
+  /** Resolve: the conversation goes back to the host's bot. @param {string} lineUserId @returns {string | null} */
+  resolve(lineUserId) {
+    return this._workflow(C.CONVERSATION_RESOLVE, { line_user_id: lineUserId });
+  }
+
+  /** @param {string} lineUserId @returns {string | null} the frame's ref, null when not connected */
+  reopen(lineUserId) {
+    return this._workflow(C.CONVERSATION_REOPEN, { line_user_id: lineUserId });
+  }
+
+  /**
+   * Mark the user's messages up to `seq` read, for the whole team (and "Read"
+   * for the user in LINE). The server never lowers it, so repeating is harmless.
+   * @param {string} lineUserId
+   * @param {number} seq an inbound message's seq
+   * @returns {string | null} the frame's ref, null when not connected
+   */
+  markRead(lineUserId, seq) {
+    if (!Number.isInteger(seq) || seq < 1) throw new RangeError('seq must be a positive integer');
+    return this._workflow(C.MARK_READ, { line_user_id: lineUserId, seq });
+  }
+
+  /** @param {string} type @param {Record<string, unknown>} payload @returns {string | null} */
+  _workflow(type, payload) {
+    if (typeof payload.line_user_id !== 'string' || payload.line_user_id === '') {
+      throw new TypeError('lineUserId is required');
+    }
+    return this.isConnected ? this.connection.send(type, payload) : null;
+  }
+
+  /** @param {string} lineUserId @param {string} text @param {'message' | 'note'} kind @returns {string} */
+  _enqueue(lineUserId, text, kind) {
     if (typeof lineUserId !== 'string' || lineUserId === '') throw new TypeError('lineUserId is required');
     const length = typeof text === 'string' ? text.length : 0;
     if (length < 1 || length > Limits.TEXT_MAX_CHARS) {
       throw new RangeError(`text must be 1 to ${Limits.TEXT_MAX_CHARS} characters`);
     }
     const clientMsgId = this._generateId();
-    this._typing.stop(lineUserId);
-    this.queue.enqueue({ clientMsgId, lineUserId, text, createdAt: new Date(this._timers.now()).toISOString() });
+    if (kind === 'message') this._typing.stop(lineUserId);
+    const createdAt = new Date(this._timers.now()).toISOString();
+    this.queue.enqueue({ clientMsgId, lineUserId, text, createdAt, ...(kind === 'note' ? { kind } : {}) });
     this._outbox.flush();
     return clientMsgId;
   }
@@ -247,7 +308,7 @@ export class LiveChatClient {
     const payload = /** @type {any} */ (frame.payload);
     if (frame.type === S.CONVERSATION_JOINED) this._joined(payload, frame.ref);
     else if (frame.type === S.CONVERSATION_LEFT) this.conversations.leave(payload.line_user_id);
-    else if (frame.type === S.MESSAGE_SENT || frame.type === S.MESSAGE_RECEIVED) {
+    else if (frame.type === S.MESSAGE_SENT || frame.type === S.MESSAGE_RECEIVED || frame.type === S.MESSAGE_UPDATED) {
       this.conversations.noteMessage(payload.message);
     }
     this._outbox.handle(frame);
@@ -259,15 +320,18 @@ export class LiveChatClient {
   _joined(payload, ref) {
     const catchUp = ref !== undefined && this._joins.get(ref) === true;
     if (ref !== undefined) this._joins.delete(ref);
-    const nextAfterSeq = this.conversations.applyJoined(payload, catchUp);
-    if (nextAfterSeq !== undefined) this._join(payload.line_user_id, nextAfterSeq);
+    const next = this.conversations.applyJoined(payload, catchUp);
+    if (next !== undefined) this._join(payload.line_user_id, next);
   }
 
-  /** @param {string} lineUserId @param {number | undefined} afterSeq @returns {string | null} */
-  _join(lineUserId, afterSeq) {
-    const payload = afterSeq === undefined ? { line_user_id: lineUserId } : { line_user_id: lineUserId, after_seq: afterSeq };
-    const ref = this.connection.send(C.JOIN_CONVERSATION, payload);
-    if (ref !== null) this._joins.set(ref, afterSeq !== undefined);
+  /**
+   * @param {string} lineUserId
+   * @param {import('./conversationTracker.js').Cursor | undefined} cursor `after_rev` or `after_seq`; none for the latest history
+   * @returns {string | null}
+   */
+  _join(lineUserId, cursor) {
+    const ref = this.connection.send(C.JOIN_CONVERSATION, { line_user_id: lineUserId, ...cursor });
+    if (ref !== null) this._joins.set(ref, cursor !== undefined);
     return ref;
   }
 

@@ -21,9 +21,10 @@ export interface UseWebSocketOptions extends Omit<LiveChatClientOptions, 'token'
 }
 
 /** What `sendMessage(type, payload)` takes: the client adds `client_msg_id` to a message and `after_seq` to a join. */
-export type SendMessagePayloads = Omit<ClientPayloads, 'message_send' | 'join_conversation'> & {
+export type SendMessagePayloads = Omit<ClientPayloads, 'message_send' | 'note_send' | 'join_conversation'> & {
   message_send: Omit<ClientPayloads['message_send'], 'client_msg_id'>;
-  join_conversation: Omit<ClientPayloads['join_conversation'], 'after_seq'>;
+  note_send: Omit<ClientPayloads['note_send'], 'client_msg_id'>;
+  join_conversation: Omit<ClientPayloads['join_conversation'], 'after_seq' | 'after_rev'>;
 };
 
 export interface UseWebSocketResult {
@@ -46,6 +47,14 @@ export interface UseWebSocketResult {
   sendText(lineUserId: string, text: string): string;
   /** Queue a failed message again, with the same client_msg_id. */
   retryMessage(clientMsgId: string): boolean;
+  /** Queue an internal note (protocol 1.1: never sent to LINE); returns its client_msg_id. */
+  sendNote(lineUserId: string, text: string): string;
+  /** Assign the conversation (null: unassign); the frame's ref, or null when not sent now. */
+  assign(lineUserId: string, adminId: string | null): string | null;
+  resolve(lineUserId: string): string | null;
+  reopen(lineUserId: string): string | null;
+  /** Raise the team's read state to `seq` (an inbound message's seq). */
+  markRead(lineUserId: string, seq: number): string | null;
   joinConversation(lineUserId: string): string | null;
   leaveConversation(lineUserId: string): string | null;
   startTyping(lineUserId: string): void;

@@ -90,6 +90,11 @@ export function createUseWebSocket(React) {
       disconnect: useCallback(() => client.disconnect(), [client]),
       sendText: useCallback((lineUserId, text) => client.sendMessage(lineUserId, text), [client]),
       retryMessage: useCallback((clientMsgId) => client.retryMessage(clientMsgId), [client]),
+      sendNote: useCallback((lineUserId, text) => client.sendNote(lineUserId, text), [client]),
+      assign: useCallback((lineUserId, adminId) => client.assign(lineUserId, adminId), [client]),
+      resolve: useCallback((lineUserId) => client.resolve(lineUserId), [client]),
+      reopen: useCallback((lineUserId) => client.reopen(lineUserId), [client]),
+      markRead: useCallback((lineUserId, seq) => client.markRead(lineUserId, seq), [client]),
       joinConversation: useCallback((lineUserId) => client.joinConversation(lineUserId), [client]),
       leaveConversation: useCallback((lineUserId) => client.leaveConversation(lineUserId), [client]),
       startTyping: useCallback((lineUserId) => client.startTyping(lineUserId), [client]),
@@ -160,6 +165,7 @@ function reconnectOptions(options) {
  */
 const ROUTED = {
   [C.MESSAGE_SEND]: { fields: ['line_user_id', 'text'], send: (c, p) => c.sendMessage(p.line_user_id, p.text) },
+  [C.NOTE_SEND]: { fields: ['line_user_id', 'text'], send: (c, p) => c.sendNote(p.line_user_id, p.text) },
   [C.JOIN_CONVERSATION]: { fields: ['line_user_id'], send: (c, p) => c.joinConversation(p.line_user_id) },
   [C.LEAVE_CONVERSATION]: { fields: ['line_user_id'], send: (c, p) => c.leaveConversation(p.line_user_id) },
   [C.TYPING_START]: { fields: ['line_user_id'], send: (c, p) => (c.startTyping(p.line_user_id), null) },

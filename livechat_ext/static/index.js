@@ -16,6 +16,7 @@ export {
   CloseCode,
   ErrorCode,
   AuthErrorCode,
+  ConversationStatus,
   Limits,
   makeFrame,
   parseFrame,

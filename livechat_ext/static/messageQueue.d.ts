@@ -9,6 +9,8 @@ export interface QueueEntry {
   createdAt: string;
   /** Why it failed. */
   error?: string;
+  /** An internal note (sent as `note_send`, 1.1); absent for a message to the user. */
+  kind?: 'note';
 }
 
 export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
@@ -33,7 +35,7 @@ export declare class MessageQueue {
   sendable(): QueueEntry[];
   get(clientMsgId: string): QueueEntry | undefined;
   /** A duplicate clientMsgId returns the existing entry unchanged. */
-  enqueue(message: { clientMsgId: string; lineUserId: string; text: string; createdAt?: string }): QueueEntry;
+  enqueue(message: { clientMsgId: string; lineUserId: string; text: string; createdAt?: string; kind?: 'message' | 'note' }): QueueEntry;
   confirm(clientMsgId: string): boolean;
   fail(clientMsgId: string, reason?: string): boolean;
   retry(clientMsgId: string): boolean;

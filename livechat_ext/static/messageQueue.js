@@ -23,6 +23,7 @@ import { Emitter } from './emitter.js';
  * @property {QueueEntryStatus} status `queued` until confirmed; `failed` after `delivery_failed`
  * @property {string} createdAt ISO-8601
  * @property {string} [error] why it failed
+ * @property {'note'} [kind] an internal note (`note_send`); absent for a message to the user
  *
  * @typedef {Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>} StorageLike
  */
@@ -94,7 +95,8 @@ function isEntry(value) {
     e.clientMsgId !== '' &&
     typeof e.lineUserId === 'string' &&
     typeof e.text === 'string' &&
-    (e.status === 'queued' || e.status === 'failed')
+    (e.status === 'queued' || e.status === 'failed') &&
+    (e.kind === undefined || e.kind === 'message' || e.kind === 'note')
   );
 }
 
@@ -150,7 +152,7 @@ export class MessageQueue {
    * Append a message. An entry with the same `clientMsgId` is kept as it is
    * (duplicates collapse), and returned.
    *
-   * @param {{clientMsgId: string, lineUserId: string, text: string, createdAt?: string}} message
+   * @param {{clientMsgId: string, lineUserId: string, text: string, createdAt?: string, kind?: 'message' | 'note'}} message
    * @returns {QueueEntry} a copy of the stored entry
    */
   enqueue(message) {
@@ -164,6 +166,7 @@ export class MessageQueue {
       status: 'queued',
       createdAt: message.createdAt ?? new Date().toISOString(),
     };
+    if (message.kind === 'note') entry.kind = 'note'; // an internal note (1.1); a message has none
     if (!isEntry(entry)) throw new TypeError('clientMsgId, lineUserId and text must be strings');
     this._entries.push(entry);
     this._changed();

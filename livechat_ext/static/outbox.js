@@ -4,7 +4,8 @@
  * them from the server's answers.
  *
  * - `message_sent`, or our message seen stored as `sent` (in
- *   `message_received` or `conversation_joined.messages`): confirmed, removed.
+ *   `message_received`, `message_updated` or `conversation_joined.messages`):
+ *   confirmed, removed. A note (`note_send`) is settled the same way.
  * - `error` `delivery_failed`, `invalid_message` or `forbidden`: marked failed.
  * - any other `error` answering a `message_send` (e.g. `rate_limited`, which
  *   drops the frame): written again after a short delay, same client_msg_id;
@@ -52,7 +53,8 @@ export class Outbox {
     if (!this._canSend()) return;
     for (const entry of this.queue.sendable()) {
       if (this._written.has(entry.clientMsgId)) continue;
-      const ref = this._send(ClientFrameType.MESSAGE_SEND, {
+      const type = entry.kind === 'note' ? ClientFrameType.NOTE_SEND : ClientFrameType.MESSAGE_SEND;
+      const ref = this._send(type, {
         line_user_id: entry.lineUserId,
         text: entry.text,
         client_msg_id: entry.clientMsgId,
@@ -75,6 +77,7 @@ export class Outbox {
         this.queue.confirm(payload.client_msg_id);
         break;
       case ServerFrameType.MESSAGE_RECEIVED:
+      case ServerFrameType.MESSAGE_UPDATED:
         this._settle(payload.message);
         break;
       case ServerFrameType.CONVERSATION_JOINED:

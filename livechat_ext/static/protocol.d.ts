@@ -1,6 +1,6 @@
-// Types of the live chat wire protocol, version 1 (PROTOCOL.md).
+// Types of the live chat wire protocol, version 1.1 (PROTOCOL.md).
 
-export declare const PROTOCOL_VERSION: 1;
+export declare const PROTOCOL_VERSION: '1.1';
 
 export declare const ClientFrameType: Readonly<{
   AUTH: 'auth';
@@ -10,6 +10,11 @@ export declare const ClientFrameType: Readonly<{
   TYPING_STOP: 'typing_stop';
   MESSAGE_SEND: 'message_send';
   PING: 'ping';
+  CONVERSATION_ASSIGN: 'conversation_assign';
+  CONVERSATION_RESOLVE: 'conversation_resolve';
+  CONVERSATION_REOPEN: 'conversation_reopen';
+  MARK_READ: 'mark_read';
+  NOTE_SEND: 'note_send';
 }>;
 
 export declare const ServerFrameType: Readonly<{
@@ -18,6 +23,7 @@ export declare const ServerFrameType: Readonly<{
   CONVERSATION_JOINED: 'conversation_joined';
   CONVERSATION_LEFT: 'conversation_left';
   MESSAGE_RECEIVED: 'message_received';
+  MESSAGE_UPDATED: 'message_updated';
   MESSAGE_SENT: 'message_sent';
   USER_TYPING: 'user_typing';
   CONVERSATION_UPDATED: 'conversation_updated';
@@ -68,6 +74,9 @@ export declare const AuthErrorCode: Readonly<{
 }>;
 export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
 
+export declare const ConversationStatus: Readonly<{ OPEN: 'open'; RESOLVED: 'resolved' }>;
+export type ConversationStatusValue = (typeof ConversationStatus)[keyof typeof ConversationStatus];
+
 export declare const Limits: Readonly<{
   TEXT_MAX_CHARS: 5000;
   CLIENT_MSG_ID_MAX_CHARS: 64;
@@ -76,7 +85,7 @@ export declare const Limits: Readonly<{
 
 // ---- objects ----------------------------------------------------------------
 
-export type MessageKind = 'text' | 'sticker' | 'image' | 'video' | 'audio' | 'file' | 'location' | 'unsupported';
+export type MessageKind = 'text' | 'sticker' | 'image' | 'video' | 'audio' | 'file' | 'location' | 'unsupported' | 'note';
 export type MessageStatus = 'received' | 'pending' | 'sent' | 'failed';
 
 export interface Message {
@@ -84,7 +93,10 @@ export interface Message {
   line_user_id: string;
   /** Per conversation, strictly increasing. */
   seq: number;
-  direction: 'inbound' | 'outbound';
+  /** 1.1: per conversation, strictly increasing, taken by every creation and change; the latest change's. */
+  rev: number;
+  /** `internal`: a note among operators (kind `note`), never sent to LINE. */
+  direction: 'inbound' | 'outbound' | 'internal';
   sender: { type: 'user' | 'operator'; id: string };
   kind: MessageKind;
   text: string | null;
@@ -103,6 +115,15 @@ export interface Conversation {
   picture_url: string | null;
   last_message: Message | null;
   last_seq: number;
+  /** 1.1: the highest rev in the conversation. */
+  last_rev: number;
+  status: ConversationStatusValue;
+  /** The admin id it is assigned to, or null. */
+  assignee: string | null;
+  /** The highest inbound seq an operator marked read (shared by the team). */
+  read_seq: number;
+  /** Inbound messages above read_seq. */
+  unread_count: number;
   updated_at: string;
 }
 
@@ -114,11 +135,16 @@ export interface OperatorPresence {
 // ---- client frame payloads ---------------------------------------------------
 
 export interface AuthPayload { token: string }
-export interface JoinConversationPayload { line_user_id: string; after_seq?: number }
+/** With after_rev (1.1) the new and changed messages since; it wins over after_seq. */
+export interface JoinConversationPayload { line_user_id: string; after_seq?: number; after_rev?: number }
 export interface LeaveConversationPayload { line_user_id: string }
 export interface TypingPayload { line_user_id: string }
 export interface MessageSendPayload { line_user_id: string; text: string; client_msg_id: string }
 export type PingPayload = Record<string, never>;
+export interface ConversationAssignPayload { line_user_id: string; admin_id: string | null }
+export interface ConversationPayload { line_user_id: string }
+export interface MarkReadPayload { line_user_id: string; seq: number }
+export type NoteSendPayload = MessageSendPayload;
 
 export interface ClientPayloads {
   auth: AuthPayload;
@@ -128,6 +154,11 @@ export interface ClientPayloads {
   typing_stop: TypingPayload;
   message_send: MessageSendPayload;
   ping: PingPayload;
+  conversation_assign: ConversationAssignPayload;
+  conversation_resolve: ConversationPayload;
+  conversation_reopen: ConversationPayload;
+  mark_read: MarkReadPayload;
+  note_send: NoteSendPayload;
 }
 
 // ---- server frame payloads ---------------------------------------------------
@@ -138,12 +169,16 @@ export interface AuthSuccessPayload {
   /** Seconds between pings. */
   heartbeat_interval: number;
   operators: OperatorPresence[];
+  /** '1.1'. */
+  protocol_version: string;
 }
 export interface AuthErrorPayload { code: AuthErrorCodeValue; message: string }
 export interface ConversationJoinedPayload {
   line_user_id: string;
   /** 0 while the conversation has no message. */
   last_seq: number;
+  /** 1.1: the highest rev; join again with after_rev = the highest received while has_more. */
+  last_rev: number;
   /** Oldest first. */
   messages: Message[];
   has_more: boolean;
@@ -152,6 +187,8 @@ export interface ConversationJoinedPayload {
 }
 export interface ConversationLeftPayload { line_user_id: string }
 export interface MessageReceivedPayload { message: Message }
+/** 1.1: a message already shown changed; replace it by id. */
+export interface MessageUpdatedPayload { message: Message }
 export interface MessageSentPayload { client_msg_id: string; message: Message }
 export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean }
 export interface ConversationUpdatedPayload { conversation: Conversation }
@@ -177,6 +214,7 @@ export interface ServerPayloads {
   conversation_joined: ConversationJoinedPayload;
   conversation_left: ConversationLeftPayload;
   message_received: MessageReceivedPayload;
+  message_updated: MessageUpdatedPayload;
   message_sent: MessageSentPayload;
   user_typing: UserTypingPayload;
   conversation_updated: ConversationUpdatedPayload;

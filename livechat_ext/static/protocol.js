@@ -1,5 +1,5 @@
 /**
- * Names and constants of the live chat wire protocol (PROTOCOL.md, version 1).
+ * Names and constants of the live chat wire protocol (PROTOCOL.md, version 1.1).
  *
  * Every value here is part of the contract with the server: they are frozen,
  * and a change means a new protocol version.
@@ -8,7 +8,7 @@
  */
 
 /** The protocol version this client speaks; the server's Python constant must match. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = '1.1';
 
 /** Frame types a client sends. */
 export const ClientFrameType = Object.freeze({
@@ -19,6 +19,12 @@ export const ClientFrameType = Object.freeze({
   TYPING_STOP: 'typing_stop',
   MESSAGE_SEND: 'message_send',
   PING: 'ping',
+  // 1.1: the team workflow
+  CONVERSATION_ASSIGN: 'conversation_assign',
+  CONVERSATION_RESOLVE: 'conversation_resolve',
+  CONVERSATION_REOPEN: 'conversation_reopen',
+  MARK_READ: 'mark_read',
+  NOTE_SEND: 'note_send',
 });
 
 /** Frame types the server sends. */
@@ -28,6 +34,7 @@ export const ServerFrameType = Object.freeze({
   CONVERSATION_JOINED: 'conversation_joined',
   CONVERSATION_LEFT: 'conversation_left',
   MESSAGE_RECEIVED: 'message_received',
+  MESSAGE_UPDATED: 'message_updated', // 1.1
   MESSAGE_SENT: 'message_sent',
   USER_TYPING: 'user_typing',
   CONVERSATION_UPDATED: 'conversation_updated',
@@ -73,6 +80,12 @@ export const AuthErrorCode = Object.freeze({
   INVALID_TOKEN: 'invalid_token',
   TOKEN_EXPIRED: 'token_expired',
   AUTH_TIMEOUT: 'auth_timeout',
+});
+
+/** A conversation's `status` (1.1). */
+export const ConversationStatus = Object.freeze({
+  OPEN: 'open',
+  RESOLVED: 'resolved',
 });
 
 /** Limits the server validates; checking them here keeps a bad send out of the queue. */

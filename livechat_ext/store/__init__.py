@@ -26,8 +26,10 @@ from .base import (
     Page,
     Store,
 )
+from .migrate import UPGRADE_COMMAND, SchemaError, SchemaState
 from .schema import conversation_cursor
 from .sql import SqlStore
+from .workflow import ReadChange
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///livechat.db"
 """A SQLite file in the working folder."""
@@ -97,11 +99,15 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "UPGRADE_COMMAND",
     "ConversationPage",
     "InboundResult",
     "NewInbound",
     "OutboundResult",
     "Page",
+    "ReadChange",
+    "SchemaError",
+    "SchemaState",
     "SqlStore",
     "Store",
     "conversation_cursor",

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..models import Conversation, Message, MessageKind, MessageStatus
+from ..models import Conversation, ConversationStatus, Message, MessageKind, MessageStatus
+
+if TYPE_CHECKING:
+    from .migrate import SchemaState
+    from .workflow import ReadChange
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class InboundStore(Protocol):
 
     async def unsend(self, line_user_id: str, line_message_id: str) -> Message | None:
         """Hide a LINE user's message they unsent (text and data cleared, `data.unsent`
-        set); None when no stored message has that LINE message id."""
+        set, a new `rev`); None when no stored message has that LINE message id."""
 
     async def apply_follow(
         self, line_user_id: str, followed: bool, webhook_event_id: str
@@ -101,13 +105,22 @@ class InboundStore(Protocol):
 
 
 class OutboundStore(Protocol):
-    """What the outbound flow needs: operators' messages, their delivery lease and status."""
+    """What the outbound flow needs: operators' messages and notes, their
+    delivery lease and status."""
 
     async def add_outbound(
-        self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
+        self,
+        line_user_id: str,
+        client_msg_id: str,
+        sender_id: str,
+        text: str,
+        *,
+        note: bool = False,
     ) -> OutboundResult:
         """Store an operator's message as `pending`, idempotent on
-        (`line_user_id`, `client_msg_id`): a repeat returns the stored one."""
+        (`line_user_id`, `client_msg_id`): a repeat returns the stored one. With
+        `note`: an internal note (kind `note`, direction `internal`, status `sent`),
+        in the same id space."""
 
     async def claim(self, message_id: str, lease_seconds: float) -> bool:
         """Take the right to deliver an outbound message that is not `sent`,
@@ -121,13 +134,37 @@ class OutboundStore(Protocol):
         error: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> Message:
-        """Set an outbound message's status (and release its lease); `data` is merged."""
+        """Set an outbound message's status (and release its lease) with a new `rev`;
+        `data` is merged."""
 
     async def get_message(self, message_id: str) -> Message | None:
         """One message by id, or None."""
 
     async def undelivered_outbound(self, older_than: datetime) -> list[Message]:
         """Outbound messages still `pending` created before `older_than` (for retry at start)."""
+
+
+class WorkflowStore(Protocol):
+    """What the team workflow changes: assignment, status and the shared read state."""
+
+    async def assign(self, line_user_id: str, admin_id: str | None) -> tuple[Conversation, bool]:
+        """Set (None: clear) the conversation's assignee, creating it if missing;
+        the bool says it changed (assigning the current assignee does not)."""
+
+    async def set_conversation_status(
+        self, line_user_id: str, status: ConversationStatus
+    ) -> tuple[Conversation, bool]:
+        """Resolve or reopen; the bool says it changed. The assignee is kept (a new
+        message from the user reopens a resolved conversation unassigned)."""
+
+    async def mark_read(
+        self, line_user_id: str, seq: int
+    ) -> tuple[Conversation, ReadChange | None]:
+        """Raise `read_seq` to the highest inbound seq at or below `seq` (never lower
+        it): those messages get `data.read` and new revs. None: nothing changed."""
+
+    async def get_conversation(self, line_user_id: str) -> Conversation | None:
+        """One conversation with its last message, or None."""
 
 
 class ReadStore(Protocol):
@@ -140,19 +177,29 @@ class ReadStore(Protocol):
         limit: int,
         after_seq: int | None = None,
         before_seq: int | None = None,
+        after_rev: int | None = None,
     ) -> Page:
-        """Messages oldest first. With `after_seq`: the first `limit` with a greater
-        seq. Otherwise the latest `limit` (below `before_seq` if given)."""
+        """Messages oldest first. With `after_rev`: the first `limit` whose rev is
+        greater, by rev (new and changed alike; it wins over the seq bounds). With
+        `after_seq`: the first `limit` with a greater seq. Otherwise the latest
+        `limit` (below `before_seq` if given)."""
 
     async def get_conversation(self, line_user_id: str) -> Conversation | None:
         """One conversation with its last message, or None."""
 
     async def list_conversations(
-        self, *, limit: int, cursor: str | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: ConversationStatus | None = None,
+        assignee: str | None = None,
+        unassigned: bool = False,
     ) -> ConversationPage:
         """Conversations newest first (by `updated_at`, then `line_user_id`), paged
         by an opaque cursor: `next_cursor`, or `conversation_cursor(c)` to go on
-        after any conversation `c`. A cursor the store cannot read is a `ValueError`."""
+        after any conversation `c`. A cursor the store cannot read is a `ValueError`.
+        Only those with `status`, assigned to `assignee`, or `unassigned`, if given."""
 
     async def last_inbound(self, line_user_id: str) -> Message | None:
         """The LINE user's latest message (its `data.mode` tells standby), or None."""
@@ -162,7 +209,7 @@ class ReadStore(Protocol):
 
 
 @runtime_checkable
-class Store(InboundStore, OutboundStore, ReadStore, Protocol):
+class Store(InboundStore, OutboundStore, WorkflowStore, ReadStore, Protocol):
     """Persistence for livechat_ext: every narrow interface above, plus its
     lifecycle. Driver errors surface as `StoreError`."""
 
@@ -173,7 +220,13 @@ class Store(InboundStore, OutboundStore, ReadStore, Protocol):
         """Release connections (a host-provided engine is left open)."""
 
     async def create_schema(self) -> None:
-        """Create or upgrade the tables; safe to run from several processes at once."""
+        """Create the tables or upgrade them to this code's migrations (Alembic, in
+        `livechat_alembic_version`); safe to run from several processes at once.
+        Raises `SchemaError` for a schema a newer release made."""
+
+    async def check_schema(self) -> SchemaState:
+        """Where the schema stands; raises `SchemaError`, naming `livechat-ext db
+        upgrade`, when an existing schema is behind this code or unknown to it."""
 
     async def ping(self) -> None:
         """Raise `StoreError` if the store cannot be reached."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -45,8 +46,9 @@ from ..models import (
     valid_line_user_id,
 )
 
-SCHEMA_VERSION = 1
-"""The schema version this code writes; `create_schema` records it."""
+SCHEMA_VERSION = 2
+"""The version the migrations record in `livechat_schema_version`, which code
+from before migrations reads to refuse a newer database."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -131,7 +133,13 @@ conversations = Table(
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_rev", BigInteger, nullable=False, server_default=text("0")),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("assignee", NulFreeString(128), nullable=True),
+    Column("read_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("unread_count", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_livechat_conversations_updated", "updated_at", "line_user_id"),
+    Index("ix_livechat_conversations_status", "status", "updated_at", "line_user_id"),
 )
 
 messages = Table(
@@ -157,10 +165,12 @@ messages = Table(
     Column("webhook_event_id", NulFreeString(128), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("rev", BigInteger, nullable=False, server_default=text("0")),
     UniqueConstraint("line_user_id", "seq", name="uq_livechat_messages_seq"),
     UniqueConstraint("line_user_id", "client_msg_id", name="uq_livechat_messages_client_msg"),
     UniqueConstraint("webhook_event_id", name="uq_livechat_messages_webhook_event"),
     Index("ix_livechat_messages_status_created", "status", "created_at"),
+    Index("uq_livechat_messages_rev", "line_user_id", "rev", unique=True),
 )
 
 webhook_events = Table(
@@ -187,6 +197,7 @@ def message_from_row(row: Mapping[Any, Any], prefix: str = "") -> Message:
         id=row[prefix + "id"],
         line_user_id=row[prefix + "line_user_id"],
         seq=row[prefix + "seq"],
+        rev=row[prefix + "rev"],
         direction=row[prefix + "direction"],
         sender=Sender(type=row[prefix + "sender_type"], id=row[prefix + "sender_id"]),
         kind=row[prefix + "kind"],
@@ -210,6 +221,11 @@ def conversation_from_row(row: Mapping[Any, Any]) -> Conversation:
         picture_url=row["picture_url"],
         followed=row["followed"],
         last_seq=row["last_seq"],
+        last_rev=row["last_rev"],
+        status=row["status"],
+        assignee=row["assignee"],
+        read_seq=row["read_seq"],
+        unread_count=row["unread_count"],
         updated_at=row["updated_at"],
         last_message=last,
     )
@@ -224,12 +240,17 @@ def conversation_select() -> Select[Any]:
 
 
 def new_message_row(
-    line_user_id: str, seq: int, created_at: datetime, direction: Direction = Direction.INBOUND
+    line_user_id: str,
+    seq: int,
+    rev: int,
+    created_at: datetime,
+    direction: Direction = Direction.INBOUND,
 ) -> dict[str, Any]:
     """A new message's columns: an inbound one from the user as `received`, an
     outbound one from an operator as `pending`, kind text; the caller changes the rest."""
     inbound = direction == Direction.INBOUND
     row: dict[str, Any] = {"id": uuid.uuid4().hex, "line_user_id": line_user_id, "seq": seq}
+    row["rev"] = rev
     row.update(direction=direction, created_at=created_at, kind=MessageKind.TEXT, data={})
     row.update(sender_type=SenderType.USER if inbound else SenderType.OPERATOR, sender_id=None)
     row.update(status=MessageStatus.RECEIVED if inbound else MessageStatus.PENDING)

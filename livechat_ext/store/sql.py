@@ -16,17 +16,25 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import Table
 
 from ..errors import ConfigError, StoreError
-from ..models import Conversation, Direction, Message, MessageStatus, utcnow
+from ..models import (
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    utcnow,
+)
+from . import migrate
 from .base import ConversationPage, InboundResult, NewInbound, OutboundResult, Page
 from .schema import (
-    SCHEMA_VERSION,
     as_utc,
     conversation_from_row,
     conversation_select,
@@ -35,12 +43,11 @@ from .schema import (
     encode_cursor,
     message_from_row,
     messages,
-    metadata,
     new_message_row,
-    schema_version,
     webhook_events,
     without_nul,
 )
+from .workflow import ReadChange, next_rev, raise_read_seq, set_fields
 
 _SCHEMA_LOCK_KEY = 0x6C69766563686174  # "livechat": serialises create_schema on PostgreSQL
 _DIALECTS = ("sqlite", "postgresql")
@@ -102,10 +109,26 @@ class SqlStore:
         # built once, values bound at execution: SQLAlchemy then reuses the compiled form
         upsert = self._insert(conversations)
         col = conversations.c
+        step = {
+            "last_seq": col.last_seq + 1,
+            "last_rev": col.last_rev + 1,
+            "updated_at": upsert.excluded.updated_at,
+        }
         self._next_seq_stmt = upsert.on_conflict_do_update(
-            index_elements=[col.line_user_id],
-            set_={"last_seq": col.last_seq + 1, "updated_at": upsert.excluded.updated_at},
-        ).returning(col.last_seq)
+            index_elements=[col.line_user_id], set_=step
+        ).returning(col.last_seq, col.last_rev)
+        # a message from the user: one more unread, and a resolved conversation
+        # opens again, unassigned (the bot has it until an operator takes it)
+        resolved = col.status == ConversationStatus.RESOLVED
+        inbound_step = {
+            **step,
+            "unread_count": col.unread_count + 1,
+            "status": ConversationStatus.OPEN.value,
+            "assignee": case((resolved, None), else_=col.assignee),
+        }
+        self._next_inbound_seq_stmt = upsert.on_conflict_do_update(
+            index_elements=[col.line_user_id], set_=inbound_step
+        ).returning(col.last_seq, col.last_rev)
 
     async def start(self) -> None:
         await self.ping()
@@ -121,17 +144,26 @@ class SqlStore:
             await conn.execute(text("SELECT 1"))
 
     async def create_schema(self) -> None:
+        """Create the schema, or upgrade it to this code's migrations (stamping a
+        database made before migrations with the baseline first)."""
+        async with self._schema_tx() as conn:
+            await conn.run_sync(migrate.upgrade)
+
+    async def check_schema(self) -> migrate.SchemaState:
+        """The schema's state; raises `SchemaError` (naming `livechat-ext db upgrade`)
+        when an existing schema is behind this code, or unknown to it."""
+        async with self._tx() as conn:
+            return await conn.run_sync(migrate.require_current)
+
+    @asynccontextmanager
+    async def _schema_tx(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that serialises schema changes across processes."""
         async with self._tx(write=True) as conn:
             if not self._sqlite:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK_KEY}
                 )
-            await conn.run_sync(metadata.create_all)
-            found = await conn.scalar(select(func.max(schema_version.c.version)))
-            if found is not None and found > SCHEMA_VERSION:
-                raise StoreError(f"the schema is version {found}, newer than {SCHEMA_VERSION}")
-            row = {"version": SCHEMA_VERSION, "applied_at": self._clock()}
-            await conn.execute(self._insert(schema_version).values(row).on_conflict_do_nothing())
+            yield conn
 
     @_whole
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
@@ -148,8 +180,9 @@ class SqlStore:
         try:
             # the message's own unique webhook_event_id is the record of the event
             async with self._tx(write=True, reads_first=False) as conn:
-                seq, created = await self._next_seq(conn, new.line_user_id, now)
-                row = new_message_row(new.line_user_id, seq, as_utc(new.created_at or now))
+                seq, rev = await self._next_seq(conn, new.line_user_id, now, inbound=True)
+                created = seq == 1
+                row = new_message_row(new.line_user_id, seq, rev, as_utc(new.created_at or now))
                 row.update(kind=new.kind, text=new.text, data=dict(new.data))
                 row.update(webhook_event_id=event_id, sender_id=new.line_user_id)
                 await conn.execute(insert(messages), row)
@@ -172,7 +205,13 @@ class SqlStore:
 
     @_whole
     async def add_outbound(
-        self, line_user_id: str, client_msg_id: str, sender_id: str, text: str
+        self,
+        line_user_id: str,
+        client_msg_id: str,
+        sender_id: str,
+        text: str,
+        *,
+        note: bool = False,
     ) -> OutboundResult:
         line_user_id, client_msg_id, sender_id, text = without_nul(
             [line_user_id, client_msg_id, sender_id, text]
@@ -183,9 +222,12 @@ class SqlStore:
                 if found is not None:
                     return OutboundResult(found, created=False)
                 now = self._clock()
-                seq, _ = await self._next_seq(conn, line_user_id, now)
-                row = new_message_row(line_user_id, seq, now, Direction.OUTBOUND)
+                seq, rev = await self._next_seq(conn, line_user_id, now)
+                row = new_message_row(line_user_id, seq, rev, now, Direction.OUTBOUND)
                 row.update(sender_id=sender_id, text=text, client_msg_id=client_msg_id)
+                if note:  # shown to the team only: stored as delivered, never pushed
+                    row.update(direction=Direction.INTERNAL, kind=MessageKind.NOTE)
+                    row.update(status=MessageStatus.SENT)
                 await conn.execute(insert(messages), row)
         except _ConflictError:
             # Another process stored the same pair first; its transaction won.
@@ -231,6 +273,7 @@ class SqlStore:
                 return message_from_row(row)  # LINE has it: a late failure changes nothing
             changes: dict[str, Any] = {"status": status, "error": error, "lease_until": None}
             changes["data"] = {**(row["data"] or {}), **(data or {})}
+            changes["rev"] = await self._next_rev(conn, row["line_user_id"])
             await conn.execute(update(messages).where(where).values(changes))
         return message_from_row({**row, **changes})
 
@@ -247,11 +290,11 @@ class SqlStore:
             row = (await conn.execute(select(messages).where(where))).mappings().first()
             if row is None:
                 return None
-            data = {"message_id": line_message_id, "unsent": True}
-            await conn.execute(
-                update(messages).where(col.id == row["id"]).values(text=None, data=data)
-            )
-        return message_from_row({**row, "text": None, "data": data})
+            changes: dict[str, Any] = {"text": None}
+            changes["data"] = {"message_id": line_message_id, "unsent": True}
+            changes["rev"] = await self._next_rev(conn, line_user_id)
+            await conn.execute(update(messages).where(col.id == row["id"]).values(changes))
+        return message_from_row({**row, **changes})
 
     async def get_message(self, message_id: str) -> Message | None:
         async with self._tx() as conn:
@@ -278,21 +321,25 @@ class SqlStore:
         limit: int,
         after_seq: int | None = None,
         before_seq: int | None = None,
+        after_rev: int | None = None,
     ) -> Page:
         if limit < 0:
             raise ValueError("limit must not be negative")
         col = messages.c
         stmt = select(messages).where(col.line_user_id == line_user_id).limit(limit + 1)
-        if before_seq is not None:
-            stmt = stmt.where(col.seq < before_seq)
-        if after_seq is not None:
-            stmt = stmt.where(col.seq > after_seq).order_by(col.seq)
+        if after_rev is not None:  # new and changed messages alike, in the order they changed
+            stmt = stmt.where(col.rev > after_rev).order_by(col.rev)
         else:
-            stmt = stmt.order_by(col.seq.desc())
+            if before_seq is not None:
+                stmt = stmt.where(col.seq < before_seq)
+            if after_seq is not None:
+                stmt = stmt.where(col.seq > after_seq).order_by(col.seq)
+            else:
+                stmt = stmt.order_by(col.seq.desc())
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         page = [message_from_row(row) for row in rows[:limit]]
-        if after_seq is None:
+        if after_seq is None and after_rev is None:
             page.reverse()
         return Page(messages=page, has_more=len(rows) > limit)
 
@@ -329,6 +376,38 @@ class SqlStore:
                 return None
             return await self._update_conversation(conn, line_user_id, changes, now)
 
+    @_whole
+    async def assign(self, line_user_id: str, admin_id: str | None) -> tuple[Conversation, bool]:
+        return await self._set_fields(line_user_id, {"assignee": without_nul(admin_id)})
+
+    @_whole
+    async def set_conversation_status(
+        self, line_user_id: str, status: ConversationStatus
+    ) -> tuple[Conversation, bool]:
+        return await self._set_fields(line_user_id, {"status": status.value})
+
+    @_whole
+    async def mark_read(
+        self, line_user_id: str, seq: int
+    ) -> tuple[Conversation, ReadChange | None]:
+        async with self._tx(write=True) as conn:
+            change = await raise_read_seq(conn, line_user_id, seq)
+            found = await self._read_conversation(conn, line_user_id)
+        if found is None:
+            found = await self.update_conversation(line_user_id)
+        return found, change
+
+    async def _set_fields(
+        self, line_user_id: str, changes: dict[str, Any]
+    ) -> tuple[Conversation, bool]:
+        async with self._tx(write=True, reads_first=False) as conn:
+            await self._insert_conversation(conn, line_user_id, self._clock())
+            changed = await set_fields(conn, line_user_id, changes)
+            found = await self._read_conversation(conn, line_user_id)
+        if found is None:
+            raise StoreError(f"conversation {line_user_id!r} vanished")
+        return found, changed
+
     async def _update_conversation(
         self, conn: AsyncConnection, line_user_id: str, changes: dict[str, Any], now: datetime
     ) -> Conversation:
@@ -342,12 +421,24 @@ class SqlStore:
         return found
 
     async def list_conversations(
-        self, *, limit: int, cursor: str | None = None
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: ConversationStatus | None = None,
+        assignee: str | None = None,
+        unassigned: bool = False,
     ) -> ConversationPage:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         col = conversations.c
         stmt = conversation_select().order_by(col.updated_at.desc(), col.line_user_id.desc())
+        if status is not None:
+            stmt = stmt.where(col.status == status)
+        if unassigned:
+            stmt = stmt.where(col.assignee.is_(None))
+        elif assignee is not None:
+            stmt = stmt.where(col.assignee == assignee)
         if cursor is not None:
             when, after_id = decode_cursor(cursor)
             older = or_(
@@ -431,21 +522,27 @@ class SqlStore:
     async def _insert_conversation(
         self, conn: AsyncConnection, line_user_id: str, now: datetime
     ) -> bool:
-        row = {"line_user_id": line_user_id, "followed": True, "last_seq": 0}
-        row.update(created_at=now, updated_at=now)
+        row = {"line_user_id": line_user_id, "followed": True, "last_seq": 0, "last_rev": 0}
+        row.update(created_at=now, updated_at=now, unread_count=0)
         stmt = self._insert(conversations).values(row).on_conflict_do_nothing()
         stored = await conn.execute(stmt.returning(conversations.c.line_user_id))
         return stored.first() is not None
 
     async def _next_seq(
-        self, conn: AsyncConnection, line_user_id: str, now: datetime
-    ) -> tuple[int, bool]:
-        """The conversation's next seq, creating the conversation if missing, in one
-        upsert, and whether it is the first (the conversation's first message)."""
-        row = {"line_user_id": line_user_id, "followed": True, "last_seq": 1}
-        row.update(created_at=now, updated_at=now)
-        seq = int((await conn.execute(self._next_seq_stmt, row)).scalar_one())
-        return seq, seq == 1
+        self, conn: AsyncConnection, line_user_id: str, now: datetime, *, inbound: bool = False
+    ) -> tuple[int, int]:
+        """The conversation's next seq and rev, creating the conversation if
+        missing, in one upsert (seq 1 is the conversation's first message)."""
+        row = {"line_user_id": line_user_id, "followed": True, "last_seq": 1, "last_rev": 1}
+        row.update(created_at=now, updated_at=now, unread_count=1 if inbound else 0)
+        stmt = self._next_inbound_seq_stmt if inbound else self._next_seq_stmt
+        seq, rev = (await conn.execute(stmt, row)).one()
+        return int(seq), int(rev)
+
+    async def _next_rev(self, conn: AsyncConnection, line_user_id: str, count: int = 1) -> int:
+        """Take `count` revs of the conversation (its row lock orders the writers);
+        returns the first."""
+        return await next_rev(conn, line_user_id, count)
 
     async def _find_outbound(
         self, conn: AsyncConnection, line_user_id: str, client_msg_id: str

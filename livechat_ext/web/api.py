@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import AuthError
-from ..models import Conversation, valid_line_user_id
+from ..models import Conversation, ConversationStatus, valid_line_user_id
 from ..operator import Operator
 from ..store import conversation_cursor
 
@@ -63,7 +63,7 @@ def build_api(
             raise HTTPException(403, "not allowed for this conversation")
 
     async def visible(
-        op: Operator, limit: int, cursor: str | None
+        op: Operator, limit: int, cursor: str | None, filters: dict[str, Any]
     ) -> tuple[list[Conversation], str | None]:
         """Up to `limit` conversations `authorize` allows, and a cursor made from
         the last one returned: a cursor never names a conversation that was
@@ -71,7 +71,9 @@ def build_api(
         found: list[Conversation] = []
         while True:
             try:
-                page = await store.list_conversations(limit=max(limit, _SCAN_BATCH), cursor=cursor)
+                page = await store.list_conversations(
+                    limit=max(limit, _SCAN_BATCH), cursor=cursor, **filters
+                )
             except ValueError as exc:
                 raise HTTPException(400, "invalid cursor") from exc
             for i, c in enumerate(page.conversations, 1):
@@ -90,8 +92,19 @@ def build_api(
         op: Op,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: str | None = None,
+        status: ConversationStatus | None = None,
+        assignee: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     ) -> dict[str, Any]:
-        page, next_cursor = await visible(op, limit, cursor)
+        """Newest first; `status` (`open`, `resolved`) and `assignee` (an admin id,
+        `mine` for the caller, `unassigned` for nobody) narrow the list."""
+        filters: dict[str, Any] = {"status": status}
+        if assignee == "unassigned":
+            filters["unassigned"] = True
+        elif assignee is not None:
+            if "\x00" in assignee:
+                raise HTTPException(400, "assignee must not contain NUL")
+            filters["assignee"] = op.admin_id if assignee == "mine" else assignee
+        page, next_cursor = await visible(op, limit, cursor, filters)
         return {
             "conversations": [c.model_dump(mode="json") for c in page],
             "next_cursor": next_cursor,
@@ -112,13 +125,18 @@ def build_api(
         limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
         after_seq: Annotated[int | None, Query(ge=0)] = None,
         before_seq: Annotated[int | None, Query(ge=1)] = None,
+        after_rev: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     ) -> dict[str, Any]:
+        """Oldest first: the latest page, or pages by `seq` (`after_seq`,
+        `before_seq`), or by `rev` (`after_rev`: new and changed messages, in the
+        order they changed; it wins over the others)."""
         await check(op, line_user_id)
         page = await store.history(
             line_user_id,
             limit=limit or settings.history_limit,
             after_seq=after_seq,
             before_seq=before_seq,
+            after_rev=after_rev,
         )
         return {
             "messages": [m.model_dump(mode="json") for m in page.messages],

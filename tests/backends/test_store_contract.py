@@ -519,22 +519,6 @@ async def test_create_schema_twice_and_concurrently(open_store: OpenStore) -> No
     assert await second.add_inbound(text_in("U1")) is not None
 
 
-async def test_create_schema_refuses_a_newer_schema(db_url: str) -> None:
-    engine = create_async_engine(db_url)
-    try:
-        store = create_store(engine=engine)
-        await store.create_schema()
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("INSERT INTO livechat_schema_version (version, applied_at) VALUES (99, :t)"),
-                {"t": datetime(2026, 1, 1)},
-            )
-        with pytest.raises(StoreError, match="99"):
-            await store.create_schema()
-    finally:
-        await engine.dispose()
-
-
 async def test_driver_errors_are_store_errors(open_store: OpenStore) -> None:
     without_schema = await open_store()
     with pytest.raises(StoreError) as caught:

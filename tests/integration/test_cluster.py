@@ -9,7 +9,7 @@ import httpx
 from livechat_ext.line import sign
 from livechat_ext.line.testing import text_event, webhook_body
 from tests.cluster import PrivateRedis, cluster, fake_line_server
-from tests.helpers import CHANNEL_SECRET, Client
+from tests.helpers import CHANNEL_SECRET, Client, eventually
 
 
 async def registered_on_nodes(redis_url: str, prefix: str, admin_id: str, n: int) -> None:
@@ -346,3 +346,96 @@ async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+async def test_the_team_workflow_crosses_nodes(tmp_path, store_backend, redis_url):
+    """1.1 on two processes: assignment, read state, notes, message updates and
+    catch-up by rev reach operators on the other node, each message once."""
+    from livechat_ext.line.testing import unsend_event
+
+    async with fake_line_server() as (fake, base):
+        async with cluster(
+            tmp_path,
+            store_backend,
+            redis_url,
+            LIVECHAT_LINE_API_BASE_URL=base,
+            LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN="cluster-access-token",
+        ) as c:
+            a, b = c.nodes
+            alice = await Client.connect(a.ws_url, c.token("alice"))
+            bob = await Client.connect(b.ws_url, c.token("bob"))
+            await registered_on_nodes(redis_url, c.prefix, "alice", 1)
+            await alice.join("Uw")
+            await bob.join("Uw")
+            events = [
+                text_event("Uw", "hello", message_id="501", markAsReadToken="rt-1"),
+                text_event("Uw", "anyone?", markAsReadToken="rt-2"),
+            ]
+            assert await post(b, events) == 200
+            await alice.wait_for(lambda f: len(alice.of_type("message_received")) == 2)
+
+            await bob.request("conversation_assign", "", line_user_id="Uw", admin_id="alice")
+            notice = await alice.wait_type("notification", kind="assigned")
+            assert notice["payload"]["line_user_id"] == "Uw"
+            await alice.wait_for(
+                lambda f: (
+                    f["type"] == "conversation_updated"
+                    and f["payload"]["conversation"]["assignee"] == "alice"
+                )
+            )
+
+            read = await alice.request("mark_read", "", line_user_id="Uw", seq=2)
+            assert read["payload"]["conversation"]["unread_count"] == 0
+            await eventually(lambda: fake.read_tokens == ["rt-2"])
+            await bob.wait_for(lambda f: len(bob.of_type("message_updated")) == 2)
+            assert all(
+                f["payload"]["message"]["data"]["read"] for f in bob.of_type("message_updated")
+            )
+
+            await bob.request(
+                "note_send", "message_sent", line_user_id="Uw", text="VIP", client_msg_id="n1"
+            )
+            note = await alice.wait_for(
+                lambda f: (
+                    f["type"] == "message_received" and f["payload"]["message"]["kind"] == "note"
+                )
+            )
+            assert note["payload"]["message"]["direction"] == "internal"
+
+            sent = await alice.request(
+                "message_send", "message_sent", line_user_id="Uw", text="on it", client_msg_id="c1"
+            )
+            assert sent["type"] == "message_sent"
+            await bob.wait_for(
+                lambda f: (
+                    f["type"] == "message_updated"
+                    and f["payload"]["message"]["client_msg_id"] == "c1"
+                )
+            )
+            received = [f["payload"]["message"]["id"] for f in bob.of_type("message_received")]
+            assert len(received) == len(set(received)) == 3  # each once; his own note: none
+            frames = alice.of_type("message_received") + alice.of_type("message_updated")
+            seen = max(f["payload"]["message"]["rev"] for f in frames)
+            await alice.close()
+
+            # while alice is away: bob resolves on B, the user unsends through A
+            await bob.request("conversation_resolve", "", line_user_id="Uw")
+            assert await post(a, [unsend_event("Uw", "501")]) == 200
+            await bob.wait_for(
+                lambda f: (
+                    f["type"] == "message_updated"
+                    and f["payload"]["message"]["data"].get("unsent") is True
+                )
+            )
+            back = await Client.connect(b.ws_url, c.token("alice"))
+            caught = await back.request(
+                "join_conversation", "conversation_joined", line_user_id="Uw", after_rev=seen
+            )
+            missed = caught["payload"]["messages"]
+            assert [(m["seq"], m["text"]) for m in missed] == [(1, None)]
+            assert caught["payload"]["last_rev"] == missed[-1]["rev"]
+            listed = await history(b, c.token("alice"), "Uw")
+            assert [m["kind"] for m in listed] == ["text", "text", "note", "text"]
+            assert len(fake.pushes) == 1  # the note never went to LINE
+            await back.close()
+            await bob.close()

@@ -108,6 +108,7 @@ async def test_catch_up_returns_exactly_the_missed_messages(tmp_path):
         assert empty["payload"] == {
             "line_user_id": "U-nobody",
             "last_seq": 0,
+            "last_rev": 0,
             "messages": [],
             "has_more": False,
             "typing": [],

@@ -46,13 +46,18 @@ UNSOLICITED = {
     "conversation_updated",
     "user_typing",
     "message_received",
+    "message_updated",
     "notification",
 }
+# 1.1's team workflow: answered with `conversation_updated` carrying the frame's ref
+# (a frame type that also comes unsolicited, so it is told apart by that ref).
+WORKFLOW = {"conversation_assign", "conversation_resolve", "conversation_reopen", "mark_read"}
 # The direct answer of each client frame type that passes validation.
 ANSWER = {
     "ping": "pong",
     "join_conversation": "conversation_joined",
     "leave_conversation": "conversation_left",
+    "note_send": "message_sent",
     "auth": "auth_error",  # a fuzzed token is never valid
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -179,6 +184,18 @@ VALID_FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         | st.integers(min_value=2499, max_value=2501).map(lambda n: "😀" * n),
         "client_msg_id": st.sampled_from(["c1", "c2"]) | st.text(min_size=1, max_size=64),
     },
+    "note_send": {
+        "line_user_id": ids,
+        "text": st.text(min_size=1, max_size=40),
+        "client_msg_id": st.sampled_from(["c1", "n1"]) | st.text(min_size=1, max_size=64),
+    },
+    "conversation_assign": {
+        "line_user_id": ids,
+        "admin_id": st.none() | st.sampled_from(["fuzzer", "someone"]) | st.text(max_size=130),
+    },
+    "conversation_resolve": {"line_user_id": ids},
+    "conversation_reopen": {"line_user_id": ids},
+    "mark_read": {"line_user_id": ids, "seq": st.integers(min_value=-1, max_value=10**6)},
     "ping": {},
 }
 
@@ -391,6 +408,14 @@ async def test_every_fuzzed_frame_gets_a_documented_answer_and_the_socket_surviv
             kind = want.frame_type
             if kind in ("typing_start", "typing_stop"):
                 assert answers == [], context
+            elif kind in WORKFLOW:
+                assert answers == [], context
+                updated = [
+                    f
+                    for f in before
+                    if f["type"] == "conversation_updated" and f.get("ref") == want.ref
+                ]
+                assert len(updated) == 1 or (want.ref is None and updated), context
             elif kind == "message_send":
                 if not answers:  # delivered in the background: await its answer
                     answer = await client.wait_for(is_delivery_answer, start=start)

@@ -100,6 +100,7 @@ async def test_answer_reaches_line_exactly_once_despite_resends_and_failures(tmp
         alice = await Client.connect(srv.ws_url, srv.token("alice"))
         bob = await Client.connect(srv.ws_url, srv.token("bob"))
         await bob.join("Uq")
+        await alice.join("Uq")
         refs = [
             await alice.send(
                 "message_send", line_user_id="Uq", text="on my way", client_msg_id="c-42"
@@ -126,9 +127,18 @@ async def test_answer_reaches_line_exactly_once_despite_resends_and_failures(tmp
         )
         assert again["payload"]["message"]["status"] == "sent"
         assert len(srv.fake.pushes) == 1
-        seen_by_bob = bob.of_type("message_received")  # pending at once, then sent
+        # once as new (pending), then its outcome as an update: never received twice
+        await bob.wait_type("message_updated")
+        seen_by_bob = bob.of_type("message_received") + bob.of_type("message_updated")
         assert {f["payload"]["message"]["id"] for f in seen_by_bob} == ids
-        assert [f["payload"]["message"]["status"] for f in seen_by_bob] == ["pending", "sent"]
+        assert [(f["type"], f["payload"]["message"]["status"]) for f in seen_by_bob] == [
+            ("message_received", "pending"),
+            ("message_updated", "sent"),
+        ]
+        # the sender's own connection sees the outcome too (the sender's tabs replace by id)
+        mine = await alice.wait_type("message_updated")
+        assert mine["payload"]["message"]["status"] == "sent"
+        assert alice.of_type("message_received") == []
         await alice.close()
         await bob.close()
 
@@ -401,7 +411,7 @@ async def test_room_sees_pending_then_outcome(tmp_path):
         assert failed["payload"]["code"] == "delivery_failed"
         await bob.wait_for(
             lambda f: (
-                f["type"] == "message_received" and f["payload"]["message"]["status"] == "failed"
+                f["type"] == "message_updated" and f["payload"]["message"]["status"] == "failed"
             )
         )
         await alice.request(
@@ -409,16 +419,42 @@ async def test_room_sees_pending_then_outcome(tmp_path):
         )
         await bob.wait_for(
             lambda f: (
-                f["type"] == "message_received"
+                f["type"] == "message_updated"
                 and f["payload"]["message"]["client_msg_id"] == "p2"
                 and f["payload"]["message"]["status"] == "sent"
             )
         )
+        # the failed one, sent again: pending, then sent, as updates of the same message
+        retried = await alice.request(
+            "message_send", "message_sent", line_user_id="Up2", text="first", client_msg_id="p1"
+        )
+        assert retried["type"] == "message_sent"
+        await bob.wait_for(
+            lambda f: (
+                f["type"] == "message_updated"
+                and f["payload"]["message"]["client_msg_id"] == "p1"
+                and f["payload"]["message"]["status"] == "sent"
+            )
+        )
         statuses = [
-            (f["payload"]["message"]["client_msg_id"], f["payload"]["message"]["status"])
-            for f in bob.of_type("message_received")
+            (f["type"], f["payload"]["message"]["client_msg_id"], f["payload"]["message"]["status"])
+            for f in bob.frames
+            if f["type"] in ("message_received", "message_updated")
         ]
-        assert statuses == [("p1", "pending"), ("p1", "failed"), ("p2", "pending"), ("p2", "sent")]
+        revs = [
+            f["payload"]["message"]["rev"]
+            for f in bob.frames
+            if f["type"] in ("message_received", "message_updated")
+        ]
+        assert revs == sorted(set(revs))  # every change takes a new, higher rev
+        assert statuses == [
+            ("message_received", "p1", "pending"),
+            ("message_updated", "p1", "failed"),
+            ("message_received", "p2", "pending"),
+            ("message_updated", "p2", "sent"),
+            ("message_updated", "p1", "pending"),
+            ("message_updated", "p1", "sent"),
+        ]
         await alice.close()
         await bob.close()
 
@@ -436,9 +472,10 @@ async def test_unsend_hides_the_message_for_operators(tmp_path):
         await post_webhook(srv, [unsend_event("Uun", "4711")])
         hidden = await op.wait_for(
             lambda f: (
-                f["type"] == "message_received" and f["payload"]["message"]["data"].get("unsent")
+                f["type"] == "message_updated" and f["payload"]["message"]["data"].get("unsent")
             )
         )
+        assert len(op.of_type("message_received")) == 1
         assert hidden["payload"]["message"]["id"] == first["payload"]["message"]["id"]
         assert hidden["payload"]["message"]["text"] is None
         await op.wait_type("notification", kind="unsend")

@@ -63,7 +63,7 @@ async def settled(op: Client, user: str) -> dict[str, Any]:
         return dict(message)
     frame = await op.wait_for(
         lambda f: (
-            f["type"] == "message_received"
+            f["type"] == "message_updated"
             and f["payload"]["message"]["line_user_id"] == user
             and f["payload"]["message"]["status"] != "pending"
         )

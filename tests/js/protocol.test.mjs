@@ -16,11 +16,14 @@ import {
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
-// The frame types, codes and close codes of PROTOCOL.md, version 1.
-const CLIENT_TYPES = ['auth', 'join_conversation', 'leave_conversation', 'typing_start', 'typing_stop', 'message_send', 'ping'];
+// The frame types, codes and close codes of PROTOCOL.md, version 1.1.
+const CLIENT_TYPES = [
+  'auth', 'join_conversation', 'leave_conversation', 'typing_start', 'typing_stop', 'message_send', 'ping',
+  'conversation_assign', 'conversation_resolve', 'conversation_reopen', 'mark_read', 'note_send',
+];
 const SERVER_TYPES = [
   'auth_success', 'auth_error', 'conversation_joined', 'conversation_left', 'message_received', 'message_sent',
-  'user_typing', 'conversation_updated', 'operator_status', 'notification', 'pong', 'error',
+  'user_typing', 'conversation_updated', 'operator_status', 'notification', 'pong', 'error', 'message_updated',
 ];
 const ERROR_CODES = [
   'bad_frame', 'invalid_json', 'invalid_message', 'unknown_type', 'not_authenticated', 'forbidden',
@@ -28,10 +31,10 @@ const ERROR_CODES = [
 ];
 const CLOSE_CODES = [1001, 1009, 1012, 1013, 4001, 4002, 4008];
 
-test('PROTOCOL_VERSION is 1, on the exact line the Python test reads', () => {
-  assert.equal(PROTOCOL_VERSION, 1);
+test("PROTOCOL_VERSION is '1.1', on the exact line the Python test reads", () => {
+  assert.equal(PROTOCOL_VERSION, '1.1');
   const source = readFileSync(`${repo}livechat_ext/static/protocol.js`, 'utf8');
-  assert.ok(source.split('\n').includes('export const PROTOCOL_VERSION = 1;'));
+  assert.ok(source.split('\n').includes("export const PROTOCOL_VERSION = '1.1';"));
 });
 
 test('every frame type of PROTOCOL.md is in protocol.js, and nothing else', () => {
@@ -56,8 +59,14 @@ test('the frame types in the PROTOCOL.md tables are all in protocol.js', (t) => 
   const text = readFileSync(doc, 'utf8');
   const section = (title) => text.split(`## ${title}`)[1].split('\n## ')[0];
   const tableTypes = (body) => [...body.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
-  assert.deepEqual(tableTypes(section('Client to server')).sort(), Object.values(ClientFrameType).sort());
-  assert.deepEqual(tableTypes(section('Server to client')).sort(), Object.values(ServerFrameType).sort());
+  const has = (types, names) => names.every((name) => Object.values(types).includes(name));
+  assert.ok(has(ClientFrameType, tableTypes(section('Client to server'))));
+  assert.ok(has(ServerFrameType, tableTypes(section('Server to client'))));
+  // 1.1: the workflow's table (client to server) and message_updated (server to client)
+  const added = section('Version 1.1 additions');
+  const workflow = tableTypes(added.split('### Team workflow')[1].split('\n### ')[0]);
+  assert.ok(workflow.length === 5 && has(ClientFrameType, workflow), workflow.join());
+  assert.ok(added.includes('`message_updated` (server to client)') && has(ServerFrameType, ['message_updated']));
 });
 
 test('the constant objects are frozen', () => {

@@ -91,4 +91,5 @@ def test_protocol_version_matches_the_server() -> None:
     from livechat_ext import PROTOCOL_VERSION
 
     source = (STATIC / "protocol.js").read_text()
-    assert f"export const PROTOCOL_VERSION = {PROTOCOL_VERSION};" in source
+    assert PROTOCOL_VERSION == "1.1"
+    assert f"export const PROTOCOL_VERSION = '{PROTOCOL_VERSION}';" in source

@@ -39,6 +39,11 @@ VALID = {
     "typing_start": {"line_user_id": "U1"},
     "typing_stop": {"line_user_id": "U1"},
     "message_send": {"line_user_id": "U1", "text": "hi", "client_msg_id": "c-1"},
+    "conversation_assign": {"line_user_id": "U1", "admin_id": "admin-2"},
+    "conversation_resolve": {"line_user_id": "U1"},
+    "conversation_reopen": {"line_user_id": "U1"},
+    "mark_read": {"line_user_id": "U1", "seq": 4},
+    "note_send": {"line_user_id": "U1", "text": "a note", "client_msg_id": "n-1"},
     "ping": {},
 }
 
@@ -113,6 +118,22 @@ def test_unknown_type_keeps_ref():
             "payload.client_msg_id",
         ),
         ('{"type": "message_send", "payload": "text"}', "payload"),
+        ('{"type": "conversation_assign", "payload": {"line_user_id": "U1"}}', "payload.admin_id"),
+        (
+            '{"type": "conversation_assign", "payload": {"line_user_id": "U1", "admin_id": ""}}',
+            "payload.admin_id",
+        ),
+        ('{"type": "mark_read", "payload": {"line_user_id": "U1", "seq": 0}}', "payload.seq"),
+        ('{"type": "mark_read", "payload": {"line_user_id": "U1"}}', "payload.seq"),
+        (
+            '{"type": "note_send", "payload": {"line_user_id": "U1", "text": " ", '
+            '"client_msg_id": "n"}}',
+            "payload.text",
+        ),
+        (
+            '{"type": "join_conversation", "payload": {"line_user_id": "U1", "after_rev": -1}}',
+            "payload.after_rev",
+        ),
     ],
 )
 def test_invalid_message_names_the_field(raw, field):
@@ -213,3 +234,19 @@ def test_iso_ms_format():
     assert (
         iso_ms(datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)) == "2026-11-28T12:00:00.123Z"
     )
+
+
+def test_assign_takes_null_to_unassign():
+    frame = parse_client_frame(
+        '{"type": "conversation_assign", "payload": {"line_user_id": "U1", "admin_id": null}}'
+    )
+    assert frame.type == "conversation_assign" and frame.payload.admin_id is None
+
+
+def test_join_reads_after_rev_beside_after_seq():
+    frame = parse_client_frame(
+        '{"type": "join_conversation", "payload": {"line_user_id": "U1", "after_seq": 2, '
+        '"after_rev": 7}}'
+    )
+    assert isinstance(frame, JoinConversationFrame)
+    assert (frame.payload.after_seq, frame.payload.after_rev) == (2, 7)

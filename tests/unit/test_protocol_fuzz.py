@@ -41,11 +41,19 @@ from livechat_ext.protocol import (
     utf16_length,
 )
 from livechat_ext.protocol.client import (
+    AssignPayload,
     AuthPayload,
+    ConversationAssignFrame,
     ConversationPayload,
+    ConversationReopenFrame,
+    ConversationResolveFrame,
     EmptyPayload,
     JoinPayload,
+    MarkReadFrame,
+    MarkReadPayload,
     MessageSendPayload,
+    NoteSendFrame,
+    NoteSendPayload,
 )
 from tests.fuzzing import (
     ERROR_CODES,
@@ -217,6 +225,7 @@ PAYLOADS = {
             JoinPayload,
             line_user_id=ids,
             after_seq=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+            after_rev=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
         ),
     ),
     "leave_conversation": (
@@ -228,6 +237,28 @@ PAYLOADS = {
     "message_send": (
         MessageSendFrame,
         st.builds(MessageSendPayload, line_user_id=ids, text=texts, client_msg_id=ids),
+    ),
+    "conversation_assign": (
+        ConversationAssignFrame,
+        st.builds(AssignPayload, line_user_id=ids, admin_id=st.none() | ids),
+    ),
+    "conversation_resolve": (
+        ConversationResolveFrame,
+        st.builds(ConversationPayload, line_user_id=ids),
+    ),
+    "conversation_reopen": (
+        ConversationReopenFrame,
+        st.builds(ConversationPayload, line_user_id=ids),
+    ),
+    "mark_read": (
+        MarkReadFrame,
+        st.builds(
+            MarkReadPayload, line_user_id=ids, seq=st.integers(min_value=1, max_value=2**63 - 1)
+        ),
+    ),
+    "note_send": (
+        NoteSendFrame,
+        st.builds(NoteSendPayload, line_user_id=ids, text=texts, client_msg_id=ids),
     ),
     "ping": (PingFrame, st.builds(EmptyPayload)),
 }

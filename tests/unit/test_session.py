@@ -8,15 +8,20 @@ import pytest
 
 from livechat_ext import Operator
 from livechat_ext.errors import AuthError, AuthErrorCode, CloseCode
+from livechat_ext.models import ConversationStatus
 from livechat_ext.session import (
+    Assign,
     Authenticated,
     Close,
     Join,
     Leave,
     Limits,
+    MarkRead,
+    Note,
     Reply,
     Send,
     Session,
+    SetStatus,
     Typing,
     Verified,
 )
@@ -225,3 +230,47 @@ def test_a_token_without_expiry_sets_no_expiry_deadline():
     session = new_session()
     session.receive_text(frame("auth", token="bob-token"), 0.0)
     assert session.next_deadline() == 20.0
+
+
+def test_the_team_workflow_frames_become_changes_for_the_caller():
+    session = authed()
+    clock = iter(range(1, 100))  # a second apart: within the rate limit
+
+    def effects(type_: str, **payload: object) -> tuple[object, ...]:
+        return session.receive_text(frame(type_, "w", **payload), next(clock)).effects
+
+    assert effects("conversation_assign", line_user_id="U1", admin_id="bob") == (
+        Assign("U1", "bob", "w"),
+    )
+    assert effects("conversation_assign", line_user_id="U1", admin_id=None) == (
+        Assign("U1", None, "w"),
+    )
+    assert effects("conversation_resolve", line_user_id="U1") == (
+        SetStatus("U1", ConversationStatus.RESOLVED, "w"),
+    )
+    assert effects("conversation_reopen", line_user_id="U1") == (
+        SetStatus("U1", ConversationStatus.OPEN, "w"),
+    )
+    assert effects("mark_read", line_user_id="U1", seq=9) == (MarkRead("U1", 9, "w"),)
+    (note,) = effects("note_send", line_user_id="U1", text="vip", client_msg_id="n1")
+    assert isinstance(note, Note) and (note.payload.text, note.ref) == ("vip", "w")
+    assert session.joined == set()  # none of them opens the conversation
+
+
+def test_join_carries_after_rev_for_catch_up_by_rev():
+    session = authed()
+    step = session.receive_text(
+        frame("join_conversation", "j", line_user_id="U1", after_seq=3, after_rev=8), 1.0
+    )
+    assert step.effects == (Join("U1", 3, "j", after_rev=8),)
+
+
+def test_workflow_frames_need_authentication_first():
+    session = new_session()
+    for type_, payload in (
+        ("conversation_resolve", {"line_user_id": "U1"}),
+        ("mark_read", {"line_user_id": "U1", "seq": 1}),
+        ("note_send", {"line_user_id": "U1", "text": "x", "client_msg_id": "n"}),
+    ):
+        (effect,) = session.receive_text(frame(type_, "r", **payload), 0.5).effects
+        assert decoded(effect)["payload"]["code"] == "not_authenticated"  # type: ignore[index]

@@ -75,9 +75,13 @@ export class Api {
     return this.get('/me', {}, token);
   }
 
-  /** @param {string | null} cursor @param {number} [limit] */
-  conversations(cursor = null, limit = 30) {
-    return this.get('/conversations', { limit, cursor });
+  /**
+   * @param {string | null} cursor
+   * @param {number} [limit]
+   * @param {{status?: string, assignee?: string}} [filters] `assignee`: an admin id, `mine` or `unassigned`
+   */
+  conversations(cursor = null, limit = 30, filters = {}) {
+    return this.get('/conversations', { limit, cursor, ...filters });
   }
 
   /** @param {string} lineUserId @param {number} beforeSeq @param {number} [limit] */

@@ -133,6 +133,7 @@ export function messageContent(message) {
   if (data.unsent) return { node: el('p', 'note', 'The user unsent this message.'), bare: true };
   switch (message.kind) {
     case 'text':
+    case 'note': // an internal note: the thread draws its own frame around it
       return { node: el('p', 'bubble-text', message.text ?? ''), bare: false };
     case 'sticker':
       return { node: sticker(data), bare: true };
@@ -162,6 +163,7 @@ export function previewText(message) {
   if (message.data?.unsent) return 'Message unsent';
   switch (message.kind) {
     case 'text': return (message.text ?? '').replace(/\s+/g, ' ').trim();
+    case 'note': return `Note: ${(message.text ?? '').replace(/\s+/g, ' ').trim()}`;
     case 'sticker': return 'Sticker';
     case 'image': return 'Photo';
     case 'video': return 'Video';

@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The conversation list: REST pages plus live `conversation_updated`, newest
- * first, a filter, and unread counts (messages that arrived while the
- * conversation was not open; kept for the tab's session).
+ * first, a view (Mine, Unassigned, All open, Resolved), a filter, and the
+ * server's unread counts: what nobody on the team has marked read yet, the
+ * same in every browser.
  *
  * @module console/inbox
  */
@@ -10,10 +11,28 @@
 import { el, avatar, relativeTime, fullTime, plural } from './dom.js';
 import { previewText } from './content.js';
 
-const UNREAD_KEY = 'livechat_ext:console:unread';
-
 /** @param {any} c */
 export const displayName = (c) => c?.display_name || c?.line_user_id || 'Unknown user';
+
+/** @typedef {'mine' | 'unassigned' | 'open' | 'resolved'} View */
+
+/** What each view shows, and how it asks the REST API for it. */
+export const VIEWS = Object.freeze({
+  mine: { filters: { status: 'open', assignee: 'mine' }, empty: 'Nothing is assigned to you.' },
+  unassigned: { filters: { status: 'open', assignee: 'unassigned' }, empty: 'Every open conversation has someone.' },
+  open: { filters: { status: 'open' }, empty: 'No open conversations.' },
+  resolved: { filters: { status: 'resolved' }, empty: 'No resolved conversations.' },
+});
+
+/** @param {any} c @param {View} view @param {string | null} me */
+function inView(c, view, me) {
+  const open = (c.status ?? 'open') === 'open';
+  if (view === 'resolved') return !open;
+  if (!open) return false;
+  if (view === 'mine') return c.assignee === me;
+  if (view === 'unassigned') return !c.assignee;
+  return true;
+}
 
 export class Inbox {
   /**
@@ -30,8 +49,9 @@ export class Inbox {
     this._onUnreadChange = options.onUnreadChange ?? (() => {});
     /** @type {Map<string, any>} */
     this.conversations = new Map();
-    /** @type {Map<string, number>} */
-    this.unread = new Map(Object.entries(readUnread()));
+    /** @type {View} */
+    this.view = 'open';
+    this.adminId = /** @type {string | null} */ (null);
     /** @type {Map<string, HTMLLIElement>} */
     this._rows = new Map();
     this.openId = /** @type {string | null} */ (null);
@@ -48,39 +68,27 @@ export class Inbox {
     return before;
   }
 
-  /**
-   * A live update: counts it as unread when it brings a new inbound message
-   * to a conversation that is not open (or open in a hidden page).
-   * @param {any} conversation
-   * @param {boolean} visible whether the open conversation is on screen
-   */
-  live(conversation, visible) {
-    const before = this.upsert(conversation);
-    const message = conversation.last_message;
-    const isNew = message && message.direction === 'inbound' && message.seq > (before?.last_seq ?? 0);
-    const watching = conversation.line_user_id === this.openId && visible;
-    if (isNew && !watching) {
-      const id = conversation.line_user_id;
-      // One update per message: each one that brings a new inbound message counts once.
-      this.unread.set(id, (this.unread.get(id) ?? 0) + 1);
-      this._saveUnread();
-    }
+  /** A live update (its unread count is the server's). @param {any} conversation */
+  live(conversation) {
+    this.upsert(conversation);
     this.render();
   }
 
   /** @param {string | null} id */
   setOpen(id) {
     this.openId = id;
-    if (id && this.unread.delete(id)) this._saveUnread();
     this.render();
   }
 
-  /** @param {string} id */
-  markRead(id) {
-    if (this.unread.delete(id)) {
-      this._saveUnread();
-      this.render();
-    }
+  /** @param {View} view */
+  setView(view) {
+    this.view = view;
+    this.render();
+  }
+
+  /** @param {string} id @returns {number} unread messages nobody marked read */
+  unreadOf(id) {
+    return Number(this.conversations.get(id)?.unread_count ?? 0);
   }
 
   /** @param {string} text */
@@ -91,7 +99,9 @@ export class Inbox {
 
   /** @returns {any[]} newest first, filtered */
   visible() {
-    const all = [...this.conversations.values()].sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at));
+    const all = [...this.conversations.values()]
+      .filter((c) => inView(c, this.view, this.adminId))
+      .sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at));
     if (!this.filter) return all;
     return all.filter((c) => [c.display_name, c.line_user_id, c.last_message?.text]
       .some((v) => typeof v === 'string' && v.toLowerCase().includes(this.filter)));
@@ -117,9 +127,12 @@ export class Inbox {
       if (this.list.children[index] !== row) this.list.insertBefore(row, this.list.children[index] ?? null);
     });
     this.empty.hidden = items.length > 0;
-    this.empty.textContent = this.conversations.size === 0 ? 'No conversations yet. They appear here when a LINE user writes.' : 'No conversation matches the filter.';
+    this.empty.textContent = this.conversations.size === 0 ? 'No conversations yet. They appear here when a LINE user writes.'
+      : this.filter ? 'No conversation matches the filter.' : VIEWS[this.view].empty;
     if (focusedId && this._rows.has(focusedId)) this._rows.get(focusedId)?.querySelector('button')?.focus();
-    this._onUnreadChange([...this.unread.values()].reduce((a, b) => a + b, 0));
+    let total = 0;
+    for (const c of this.conversations.values()) if ((c.status ?? 'open') === 'open') total += this.unreadOf(c.line_user_id);
+    this._onUnreadChange(total);
   }
 
   refreshTimes() {
@@ -133,7 +146,7 @@ export class Inbox {
   /** @param {any} c */
   _button(c) {
     const id = c.line_user_id;
-    const unread = this.unread.get(id) ?? 0;
+    const unread = this.unreadOf(id);
     const button = /** @type {HTMLButtonElement} */ (el('button', `conv${id === this.openId ? ' active' : ''}${unread ? ' unread' : ''}`));
     button.type = 'button';
     button.dataset.id = id;
@@ -146,6 +159,7 @@ export class Inbox {
     const top = el('span', 'conv-top');
     top.append(el('span', 'conv-name', name));
     if (c.followed === false) top.append(el('span', 'tag tag-blocked', 'Blocked'));
+    if (c.status === 'resolved') top.append(el('span', 'tag tag-resolved', 'Resolved'));
     const when = c.last_message?.created_at ?? c.updated_at;
     const time = el('time', 'conv-time', relativeTime(when));
     time.setAttribute('datetime', when);
@@ -155,6 +169,12 @@ export class Inbox {
     const last = c.last_message;
     const preview = el('span', 'conv-preview');
     if (last?.direction === 'outbound') preview.append(el('span', 'conv-you', `${last.sender?.id ?? 'Operator'}: `));
+    if (c.assignee) {
+      const mine = c.assignee === this.adminId;
+      const who = el('span', `conv-assignee${mine ? ' mine' : ''}`, mine ? 'You' : c.assignee);
+      who.title = `Assigned to ${c.assignee}`;
+      bottom.append(who);
+    }
     preview.append(document.createTextNode(previewText(last)));
     bottom.append(preview);
     if (unread) {
@@ -176,23 +196,5 @@ export class Inbox {
     if (to === undefined) return;
     event.preventDefault();
     buttons[Math.max(0, Math.min(buttons.length - 1, to))]?.focus();
-  }
-
-  _saveUnread() {
-    try {
-      sessionStorage.setItem(UNREAD_KEY, JSON.stringify(Object.fromEntries(this.unread)));
-    } catch {
-      // storage disabled
-    }
-  }
-}
-
-/** @returns {Record<string, number>} */
-function readUnread() {
-  try {
-    const value = JSON.parse(sessionStorage.getItem(UNREAD_KEY) ?? '{}');
-    return value && typeof value === 'object' ? value : {};
-  } catch {
-    return {};
   }
 }

@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * The open conversation's messages: stored messages (by seq) merged with the
- * operator's own queued or failed sends (by client_msg_id), drawn as grouped
- * bubbles with day separators. The list is redrawn as a whole; screen readers
+ * operator's own queued or failed sends and notes (by client_msg_id), drawn as
+ * grouped bubbles with day separators. Internal notes are drawn apart, full
+ * width and labelled, never as a bubble to the user; a later state of a
+ * message (`message_updated`, a higher `rev`) replaces what is shown. The list is redrawn as a whole; screen readers
  * hear new messages from a separate live region, not from the redraw.
  *
  * @module console/thread
@@ -17,7 +19,7 @@ const GROUP_GAP_MS = 5 * 60_000;
  * @typedef {object} Item
  * @property {string} key `c:<client_msg_id>` for outbound with an id, else `m:<id>`
  * @property {number} seq Infinity while only queued
- * @property {'inbound' | 'outbound'} direction
+ * @property {'inbound' | 'outbound' | 'internal'} direction
  * @property {string} author admin id for outbound, the user for inbound
  * @property {string} kind
  * @property {string | null} text
@@ -30,7 +32,7 @@ const GROUP_GAP_MS = 5 * 60_000;
  */
 
 /** @param {any} m @returns {string} */
-const keyOf = (m) => (m.direction === 'outbound' && m.client_msg_id ? `c:${m.client_msg_id}` : `m:${m.id}`);
+const keyOf = (m) => (m.direction !== 'inbound' && m.client_msg_id ? `c:${m.client_msg_id}` : `m:${m.id}`);
 
 export class Thread {
   /**
@@ -74,6 +76,13 @@ export class Thread {
     return Number.isFinite(min) ? min : null;
   }
 
+  /** Highest stored seq of a message from the user (what marking read covers), or 0. */
+  get lastInboundSeq() {
+    let max = 0;
+    for (const m of this._stored.values()) if (m.direction === 'inbound') max = Math.max(max, m.seq);
+    return max;
+  }
+
   /**
    * @param {any[]} messages
    * @returns {any[]} those not shown before
@@ -85,7 +94,8 @@ export class Thread {
       const key = keyOf(m);
       const before = this._stored.get(key);
       if (!before) fresh.push(m);
-      if (!before || before.seq !== m.seq || before.status !== m.status) this._stored.set(key, m);
+      const newer = (m.rev ?? 0) > (before?.rev ?? 0); // a later change: unsent, read, delivered
+      if (!before || newer || before.seq !== m.seq || before.status !== m.status) this._stored.set(key, m);
     }
     return fresh;
   }
@@ -114,8 +124,10 @@ export class Thread {
     }
     for (const [key, e] of this._queued) {
       if (this._stored.has(key)) continue;
+      const note = e.kind === 'note';
       items.push({
-        key, seq: Infinity, direction: 'outbound', author: this.adminId ?? 'you', kind: 'text', text: e.text,
+        key, seq: Infinity, direction: note ? 'internal' : 'outbound', author: this.adminId ?? 'you',
+        kind: note ? 'note' : 'text', text: e.text,
         data: {}, createdAt: e.createdAt, status: e.status === 'failed' ? 'failed' : 'pending',
         clientMsgId: e.clientMsgId, error: e.error ?? null, retryable: e.status === 'failed',
       });
@@ -170,6 +182,7 @@ export class Thread {
 
   /** @param {Item} item @param {boolean} first @param {boolean} last */
   _row(item, first, last) {
+    if (item.direction === 'internal') return this._note(item);
     const out = item.direction === 'outbound';
     const li = el('li', `msg ${out ? 'out' : 'in'}${first ? ' first' : ''}${last ? ' last' : ''} status-${item.status}`);
     li.dataset.key = item.key;
@@ -192,6 +205,20 @@ export class Thread {
     return li;
   }
 
+  /** An internal note: its own row, labelled, so it never passes for a message to the user. @param {Item} item */
+  _note(item) {
+    const li = el('li', `msg internal first last status-${item.status}`);
+    li.dataset.key = item.key;
+    if (item.clientMsgId) li.dataset.clientMsgId = item.clientMsgId;
+    if (Number.isFinite(item.seq)) li.dataset.seq = String(item.seq);
+    const bubble = el('div', 'bubble');
+    const who = item.author === this.adminId ? 'you' : item.author;
+    bubble.append(el('span', 'note-label', `Internal note by ${who} · only your team sees this`));
+    bubble.append(messageContent({ ...item, kind: 'note' }).node);
+    li.append(bubble, this._meta(item));
+    return li;
+  }
+
   /** @param {Item} item */
   _meta(item) {
     const meta = el('div', 'msg-meta');
@@ -199,7 +226,12 @@ export class Thread {
     time.setAttribute('datetime', item.createdAt);
     time.title = fullTime(item.createdAt);
     meta.append(time);
-    if (item.direction !== 'outbound') return meta;
+    if (item.direction === 'inbound') {
+      // marked read by the team: the user sees "Read" in LINE too
+      if (item.data.read === true) meta.append(el('span', 'read-mark', 'Read'));
+      return meta;
+    }
+    if (item.direction === 'internal' && item.status === 'sent') return meta;
     const labels = { pending: 'Sending', sent: 'Sent', failed: 'Not delivered', received: '' };
     const icons = { pending: 'clock', sent: 'check', failed: 'alert', received: 'check' };
     const status = el('span', `status status-${item.status}`);

@@ -10,13 +10,14 @@ import { LiveChatClient } from '../static/client.js';
 import { socketUrl } from './api.js';
 import { byId, avatar, el } from './dom.js';
 import { Banner, VisibleReconnectStrategy } from './banner.js';
-import { Inbox, displayName } from './inbox.js';
+import { Inbox, VIEWS, displayName } from './inbox.js';
 import { Thread } from './thread.js';
 import { Composer } from './composer.js';
 import { TypingIndicator } from './typing.js';
 import { Presence } from './presence.js';
 import { Notifier } from './notify.js';
 import { previewText } from './content.js';
+import { ComposeMode, ConversationActions } from './workflow.js';
 
 const PAGE = 30;
 const NARROW = window.matchMedia('(max-width: 760px)');
@@ -52,6 +53,9 @@ export class Workspace {
       onRetry: (id) => this.retry(id), onLoadOlder: () => this.loadOlder(),
     });
     this.thread.adminId = this.adminId;
+    this.inbox.adminId = this.adminId;
+    /** @type {Map<string, number>} the seq each conversation was last marked read up to, by this page */
+    this._marked = new Map();
     this.typing = new TypingIndicator(byId('typing'));
     this.presence = new Presence({ list: byId('operators'), count: byId('online-count') });
     this.presence.self = this.adminId;
@@ -62,8 +66,21 @@ export class Workspace {
       send: /** @type {HTMLButtonElement} */ (byId('send')),
       counter: byId('counter'),
       onSend: (text) => this.send(text),
-      onTyping: () => this.openId && this.client.startTyping(this.openId),
+      onTyping: () => this.openId && this.mode.mode === 'reply' && this.client.startTyping(this.openId),
       onStopTyping: () => this.openId && this.client.stopTyping(this.openId),
+    });
+    this.actions = new ConversationActions({
+      client: this.client, adminId: this.adminId, openId: () => this.openId,
+      teammates: () => [...this.presence.operators.keys()],
+    });
+    this.mode = new ComposeMode({
+      root: byId('compose-mode'), form: /** @type {HTMLFormElement} */ (byId('composer')),
+      input: /** @type {HTMLTextAreaElement} */ (byId('composer-input')),
+      onChange: () => {
+        if (this.openId) this.client.stopTyping(this.openId);
+        const conv = this.thread.conversation;
+        if (conv) this._header(conv);
+      },
     });
     this._showMe(options.me);
     this._bindClient();
@@ -91,6 +108,7 @@ export class Workspace {
     const c = this.client;
     c.onStateChange((state) => {
       this.app.dataset.connection = state;
+      this.actions.setEnabled(state === 'connected');
       this.banner.update({ connection: state, attempts: this.strategy.attempts, nextAt: this.strategy.nextAt });
     });
     c.onQueueChange((entries) => this._queueChanged(entries));
@@ -105,6 +123,8 @@ export class Workspace {
       // Updates were missed while offline: refresh the first page.
       if (connectedBefore) this.loadConversations(true);
       connectedBefore = true;
+      this._marked.clear(); // a mark sent on the old socket may be lost: send it again
+      this._markRead();
     });
     c.on('auth_error', (p) => {
       const why = p.code === 'token_expired' ? 'Your session expired.' : p.code === 'auth_timeout' ? null : 'Your token was refused.';
@@ -113,12 +133,16 @@ export class Workspace {
     c.on('conversation_joined', (p) => this._joined(p));
     c.on('message_received', (p) => this._message(p.message, true));
     c.on('message_sent', (p) => this._message(p.message, false));
+    c.on('message_updated', (p) => this._message(p.message, false));
     c.on('user_typing', (p) => {
       if (p.line_user_id === this.openId && p.admin_id !== this.adminId) this.typing.set(p.admin_id, p.is_typing);
     });
     c.on('conversation_updated', (p) => {
-      this.inbox.live(p.conversation, document.visibilityState === 'visible');
-      if (p.conversation.line_user_id === this.openId) this._header(p.conversation);
+      this.inbox.live(p.conversation);
+      if (p.conversation.line_user_id === this.openId) {
+        this._header(this.inbox.conversations.get(this.openId) ?? p.conversation);
+        this._markRead();
+      }
     });
     c.on('operator_status', (p) => this.presence.update(p));
     c.on('notification', (p) => {
@@ -158,9 +182,10 @@ export class Workspace {
       if (scroller.scrollTop < 80 && this.thread.hasMore && !this.thread.loadingOlder) this.loadOlder();
     }, { passive: true });
     document.addEventListener('keydown', (e) => this._shortcut(e));
-    document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible' && this.openId) this.inbox.markRead(this.openId);
-    });
+    document.addEventListener('visibilitychange', () => this._markRead());
+    for (const tab of /** @type {HTMLButtonElement[]} */ ([...byId('views').querySelectorAll('button[data-view]')])) {
+      tab.addEventListener('click', () => this.setView(/** @type {any} */ (tab.dataset.view)));
+    }
     window.setInterval(() => this.inbox.refreshTimes(), 30_000);
   }
 
@@ -187,7 +212,7 @@ export class Workspace {
     const button = /** @type {HTMLButtonElement} */ (byId('load-more'));
     button.disabled = true;
     try {
-      const page = await this.api.conversations(first ? null : this.nextCursor, PAGE);
+      const page = await this.api.conversations(first ? null : this.nextCursor, PAGE, VIEWS[this.inbox.view].filters);
       for (const conv of page.conversations) this.inbox.upsert(conv);
       if (first && this.nextCursor === null) this.nextCursor = page.next_cursor;
       else if (!first) this.nextCursor = page.next_cursor;
@@ -200,6 +225,31 @@ export class Workspace {
       button.disabled = false;
       button.hidden = !this.nextCursor;
     }
+  }
+
+  /** Mine, Unassigned, All open or Resolved. @param {import('./inbox.js').View} view */
+  setView(view) {
+    if (!(view in VIEWS) || view === this.inbox.view) return;
+    for (const tab of byId('views').querySelectorAll('button[data-view]')) {
+      tab.setAttribute('aria-selected', String(/** @type {HTMLElement} */ (tab).dataset.view === view));
+    }
+    this.inbox.setView(view);
+    this.nextCursor = null;
+    this.loadConversations(true);
+  }
+
+  /**
+   * The open conversation is on screen: mark what the user wrote read, for
+   * the team (the server keeps it) and in LINE. Once per new message.
+   */
+  _markRead() {
+    const id = this.openId;
+    if (!id || document.visibilityState !== 'visible' || !this.client.isConnected || !this.thread.loaded) return;
+    const seq = this.thread.lastInboundSeq;
+    const conv = this.inbox.conversations.get(id) ?? this.thread.conversation;
+    if (seq <= (conv?.read_seq ?? 0) || seq <= (this._marked.get(id) ?? 0)) return;
+    this._marked.set(id, seq);
+    this.client.markRead(id, seq);
   }
 
   /** @param {string} id */
@@ -248,11 +298,14 @@ export class Workspace {
     const sub = byId('conv-sub');
     sub.replaceChildren(el('span', 'mono', conv.line_user_id));
     if (conv.followed === false) sub.append(el('span', 'tag tag-blocked', 'Blocked'));
+    if (conv.status === 'resolved') sub.append(el('span', 'tag tag-resolved', 'Resolved'));
     const blocked = conv.followed === false;
     const note = byId('blocked-note');
     note.hidden = !blocked;
     note.textContent = blocked ? `${displayName(conv)} has blocked the account. Replies cannot be delivered until they unblock it.` : '';
-    this.composer.setEnabled(!blocked, blocked ? 'Replies are disabled while the user blocks the account' : undefined);
+    const noting = this.mode.mode === 'note'; // a note stays with the team: a block does not stop it
+    this.composer.setEnabled(!blocked || noting, blocked && !noting ? 'Replies are disabled while the user blocks the account' : undefined);
+    this.actions.show(conv);
   }
 
   /** @param {any} p conversation_joined */
@@ -268,6 +321,7 @@ export class Workspace {
       this._announce(fresh);
     }
     this.thread.render(first ? 'bottom' : 'auto');
+    this._markRead();
   }
 
   /** @param {any} message @param {boolean} announce */
@@ -275,9 +329,10 @@ export class Workspace {
     if (!message || message.line_user_id !== this.openId) return;
     const fresh = this.thread.merge([message]);
     if (message.direction === 'outbound' && message.sender?.id) this.typing.set(message.sender.id, false, false);
-    this.thread.render(message.direction === 'outbound' && message.sender?.id === this.adminId ? 'bottom' : 'auto');
+    this.thread.render(message.direction !== 'inbound' && message.sender?.id === this.adminId ? 'bottom' : 'auto');
     this.typing.render();
     if (announce) this._announce(fresh);
+    if (message.direction === 'inbound') this._markRead();
   }
 
   /** @param {any[]} messages */
@@ -303,7 +358,8 @@ export class Workspace {
   send(text) {
     if (!this.openId) return false;
     try {
-      this.client.sendMessage(this.openId, text);
+      if (this.mode.mode === 'note') this.client.sendNote(this.openId, text);
+      else this.client.sendMessage(this.openId, text);
     } catch (error) {
       this.notifier.toast({ kind: 'error', title: 'Not sent', body: String(/** @type {any} */ (error)?.message ?? error) });
       return false;
