@@ -42,6 +42,7 @@ def test_several_workers_need_a_shared_broker():
         "2",
         LIVECHAT_JWT_SECRET="cli-test-secret-" + "x" * 32,
         LIVECHAT_LINE_CHANNEL_SECRET="c",
+        LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN="t",
     )
     assert result.returncode == 2 and "redis://" in result.stderr
 
