@@ -65,8 +65,9 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections (a host-provided engine is left open)."""
 
-    async def create_schema(self) -> None:
-        """Create or upgrade the tables; safe to run from several processes at once."""
+    async def create_schema(self) -> int | None:
+        """Create or upgrade the tables; safe to run from several processes at once.
+        Returns the schema version found before (None: the tables were created)."""
 
     async def ping(self) -> None:
         """Raise `StoreError` if the store cannot be reached."""

@@ -96,7 +96,7 @@ class SqlStore:
         async with self._tx() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def create_schema(self) -> None:
+    async def create_schema(self) -> int | None:
         async with self._tx(write=True) as conn:
             if not self._sqlite:
                 await conn.execute(
@@ -108,6 +108,7 @@ class SqlStore:
                 raise StoreError(f"the schema is version {found}, newer than {SCHEMA_VERSION}")
             row = {"version": SCHEMA_VERSION, "applied_at": self._clock()}
             await conn.execute(self._insert(schema_version).values(row).on_conflict_do_nothing())
+        return None if found is None else int(found)
 
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
         # the message returned is the one stored: with U+FFFD for NUL (see NulFreeText)

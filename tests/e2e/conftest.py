@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -32,11 +33,14 @@ START_TIMEOUT = 20.0
 
 
 class DemoServer:
-    """`livechat-ext demo` in a subprocess, on a fixed port and store so it can be restarted."""
+    """`livechat-ext demo` in a subprocess, on a fixed port and data folder so it
+    can be restarted with its state."""
 
-    def __init__(self, port: int, store_url: str) -> None:
+    def __init__(self, port: int, data_dir: Path, store_url: str | None = None) -> None:
         self.port = port
+        self.data_dir = data_dir
         self.store_url = store_url
+        self.fresh = False
         self.base = f"http://127.0.0.1:{port}"
         self.console_url = ""
         self.token = ""
@@ -46,19 +50,17 @@ class DemoServer:
         self.output: list[str] = []
 
     def start(self) -> DemoServer:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECHAT_")}
+        env.update(PYTHONUNBUFFERED="1", LIVECHAT_DATA_DIR=str(self.data_dir))
         self._lines = queue.Queue()
+        self.output = []
+        args = ["--port", str(self.port)]
+        if self.store_url:
+            args += ["--store-url", self.store_url]
+        if self.fresh:
+            args.append("--fresh")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "livechat_ext.cli",
-                "demo",
-                "--port",
-                str(self.port),
-                "--store-url",
-                self.store_url,
-            ],
+            [sys.executable, "-m", "livechat_ext.cli", "demo", *args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -128,6 +130,25 @@ class DemoServer:
 
     stop = kill
 
+    def interrupt(self, sig: int = signal.SIGINT) -> tuple[int, str]:
+        """Send `sig` (Ctrl+C is SIGINT) and wait for the demo to end by itself:
+        its exit code and everything it printed."""
+        proc = self.proc
+        assert proc is not None
+        proc.send_signal(sig)
+        code = proc.wait(timeout=20)
+        while True:  # the pump ends the lines with None at EOF
+            try:
+                line = self._lines.get(timeout=5)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.output.append(line)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        return code, "".join(self.output)
+
     def get(self, path: str, token: str | None = None) -> Any:
         request = urllib.request.Request(f"{self.base}{path}")
         if token:
@@ -186,7 +207,7 @@ def browser() -> Iterator[Any]:
 
 
 def start_demo(tmp_dir: Path) -> DemoServer:
-    return DemoServer(free_port(), f"sqlite+aiosqlite:///{tmp_dir}/demo.db").start()
+    return DemoServer(free_port(), tmp_dir).start()
 
 
 @pytest.fixture(scope="module")
