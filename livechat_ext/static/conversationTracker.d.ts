@@ -10,6 +10,8 @@ export declare class ConversationTracker {
   lastSeq(lineUserId: string): number | undefined;
   noteMessage(message: { line_user_id?: string; seq?: number } | null | undefined): void;
   beginCatchUp(lineUserId: string): number | undefined;
+  /** Forget every seq (another run of the server): the next joins ask for the latest history. */
+  forgetSeqs(): void;
   /** Returns the after_seq of the next page, or undefined when done. */
   applyJoined(payload: Pick<ConversationJoinedPayload, 'line_user_id'> & Partial<ConversationJoinedPayload>, catchUp: boolean): number | undefined;
 }

@@ -74,6 +74,15 @@ export class ConversationTracker {
     else c.seq = maxSeq(c.seq, message?.seq);
   }
 
+  /** Forget every seq (the server is another run, maybe with another store): the next joins ask for the latest history. */
+  forgetSeqs() {
+    for (const c of this._conversations.values()) {
+      c.seq = undefined;
+      c.catchingUp = false;
+      c.liveSeq = undefined;
+    }
+  }
+
   /**
    * A reconnect starts: the `after_seq` to re-join with.
    * @param {string} lineUserId

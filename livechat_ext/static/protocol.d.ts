@@ -109,6 +109,8 @@ export interface Conversation {
 export interface OperatorPresence {
   admin_id: string;
   status: 'online' | 'offline';
+  /** 1.1: the display name from the operator's token, or the admin id. */
+  name?: string;
 }
 
 // ---- client frame payloads ---------------------------------------------------
@@ -138,6 +140,8 @@ export interface AuthSuccessPayload {
   /** Seconds between pings. */
   heartbeat_interval: number;
   operators: OperatorPresence[];
+  /** Added: new for every run of the server; when it changes, refetch what you show. */
+  server_instance?: string;
 }
 export interface AuthErrorPayload { code: AuthErrorCodeValue; message: string }
 export interface ConversationJoinedPayload {
@@ -153,9 +157,9 @@ export interface ConversationJoinedPayload {
 export interface ConversationLeftPayload { line_user_id: string }
 export interface MessageReceivedPayload { message: Message }
 export interface MessageSentPayload { client_msg_id: string; message: Message }
-export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean }
+export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean; name?: string }
 export interface ConversationUpdatedPayload { conversation: Conversation }
-export interface OperatorStatusPayload { admin_id: string; status: 'online' | 'offline'; last_seen: string | null }
+export interface OperatorStatusPayload { admin_id: string; status: 'online' | 'offline'; last_seen: string | null; name?: string }
 export interface NotificationPayload {
   kind: string;
   title: string;
