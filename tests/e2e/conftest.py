@@ -181,6 +181,25 @@ class DemoServer:
         )
 
 
+AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (WCAG A/AA and best practices).
+
+    axe comes from tests/e2e/package.json (`npm ci` in tests/e2e); it is
+    evaluated through Playwright, which the pages' Content-Security-Policy
+    does not block, as an inline script would be."""
+    need(AXE_JS.exists(), f"axe-core is not installed: run `npm ci` in {AXE_JS.parents[2]}")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_JS.read_text())
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map((v) => ({id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' '))}))"""
+    )
+    return found
+
+
 def _need_browser() -> None:
     need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
     need(
@@ -232,4 +251,4 @@ def own_demo(tmp_path: Path) -> Iterator[DemoServer]:
         server.stop()
 
 
-__all__ = ["SCREENSHOTS", "DemoServer", "start_demo"]
+__all__ = ["SCREENSHOTS", "DemoServer", "axe_violations", "start_demo"]

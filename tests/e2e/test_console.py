@@ -168,17 +168,17 @@ def test_typing_shows_on_both_sides(pages: Any, demo: DemoServer) -> None:
     console = open_console(pages, demo)
     bob_token = mint_token(LiveChatSettings(demo=True), "bob")
     bob = open_console(pages, demo, token=bob_token)
-    expect(bob.locator("#operators .operator.online", has_text="demo-operator")).to_be_visible()
+    expect(bob.locator("#operators .operator.online", has_text="Demo Operator")).to_be_visible()
     open_conversation(console, "Maria")
     open_conversation(bob, "Maria")
 
     console.locator("#composer-input").press_sequentially("Let me check")
     expect(sim.locator("#messages .loading")).to_be_visible()
-    expect(bob.locator("#typing")).to_contain_text("demo-operator is typing")
+    expect(bob.locator("#typing")).to_contain_text("Demo Operator is typing")
 
     console.press("#composer-input", "Enter")
     expect(bob.locator("#thread .msg.out").last).to_contain_text("Let me check")
-    expect(bob.locator("#typing")).not_to_contain_text("demo-operator is typing")
+    expect(bob.locator("#typing")).not_to_contain_text("Demo Operator is typing")
 
 
 def test_markup_from_a_user_is_shown_as_text(pages: Any, demo: DemoServer) -> None:
@@ -279,7 +279,9 @@ def test_screenshots(pages: Any, own_demo: DemoServer) -> None:
     demo.say(kenji, "Do you ship to Osaka?")
 
     console = open_console(pages, demo)
-    bob = open_console(pages, demo, token=mint_token(LiveChatSettings(demo=True), "bob"))
+    bob = open_console(
+        pages, demo, token=mint_token(LiveChatSettings(demo=True), "bob", name="Bob Smith")
+    )
     open_conversation(console, "Aiko Tanaka")
     console.fill("#composer-input", "Hi Aiko, sorry about that! Let me look up order #1042.")
     console.press("#composer-input", "Enter")
@@ -291,7 +293,7 @@ def test_screenshots(pages: Any, own_demo: DemoServer) -> None:
     expect(kenji_row.locator(".badge")).to_have_text("1")
     open_conversation(bob, "Aiko Tanaka")
     bob.locator("#composer-input").press_sequentially("Checking")
-    expect(console.locator("#typing")).to_contain_text("bob is typing")
+    expect(console.locator("#typing")).to_contain_text("Bob Smith is typing")
     console.locator("#composer-input").focus()
     console.mouse.move(800, 200)
 
