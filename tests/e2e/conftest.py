@@ -195,7 +195,8 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
         page.evaluate(AXE_JS.read_text())
     found: list[dict[str, Any]] = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-            .map((v) => ({id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' '))}))"""
+            .map((v) => ({id: v.id, help: v.help,
+                          nodes: v.nodes.map((n) => n.target.join(' '))}))"""
     )
     return found
 
@@ -223,6 +224,46 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+# Playwright's init scripts run whatever the page's Content-Security-Policy says
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture
+def pages(browser: Any) -> Iterator[Any]:
+    """Opens pages in fresh browser contexts, closed afterwards; an uncaught
+    script error or a Content-Security-Policy violation on any page fails the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def on_console(page: Any, message: Any) -> None:
+        if message.type == "error" and (
+            "CSP violation" in message.text or "Content Security Policy" in message.text
+        ):
+            errors.append(f"{page.url}: {message.text}")
+
+    def open_page(url: str, width: int = 1280, height: int = 800) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        context.set_default_timeout(15_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: on_console(page, message))
+        page.goto(url)
+        return page
+
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
+    assert errors == [], errors
 
 
 def start_demo(tmp_dir: Path) -> DemoServer:

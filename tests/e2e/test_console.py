@@ -6,10 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from livechat_ext.auth import mint_token
 from livechat_ext.settings import LiveChatSettings
@@ -20,46 +17,6 @@ XSS = "<img src=x onerror=alert(1)>"
 
 def has_class(name: str) -> re.Pattern[str]:
     return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")
-
-
-# Playwright's init scripts run whatever the page's Content-Security-Policy says
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener('securitypolicyviolation', (e) => {
-  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-});
-"""
-
-
-@pytest.fixture
-def pages(browser: Any) -> Iterator[Any]:
-    """Opens pages in fresh browser contexts, closed afterwards; an uncaught
-    script error or a Content-Security-Policy violation on any page fails the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def on_console(page: Any, message: Any) -> None:
-        if message.type == "error" and (
-            "CSP violation" in message.text or "Content Security Policy" in message.text
-        ):
-            errors.append(f"{page.url}: {message.text}")
-
-    def open_page(url: str, width: int = 1280, height: int = 800) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height})
-        contexts.append(context)
-        context.set_default_timeout(15_000)
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-        page.on("console", lambda message: on_console(page, message))
-        page.goto(url)
-        return page
-
-    try:
-        yield open_page
-    finally:
-        for context in contexts:
-            context.close()
-    assert errors == [], errors
 
 
 def open_console(pages: Any, demo: DemoServer, token: str | None = None, **size: int) -> Any:

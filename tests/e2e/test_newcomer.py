@@ -12,11 +12,10 @@ from typing import Any
 from livechat_ext.auth import mint_token
 from livechat_ext.settings import LiveChatSettings
 from tests.e2e.conftest import SCREENSHOTS, DemoServer, axe_violations
-from tests.e2e.test_console import (  # noqa: F401 (pages is a fixture)
+from tests.e2e.test_console import (
     has_class,
     open_console,
     open_conversation,
-    pages,
     simulator_says,
     simulator_user,
 )
@@ -238,3 +237,24 @@ def test_a_restarted_demo_is_followed_by_console_and_phone(
     expect(console.locator("#thread .msg.out", has_text="Anyone?")).to_have_class(
         has_class("status-failed")
     )
+
+
+def test_loading_dots_go_when_the_user_blocks(pages: Any, demo: DemoServer) -> None:
+    """LINE shows a blocked account nothing, its loading animation included."""
+    from playwright.sync_api import expect
+
+    phone = simulator_user(pages, demo, "Blocky")
+    simulator_says(phone, "hi")
+    console = open_console(pages, demo)
+    open_conversation(console, "Blocky")
+    console.locator("#composer-input").press_sequentially("Let me see")
+    dots = phone.locator("#messages .loading")
+    expect(dots).to_be_visible()
+    phone.click("#block")
+    expect(phone.locator("#blocked-banner")).to_be_visible()
+    # at once: the animation would otherwise run its 10 s to the end
+    expect(dots).to_have_count(0, timeout=2000)
+    phone.reload()  # a reopened phone is not shown the animation either
+    expect(phone.locator("#live")).to_have_attribute("data-state", "on")
+    expect(phone.locator("#blocked-banner")).to_be_visible()
+    expect(dots).to_have_count(0, timeout=2000)
