@@ -133,8 +133,12 @@ def check_demo(workdir: Path) -> None:
             cwd=workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
-            # the demo's default store goes in a new temporary folder: this one
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(workdir)},
+            # the demo keeps its state in LIVECHAT_DATA_DIR/demo: in this folder
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "LIVECHAT_DATA_DIR": str(workdir / "livechat-data"),
+            },
         )
     try:
         _wait_up(proc, f"{base}{PAGES[0]}", log_path)

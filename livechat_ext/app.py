@@ -85,7 +85,8 @@ class LiveChat:
         node_id: str | None = None,
     ) -> None:
         self.settings = settings = settings or LiveChatSettings()
-        settings.check()
+        settings.check(access_token=line_client is None and delivery is None)
+        self._own_store = store is None and engine is None
         self.metrics = metrics = Metrics()
         self.store = store = store or create_store(settings.store_url, engine=engine)
         self.broker = broker = broker or create_broker(
@@ -194,6 +195,8 @@ class LiveChat:
     async def start(self) -> None:
         """Open the store (creating the schema if configured), the broker and the LINE client."""
         install_redaction()
+        if self._own_store:
+            self.settings.prepare_data_dir()
         await self.store.start()
         await self._schema()
         await self.hub.start()

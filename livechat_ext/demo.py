@@ -3,8 +3,9 @@ on one port, with a fake LINE Messaging API. Nothing to install or configure."""
 
 from __future__ import annotations
 
+import shutil
 import socket
-import tempfile
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -23,18 +24,19 @@ def build_demo_app(
     port: int,
     store_url: str | None = None,
     env_file: str | None = None,
+    fresh: bool = False,
     **overrides: Any,
 ) -> tuple[FastAPI, LiveChat, Any]:
-    """A host app with the plugin, console, fake LINE API and simulator mounted."""
+    """A host app with the plugin, console, fake LINE API and simulator mounted.
+
+    Its state (the store, unless `store_url` names another, and the simulator's
+    users and chats) stays in `LIVECHAT_DATA_DIR/demo` between runs; `fresh`
+    forgets it first."""
     from .simulator import FakeLine, create_fake_line_app, create_simulator_app
 
     base = f"http://{_connect_host(host)}:{port}"
-    if store_url is None:
-        folder = tempfile.mkdtemp(prefix="livechat-demo-")
-        store_url = f"sqlite+aiosqlite:///{folder}/demo.db"
     values: dict[str, Any] = {
         "demo": True,
-        "store_url": store_url,
         "upgrade_schema": True,  # a demo database from an older release just moves on
         "line_api_base_url": f"{base}/fake-line",
         "console": True,
@@ -42,9 +44,16 @@ def build_demo_app(
     values.update(overrides)
     if env_file:
         values["_env_file"] = env_file
+    state = demo_state_dir(LiveChatSettings(**values))
+    if fresh:
+        shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True, exist_ok=True)
+    values["store_url"] = store_url or f"sqlite+aiosqlite:///{state / 'demo.db'}"
     settings = LiveChatSettings(**values)
     live_chat = LiveChat(settings)
-    fake = FakeLine(settings.line_channel_access_token or "")
+    # LINE refuses pushes to ids it does not know: so does the demo's fake, so a
+    # reply is never shown as sent to a user the simulator has no phone for
+    fake = FakeLine(settings.line_channel_access_token or "", known_users_only=True)
     app = FastAPI(title="livechat_ext demo")
     app.state.live_chat = live_chat
     app.state.fake_line = fake
@@ -55,6 +64,7 @@ def build_demo_app(
             fake,
             webhook_url=f"{base}{settings.webhook_path or '/line/webhook'}",
             channel_secret=settings.line_channel_secret or "",
+            state_file=state / "simulator.json",
         ),
     )
     app.include_router(live_chat.router)
@@ -77,12 +87,18 @@ def build_demo_app(
     return app, live_chat, fake
 
 
+def demo_state_dir(settings: LiveChatSettings) -> Path:
+    """Where the demo keeps its state: `LIVECHAT_DATA_DIR/demo`."""
+    return settings.data_dir / "demo"
+
+
 def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 class _DemoServer(uvicorn.Server):
-    """Ends the simulator's event streams before uvicorn waits for open responses."""
+    """Ends the simulator's event streams before uvicorn waits for open responses,
+    and ends the process normally after Ctrl+C or SIGTERM."""
 
     fake: Any = None
 
@@ -90,6 +106,11 @@ class _DemoServer(uvicorn.Server):
         if self.fake is not None:
             self.fake.close()
         await super().shutdown(sockets)
+        # uvicorn raises the signal again once it has stopped, so a SIGINT would
+        # end in a KeyboardInterrupt traceback: the demo has stopped cleanly instead
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
 
 
 def run_demo(
@@ -98,10 +119,11 @@ def run_demo(
     port: int = 8000,
     env_file: str | None = None,
     store_url: str | None = None,
+    fresh: bool = False,
 ) -> int:
-    """Serve the demo until interrupted; prints the URLs to open."""
+    """Serve the demo until Ctrl+C or SIGTERM; prints the URLs to open."""
     app, live_chat, fake = build_demo_app(
-        host=host, port=port, store_url=store_url, env_file=env_file
+        host=host, port=port, store_url=store_url, env_file=env_file, fresh=fresh
     )
     settings = live_chat.settings
     token = mint_token(settings, "demo-operator", name="Demo Operator", ttl=12 * 3600)
@@ -111,8 +133,11 @@ def run_demo(
         f"  operator console : http://{shown}:{port}/live-chat/console/#token={token}\n"
         f"  LINE simulator   : http://{shown}:{port}/live-chat/simulator/\n"
         f"  start page       : http://{shown}:{port}/\n"
-        f"  a second operator: livechat-ext token --admin-id bob  (with LIVECHAT_DEMO=true)\n"
-        f"  store            : {settings.store_url}\n",
+        f"  a second operator: LIVECHAT_DEMO=true livechat-ext token --admin-id bob --name Bob\n"
+        f"  state            : {demo_state_dir(settings)}\n"
+        "                     (kept between runs; --fresh starts over)\n"
+        f"  store            : {settings.store_url}\n"
+        "  stop             : Ctrl+C\n",
         flush=True,
     )
     config = uvicorn.Config(
@@ -125,7 +150,12 @@ def run_demo(
     )
     server = _DemoServer(config)
     server.fake = fake
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn has shut down cleanly and raises the signal again for the caller
+        pass
+    print("livechat_ext demo stopped", flush=True)
     return 0
 
 

@@ -109,6 +109,9 @@ def node_env(store_url: str, redis_url: str, prefix: str, **extra: str) -> dict[
             "LIVECHAT_PRESENCE_GRACE": "0.2",
             "LIVECHAT_PRESENCE_TTL": "5",  # a loaded CI machine must not look dead
             "LIVECHAT_LINE_BACKOFF_BASE": "0.01",
+            # no fake LINE API unless a test names one: sends fail at once, on loopback
+            "LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN": "test-access-token",
+            "LIVECHAT_LINE_API_BASE_URL": "http://127.0.0.1:9",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -20,6 +20,13 @@ from tests.conftest import free_port
 SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 STORE = {"url": ""}  # set per test by tests/integration/conftest.py (SQLite or PostgreSQL)
 CHANNEL_SECRET = "test-channel-secret"
+# LiveChat needs an access token; tests without a fake LINE API send to a closed
+# loopback port instead, so a send fails at once (and never leaves the machine)
+NO_LINE = {
+    "line_channel_access_token": "test-access-token",
+    "line_api_base_url": "http://127.0.0.1:9",
+    "line_max_attempts": 1,
+}
 
 
 def make_settings(tmp_path: Any, **overrides: Any) -> LiveChatSettings:
@@ -28,7 +35,10 @@ def make_settings(tmp_path: Any, **overrides: Any) -> LiveChatSettings:
         "line_channel_secret": CHANNEL_SECRET,
         "store_url": STORE["url"] or f"sqlite+aiosqlite:///{tmp_path}/livechat.db",
         "presence_grace": 0.2,
+        "data_dir": tmp_path,
     }
+    if "line_api_base_url" not in overrides:
+        values.update(NO_LINE)
     values.update(overrides)
     return LiveChatSettings(**values)
 

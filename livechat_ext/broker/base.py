@@ -13,7 +13,8 @@ class BrokerEvent:
     on every node, except the connection `exclude`.
 
     `typing` carries (line_user_id, admin_id, is_typing) so every node keeps
-    the same typing table; `presence` carries (admin_id, status).
+    the same typing table; `presence` carries (admin_id, status); `name` is
+    that operator's display name, so every node can show it.
     """
 
     node: str
@@ -24,6 +25,7 @@ class BrokerEvent:
     presence: tuple[str, str] | None = None
     scope: str | None = None  # the conversation the frame is about: only operators the
     # host's authorize hook allows for it receive it
+    name: str | None = None
 
 
 EventHandler = Callable[[BrokerEvent], None]

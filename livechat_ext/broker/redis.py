@@ -38,6 +38,7 @@ def encode_event(event: BrokerEvent) -> bytes:
             "t": event.typing,
             "p": event.presence,
             "s": event.scope,
+            "a": event.name,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -56,6 +57,7 @@ def decode_event(data: bytes | str) -> BrokerEvent:
         typing=(str(typing[0]), str(typing[1]), bool(typing[2])) if typing else None,
         presence=(str(presence[0]), str(presence[1])) if presence else None,
         scope=raw.get("s"),
+        name=raw.get("a"),
     )
 
 

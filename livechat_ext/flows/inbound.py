@@ -220,21 +220,32 @@ class Inbound:
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return "skipped"
-        await self._fan_out(stored.message)
-        if stored.new_conversation:
-            self._spawn(self._fetch_profile(user))
+        # a new user's name comes from LINE's profile: notify once it is known
+        named_later = stored.new_conversation and self.line is not None
+        await self._fan_out(stored.message, notify=not named_later)
+        if named_later:
+            self._spawn(self._notify_after_profile(stored.message))
         return "stored"
 
     async def _tell_operators(self, line_user_id: str, payload: ServerPayload) -> None:
         """A broadcast about one conversation: only operators allowed to see it get it."""
         await self.hub.publish(BROADCAST, encode(payload), scope=line_user_id)
 
-    async def _fan_out(self, message: Message) -> None:
+    async def _fan_out(self, message: Message, *, notify: bool = True) -> None:
         user = message.line_user_id
         await self.hub.publish(conversation_room(user), encode(MessageReceived(message=message)))
-        watched = await self._room_open(user)
         await self.updates.changed(user)
-        if not watched:
+        if notify:
+            await self._notify_message(message)
+
+    async def _notify_after_profile(self, message: Message) -> None:
+        await self._fetch_profile(message.line_user_id)
+        await self._notify_message(message)
+
+    async def _notify_message(self, message: Message) -> None:
+        """`new_message` (or `postback`) for operators who do not have it open."""
+        user = message.line_user_id
+        if not await self._room_open(user):
             conversation = await self.store.get_conversation(user)
             name = conversation.display_name if conversation else None
             postback = is_postback(message)
@@ -256,19 +267,36 @@ class Inbound:
         if conversation is None:
             return False
         await self.updates.changed(user)
-        name = conversation.display_name or user
-        body = f"{name} added the account" if followed else f"{name} blocked the account"
-        if followed and event.follow_is_unblocked:
-            body = f"{name} unblocked the account"
+        unblocked = followed and bool(event.follow_is_unblocked)
+        if followed and conversation.display_name is None and self.line is not None:
+            # a new friend's name comes from LINE's profile: notify once it is known
+            self._spawn(self._follow_after_profile(user, unblocked))
+        else:
+            await self._follow_notice(user, conversation.display_name, followed, unblocked)
+        return True
+
+    async def _follow_after_profile(self, user: str, unblocked: bool) -> None:
+        await self._fetch_profile(user)
+        conversation = await self.store.get_conversation(user)
+        name = conversation.display_name if conversation is not None else None
+        await self._follow_notice(user, name, True, unblocked)
+
+    async def _follow_notice(
+        self, user: str, name: str | None, followed: bool, unblocked: bool
+    ) -> None:
+        who = name or "A LINE user"  # never the raw id: it means nothing to an operator
+        body = f"{who} added the account" if followed else f"{who} blocked the account"
+        if unblocked:
+            body = f"{who} unblocked the account"
         await self._tell_operators(
             user,
             Notification(
-                kind="follow" if followed else "unfollow", title=name, body=body, line_user_id=user
+                kind="follow" if followed else "unfollow",
+                title=name or "LINE user",
+                body=body,
+                line_user_id=user,
             ),
         )
-        if followed and conversation.display_name is None:
-            self._spawn(self._fetch_profile(user))
-        return True
 
     async def _unsend(self, event: InboundEvent, user: str) -> bool:
         """LINE asks operator tools to hide what a user unsent: clear it, show it.

@@ -26,6 +26,7 @@ class OperatorState(ServerPayload):
     admin_id: str
     status: Literal["online", "offline"]
     last_seen: datetime | None = None
+    name: str | None = None  # 1.1: the token's `name`, or the admin id
 
     @field_serializer("last_seen")
     def _ser(self, value: datetime | None) -> str | None:
@@ -38,6 +39,9 @@ class AuthSuccess(ServerPayload):
     heartbeat_interval: float
     operators: list[OperatorState]
     protocol_version: str = PROTOCOL_VERSION
+    # added: changes with every start of the server process (and differs between
+    # nodes); a client that sees it change refetches what it shows
+    server_instance: str | None = None
 
 
 class AuthErrorPayload(ServerPayload):
@@ -75,6 +79,7 @@ class UserTyping(ServerPayload):
     line_user_id: str
     admin_id: str
     is_typing: bool
+    name: str | None = None  # added: the operator's display name, as in presence
 
 
 class ConversationUpdated(ServerPayload):

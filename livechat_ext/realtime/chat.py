@@ -217,10 +217,13 @@ class Chat:
 
     async def _authenticated(self, conn: Connection, session: Session, auth: Authenticated) -> None:
         operator = auth.operator
+        self.team.remember(operator)
         # read the operator list first: once this socket is in the broadcast room,
         # other frames could overtake its auth_success while we await
         operators = [s for s in await self.team.operators() if s.admin_id != operator.admin_id]
-        operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
+        operators.append(
+            OperatorState(admin_id=operator.admin_id, status="online", name=operator.display_name)
+        )
         if conn.closing:
             return
         if auth.first and not self.hub.promote(conn, self.settings.max_connections_per_client):
@@ -239,6 +242,7 @@ class Chat:
             session_id=conn.id,
             heartbeat_interval=self.settings.heartbeat_interval,
             operators=sorted(operators, key=lambda s: s.admin_id),
+            server_instance=self.hub.instance,
         )
         self._push(conn, encode(success, auth.ref))
 

@@ -75,6 +75,9 @@ class Hub:
         visibility: Visibility | None = None,
     ) -> None:
         self.node_id = node_id or uuid.uuid4().hex
+        # new for every start of this process, even when node_id is fixed: clients
+        # that see it change know their view may be of another run (or store)
+        self.instance = uuid.uuid4().hex
         self.broker = broker
         self.metrics = metrics
         self.rooms: dict[str, dict[str, Connection]] = {}
@@ -97,6 +100,7 @@ class Hub:
         self._occupancy_watchers.append(watcher)
 
     async def start(self) -> None:
+        self.instance = uuid.uuid4().hex  # a new run
         await self.broker.start(self._on_broker_event)
 
     def add(self, conn: Connection) -> None:
@@ -207,11 +211,13 @@ class Hub:
         typing: tuple[str, str, bool] | None = None,
         presence: tuple[str, str] | None = None,
         scope: str | None = None,
+        name: str | None = None,
     ) -> None:
         """Deliver to local members now and to the other nodes through the broker.
-        An empty `frame` carries state (typing, presence) to the other nodes only."""
+        An empty `frame` carries state (typing, presence) to the other nodes only;
+        `name` is the display name of the operator they are about."""
         self.deliver(room, frame, exclude, scope)
-        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence, scope)
+        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence, scope, name)
         try:
             await self.broker.publish(event)
         except Exception:  # a broker outage must not stop local delivery

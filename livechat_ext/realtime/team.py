@@ -9,6 +9,7 @@ from typing import Any
 
 from ..background import Spawn
 from ..errors import BrokerError, describe
+from ..operator import Operator
 from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
 from ..settings import LiveChatSettings
 from .cluster_sync import ClusterSync
@@ -43,10 +44,20 @@ class Team:
         self._spawn = spawn
         self.cluster_sync = cluster_sync
         self.presence = Presence(settings.presence_grace, self._announce_presence)
+        # display names from tokens (this node's) and broker events (the others');
+        # an operator never seen here is shown by admin id, as PROTOCOL.md allows
+        self.names: dict[str, str] = {}
         self.typing = TypingTracker(settings.typing_timeout)
         self._typing_ends = Deadlines(self._typing_due)
         hub.add_listener(self._on_remote_event)
         hub.watch_occupancy(self._conversation_occupancy)
+
+    def remember(self, operator: Operator) -> None:
+        """Keep the display name an operator's token gives (the latest wins)."""
+        self.names[operator.admin_id] = operator.display_name
+
+    def name_of(self, admin_id: str) -> str:
+        return self.names.get(admin_id, admin_id)
 
     async def operators(self) -> list[OperatorState]:
         """Every known operator with status: this node's view, merged with the cluster's."""
@@ -73,7 +84,7 @@ class Team:
                 for admin_id in online:
                     known[admin_id] = ("online", None)
         return [
-            OperatorState(admin_id=a, status=st, last_seen=seen)
+            OperatorState(admin_id=a, status=st, last_seen=seen, name=self.name_of(a))
             for a, (st, seen) in sorted(known.items())
         ]
 
@@ -98,12 +109,21 @@ class Team:
     async def publish_typing(
         self, line_user_id: str, admin_id: str, is_typing: bool, exclude: str | None
     ) -> None:
-        text = encode(UserTyping(line_user_id=line_user_id, admin_id=admin_id, is_typing=is_typing))
+        text = encode(self._user_typing(line_user_id, admin_id, is_typing))
         await self.hub.publish(
             conversation_room(line_user_id),
             text,
             exclude=exclude,
             typing=(line_user_id, admin_id, is_typing),
+            name=self.name_of(admin_id),
+        )
+
+    def _user_typing(self, line_user_id: str, admin_id: str, is_typing: bool) -> UserTyping:
+        return UserTyping(
+            line_user_id=line_user_id,
+            admin_id=admin_id,
+            is_typing=is_typing,
+            name=self.name_of(admin_id),
         )
 
     async def operator_typing(
@@ -120,7 +140,10 @@ class Team:
             await self.publish_typing(line_user_id, admin_id, True, conn_id)
         else:  # still typing: refresh the other nodes' timers, tell no socket again
             await self.hub.publish(
-                conversation_room(line_user_id), "", typing=(line_user_id, admin_id, True)
+                conversation_room(line_user_id),
+                "",
+                typing=(line_user_id, admin_id, True),
+                name=self.name_of(admin_id),
             )
 
     def connection_closed(self, conn_id: str) -> None:
@@ -135,18 +158,17 @@ class Team:
             else:
                 # another node's entry ran out without news (that node may be gone):
                 # tell this node's sockets, and only them
-                text = encode(
-                    UserTyping(
-                        line_user_id=ended.line_user_id, admin_id=ended.admin_id, is_typing=False
-                    )
-                )
+                text = encode(self._user_typing(ended.line_user_id, ended.admin_id, False))
                 self.hub.deliver(conversation_room(ended.line_user_id), text)
         self._typing_ends.watch("typing", self.typing)
 
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
         self.presence.remote(admin_id, status)  # our own events do not come back to us
-        text = encode(OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen))
-        await self.hub.publish(BROADCAST, text, presence=(admin_id, status))
+        name = self.name_of(admin_id)
+        text = encode(
+            OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen, name=name)
+        )
+        await self.hub.publish(BROADCAST, text, presence=(admin_id, status), name=name)
 
     def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
         sync = self.cluster_sync
@@ -178,6 +200,9 @@ class Team:
             sync.submit(lambda: sync.cluster.set_room(sync.node, line_user_id, open_here))
 
     def _on_remote_event(self, event: Any) -> None:
+        about = event.typing[1] if event.typing else event.presence[0] if event.presence else None
+        if about is not None and event.name:
+            self.names[about] = event.name
         if event.typing is not None:
             line_user_id, admin_id, is_typing = event.typing
             if is_typing:

@@ -22,6 +22,7 @@ from livechat_ext.simulator.fake_records import Profile
 from livechat_ext.simulator.fake_rules import MAX_TEXT_UTF16, utf16_length
 from livechat_ext.simulator.fake_state import FakeLine
 from livechat_ext.simulator.phone import PhoneMessage, Phones
+from livechat_ext.simulator.saved import SavedState
 from livechat_ext.simulator.webhooks import (
     DEFAULT_DESTINATION,
     JSONDict,
@@ -161,15 +162,22 @@ def create_simulator_app(
     http: httpx.AsyncClient | None = None,
     destination: str = DEFAULT_DESTINATION,
     stream_seconds: float = 60.0,
+    state_file: Path | None = None,
 ) -> FastAPI:
     """The simulator page and its API, to mount at e.g. `/live-chat/simulator`.
 
     Webhooks are signed with `channel_secret` and posted to `webhook_url`
     through `http` (or a short-lived client per request when None). Call
     `fake.close()` before the server shuts down to end the live streams.
+    With `state_file`, users, their chats and the fake's pushes are loaded
+    from it and saved to it after every change.
     """
     app = FastAPI(title="LINE simulator", openapi_url=None, docs_url=None, redoc_url=None)
     phones = Phones(fake)
+    if state_file is not None:
+        saved = SavedState(state_file, fake, phones)
+        saved.load()
+        saved.watch()
     app.state.fake_line = fake
     app.state.phones = phones
     _add_api_routes(app, fake, phones, _Webhook(webhook_url, channel_secret, destination, http))

@@ -19,9 +19,9 @@ def sse_frame(event: str, data: JSONDict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _frames_for(item: Push | LoadingCall, user_id: str) -> list[str]:
+def _frames_for(item: Push | LoadingCall, user_id: str, fake: FakeLine) -> list[str]:
     if isinstance(item, LoadingCall):
-        if item.chat_id != user_id:
+        if item.chat_id != user_id or fake.is_blocked(user_id):
             return []
         return [sse_frame("loading", {"seconds": item.loading_seconds})]
     if item.to != user_id or not item.delivered:
@@ -62,7 +62,7 @@ async def user_event_stream(
                     idle_since = loop.time()
                     yield ": keep-alive\n\n"
                 continue
-            for frame in _frames_for(item, user_id):
+            for frame in _frames_for(item, user_id, fake):
                 idle_since = loop.time()
                 yield frame
 

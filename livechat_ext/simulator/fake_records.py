@@ -20,6 +20,22 @@ class Push:
     accepted_at: float
     delivered: bool
 
+    @classmethod
+    def from_json(cls, data: JSONDict) -> Push:
+        """Read what `to_json` wrote; raises KeyError, TypeError or ValueError otherwise."""
+        return cls(
+            request_id=str(data["request_id"]),
+            to=str(data["to"]),
+            messages=tuple(dict(m) for m in data["messages"]),
+            sent_messages=tuple(
+                {str(k): str(v) for k, v in m.items()} for m in data["sent_messages"]
+            ),
+            retry_key=None if data.get("retry_key") is None else str(data["retry_key"]),
+            notification_disabled=bool(data.get("notification_disabled", False)),
+            accepted_at=float(data["accepted_at"]),
+            delivered=bool(data["delivered"]),
+        )
+
     def to_json(self) -> JSONDict:
         return {
             "request_id": self.request_id,
@@ -60,6 +76,17 @@ class Profile:
     picture_url: str | None = None
     status_message: str | None = None
     language: str = "en"
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> Profile:
+        """Read LINE's shape (what `to_json` writes); raises KeyError otherwise."""
+        return cls(
+            user_id=str(data["userId"]),
+            display_name=str(data["displayName"]),
+            picture_url=data.get("pictureUrl"),
+            status_message=data.get("statusMessage"),
+            language=str(data.get("language", "en")),
+        )
 
     def to_json(self) -> JSONDict:
         """LINE's shape: camelCase, optional fields left out when unset."""

@@ -61,6 +61,11 @@ class FakeLine:
 
     Failure controls: `fail_next(...)`, `failure_rate` with the seeded `rng`,
     and `delay` (seconds before each API call is answered).
+
+    With `known_users_only`, a push or loading call to a user without a
+    registered profile is refused (400) as LINE refuses an id it does not know;
+    otherwise any `U...` id is accepted. `on_change` is called after every
+    change to users or pushes (the simulator saves its state then).
     """
 
     def __init__(
@@ -69,8 +74,11 @@ class FakeLine:
         *,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
+        known_users_only: bool = False,
     ) -> None:
         self.channel_access_token = channel_access_token
+        self.known_users_only = known_users_only
+        self.on_change: Callable[[], None] | None = None
         self.failure_rate = 0.0
         self.delay = 0.0
         self.rng = random.Random(seed)
@@ -139,7 +147,17 @@ class FakeLine:
     def add_profile(self, profile: Profile) -> Profile:
         """Register (or replace) a user the profile endpoint knows."""
         self._profiles[profile.user_id] = profile
+        self._changed()
         return profile
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def restore_pushes(self, pushes: list[Push]) -> None:
+        """Take back pushes accepted by an earlier run (and their retry keys)."""
+        self._pushes = list(pushes)
+        self._retry_keys = {p.retry_key: p for p in pushes if p.retry_key}
 
     def profile(self, user_id: str) -> Profile | None:
         """The registered profile, a generated one for other `U...` ids, else None."""
@@ -154,11 +172,20 @@ class FakeLine:
         return list(self._profiles.values())
 
     def block(self, user_id: str) -> None:
-        """The user blocked the account: pushes still answer 200 but are not delivered."""
+        """The user blocked the account: pushes still answer 200 but are not
+        delivered, and no loading animation shows."""
         self._blocked.add(user_id)
+        self._loading_until.pop(user_id, None)
+        self._changed()
 
     def unblock(self, user_id: str) -> None:
         self._blocked.discard(user_id)
+        self._changed()
+
+    @property
+    def blocked(self) -> list[str]:
+        """The users who block the account."""
+        return sorted(self._blocked)
 
     def is_blocked(self, user_id: str) -> bool:
         return user_id in self._blocked
@@ -217,7 +244,12 @@ class FakeLine:
         body = parse_json_object(raw)
         if isinstance(body, Rejection):
             return _rejected(request_id, self._auth(authorization) or body)
-        rejection = self._auth(authorization) or check_push_body(body) or check_retry_key(retry_key)
+        rejection = (
+            self._auth(authorization)
+            or check_push_body(body)
+            or check_retry_key(retry_key)
+            or self._unknown(body.get("to"))
+        )
         if rejection is not None:
             return _rejected(request_id, rejection)
         failure = self._next_failure()
@@ -270,7 +302,13 @@ class FakeLine:
         if push.delivered:
             self._loading_until.pop(to, None)
         self._notifier.publish(push)
+        self._changed()
         return _reply(request_id, 200, {"sentMessages": list(sent)})
+
+    def _unknown(self, user_id: object) -> Rejection | None:
+        if not self.known_users_only or user_id in self._profiles:
+            return None
+        return Rejection(400, f"The property, 'to', in the request body is invalid ({user_id})")
 
     def handle_loading(self, authorization: str | None, raw: bytes) -> FakeReply:
         """Answer `POST /v2/bot/chat/loading/start` (202 and recorded)."""
@@ -279,12 +317,15 @@ class FakeLine:
         if isinstance(body, Rejection):
             return _rejected(request_id, self._auth(authorization) or body)
         rejection = self._auth(authorization) or check_loading_body(body)
+        if rejection is None:
+            rejection = self._unknown(body["chatId"])
         if rejection is not None:
             return _rejected(request_id, rejection)
         now = self._clock()
         call = LoadingCall(request_id, body["chatId"], body.get("loadingSeconds", 20), now)
         self._loading.append(call)
-        self._loading_until[call.chat_id] = now + call.loading_seconds
+        if call.chat_id not in self._blocked:  # a user who blocks the account sees nothing
+            self._loading_until[call.chat_id] = now + call.loading_seconds
         self._notifier.publish(call)
         return _reply(request_id, 202, {})
 

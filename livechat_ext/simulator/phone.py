@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,19 @@ class PhoneMessage:
     text: str | None = None
     package_id: str | None = None
     sticker_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> PhoneMessage:
+        """Read what `to_json` wrote; raises KeyError or ValueError for another shape."""
+        return cls(
+            id=str(data["id"]),
+            sender="account" if data["sender"] == "account" else "user",
+            type=str(data["type"]),
+            at=int(data["at_ms"]) / 1000,
+            text=_optional_str(data.get("text")),
+            package_id=_optional_str(data.get("package_id")),
+            sticker_id=_optional_str(data.get("sticker_id")),
+        )
 
     def to_json(self) -> JSONDict:
         return {
@@ -84,6 +98,11 @@ class Phones:
         self._fake = fake
         self._sent: dict[str, list[PhoneMessage]] = {}
         self._following: set[str] = set()
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def knows(self, user_id: str) -> bool:
         return any(p.user_id == user_id for p in self._fake.profiles)
@@ -94,17 +113,34 @@ class Phones:
     def follow(self, user_id: str) -> bool:
         """Mark the user as a friend; True when this unblocks the account."""
         unblocked = self._fake.is_blocked(user_id)
-        self._fake.unblock(user_id)
         self._following.add(user_id)
+        self._fake.unblock(user_id)
         return unblocked
 
     def unfollow(self, user_id: str) -> None:
         """The user blocks the account: later pushes are accepted but not delivered."""
-        self._fake.block(user_id)
         self._following.discard(user_id)
+        self._fake.block(user_id)
 
     def record_sent(self, user_id: str, message: PhoneMessage) -> None:
         self._sent.setdefault(user_id, []).append(message)
+        self._changed()
+
+    def state_json(self) -> JSONDict:
+        """What the phones hold, for the simulator's saved state."""
+        return {
+            "following": sorted(self._following),
+            "sent": {u: [m.to_json() for m in ms] for u, ms in self._sent.items()},
+        }
+
+    def load_state(self, data: JSONDict) -> None:
+        """Take back what `state_json` gave."""
+        sent = {
+            str(u): [PhoneMessage.from_json(m) for m in ms]
+            for u, ms in dict(data.get("sent", {})).items()
+        }
+        self._following = {str(u) for u in data.get("following", [])}
+        self._sent = sent
 
     def conversation(self, user_id: str) -> list[PhoneMessage]:
         """Everything the user's phone shows, oldest first."""

@@ -72,6 +72,8 @@ export class LiveChatClient {
     });
     /** @type {Map<string, boolean>} ref of a join -> whether it was a catch-up join */
     this._joins = new Map();
+    /** @type {string | null} `auth_success.server_instance` of the last connect */
+    this._serverInstance = null;
 
     this._events = new Emitter();
     this._frames = new Emitter();
@@ -298,6 +300,12 @@ export class LiveChatClient {
   /** Authenticated on a new socket: catch up on every joined conversation, then flush in order. @param {any} payload */
   _connected(payload) {
     this._adoptAdmin(payload.admin_id);
+    const instance = payload.server_instance;
+    if (typeof instance === 'string') {
+      // Another run of the server, maybe on another store: catch-up by seq would skip or repeat.
+      if (this._serverInstance !== null && instance !== this._serverInstance) this.conversations.forgetSeqs();
+      this._serverInstance = instance;
+    }
     for (const id of this.conversations.joined()) this._join(id, this.conversations.beginCatchUp(id));
     this._outbox.flush();
     this._events.emit('connect', payload);

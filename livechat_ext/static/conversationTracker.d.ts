@@ -18,4 +18,6 @@ export declare class ConversationTracker {
   beginCatchUp(lineUserId: string): Cursor | undefined;
   /** Returns the cursor of the next page, or undefined when done. */
   applyJoined(payload: Pick<ConversationJoinedPayload, 'line_user_id'> & Partial<ConversationJoinedPayload>, catchUp: boolean): Cursor | undefined;
+  /** Forget every seq and rev (another run of the server): the next joins ask for the latest history. */
+  forgetSeqs(): void;
 }

@@ -94,6 +94,16 @@ export class ConversationTracker {
     }
   }
 
+  /** Forget every seq and rev (the server is another run, maybe with another store): the next joins ask for the latest history. */
+  forgetSeqs() {
+    for (const c of this._conversations.values()) {
+      c.seq = position();
+      c.rev = position();
+      c.catchingUp = false;
+      c.by = undefined;
+    }
+  }
+
   /**
    * A reconnect starts: the cursor to re-join with.
    * @param {string} lineUserId

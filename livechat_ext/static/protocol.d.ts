@@ -130,6 +130,8 @@ export interface Conversation {
 export interface OperatorPresence {
   admin_id: string;
   status: 'online' | 'offline';
+  /** 1.1: the display name from the operator's token, or the admin id. */
+  name?: string;
 }
 
 // ---- client frame payloads ---------------------------------------------------
@@ -171,6 +173,8 @@ export interface AuthSuccessPayload {
   operators: OperatorPresence[];
   /** '1.1'. */
   protocol_version: string;
+  /** Added: new for every run of the server; when it changes, refetch what you show. */
+  server_instance?: string;
 }
 export interface AuthErrorPayload { code: AuthErrorCodeValue; message: string }
 export interface ConversationJoinedPayload {
@@ -190,9 +194,9 @@ export interface MessageReceivedPayload { message: Message }
 /** 1.1: a message already shown changed; replace it by id. */
 export interface MessageUpdatedPayload { message: Message }
 export interface MessageSentPayload { client_msg_id: string; message: Message }
-export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean }
+export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean; name?: string }
 export interface ConversationUpdatedPayload { conversation: Conversation }
-export interface OperatorStatusPayload { admin_id: string; status: 'online' | 'offline'; last_seen: string | null }
+export interface OperatorStatusPayload { admin_id: string; status: 'online' | 'offline'; last_seen: string | null; name?: string }
 export interface NotificationPayload {
   kind: string;
   title: string;

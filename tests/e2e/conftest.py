@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -32,12 +33,21 @@ START_TIMEOUT = 20.0
 
 
 class DemoServer:
-    """`livechat-ext demo` in a subprocess, on a fixed port and store so it can be restarted."""
+    """`livechat-ext demo` in a subprocess, on a fixed port and data folder so it
+    can be restarted with its state."""
 
-    def __init__(self, port: int, store_url: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path,
+        store_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
+        self.data_dir = data_dir
         self.store_url = store_url
         self.env = env or {}
+        self.fresh = False
         self.base = f"http://127.0.0.1:{port}"
         self.console_url = ""
         self.token = ""
@@ -47,19 +57,18 @@ class DemoServer:
         self.output: list[str] = []
 
     def start(self) -> DemoServer:
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECHAT_")}
+        env.update(PYTHONUNBUFFERED="1", LIVECHAT_DATA_DIR=str(self.data_dir))
+        env.update(self.env)
         self._lines = queue.Queue()
+        self.output = []
+        args = ["--port", str(self.port)]
+        if self.store_url:
+            args += ["--store-url", self.store_url]
+        if self.fresh:
+            args.append("--fresh")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "livechat_ext.cli",
-                "demo",
-                "--port",
-                str(self.port),
-                "--store-url",
-                self.store_url,
-            ],
+            [sys.executable, "-m", "livechat_ext.cli", "demo", *args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -129,6 +138,25 @@ class DemoServer:
 
     stop = kill
 
+    def interrupt(self, sig: int = signal.SIGINT) -> tuple[int, str]:
+        """Send `sig` (Ctrl+C is SIGINT) and wait for the demo to end by itself:
+        its exit code and everything it printed."""
+        proc = self.proc
+        assert proc is not None
+        proc.send_signal(sig)
+        code = proc.wait(timeout=20)
+        while True:  # the pump ends the lines with None at EOF
+            try:
+                line = self._lines.get(timeout=5)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.output.append(line)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        return code, "".join(self.output)
+
     def get(self, path: str, token: str | None = None) -> Any:
         request = urllib.request.Request(f"{self.base}{path}")
         if token:
@@ -161,6 +189,26 @@ class DemoServer:
         )
 
 
+AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (WCAG A/AA and best practices).
+
+    axe comes from tests/e2e/package.json (`npm ci` in tests/e2e); it is
+    evaluated through Playwright, which the pages' Content-Security-Policy
+    does not block, as an inline script would be."""
+    need(AXE_JS.exists(), f"axe-core is not installed: run `npm ci` in {AXE_JS.parents[2]}")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_JS.read_text())
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map((v) => ({id: v.id, help: v.help,
+                          nodes: v.nodes.map((n) => n.target.join(' '))}))"""
+    )
+    return found
+
+
 def _need_browser() -> None:
     need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
     need(
@@ -186,8 +234,48 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+# Playwright's init scripts run whatever the page's Content-Security-Policy says
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture
+def pages(browser: Any) -> Iterator[Any]:
+    """Opens pages in fresh browser contexts, closed afterwards; an uncaught
+    script error or a Content-Security-Policy violation on any page fails the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def on_console(page: Any, message: Any) -> None:
+        if message.type == "error" and (
+            "CSP violation" in message.text or "Content Security Policy" in message.text
+        ):
+            errors.append(f"{page.url}: {message.text}")
+
+    def open_page(url: str, width: int = 1280, height: int = 800) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        context.set_default_timeout(15_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: on_console(page, message))
+        page.goto(url)
+        return page
+
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
+    assert errors == [], errors
+
+
 def start_demo(tmp_dir: Path) -> DemoServer:
-    return DemoServer(free_port(), f"sqlite+aiosqlite:///{tmp_dir}/demo.db").start()
+    return DemoServer(free_port(), tmp_dir).start()
 
 
 @pytest.fixture(scope="module")
@@ -212,4 +300,4 @@ def own_demo(tmp_path: Path) -> Iterator[DemoServer]:
         server.stop()
 
 
-__all__ = ["SCREENSHOTS", "DemoServer", "start_demo"]
+__all__ = ["SCREENSHOTS", "DemoServer", "axe_violations", "start_demo"]

@@ -38,8 +38,8 @@ def plugin(tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]) -> I
     """The demo, allowing the Next.js app's origins as a host would."""
     _need_browser()
     origins = ",".join(f"http://127.0.0.1:{p}" for p in ports.values())
-    store = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('plugin')}/demo.db"
-    server = DemoServer(free_port(), store, env={"LIVECHAT_ALLOWED_ORIGINS": origins}).start()
+    data = tmp_path_factory.mktemp("plugin")
+    server = DemoServer(free_port(), data, env={"LIVECHAT_ALLOWED_ORIGINS": origins}).start()
     try:
         yield server
     finally:

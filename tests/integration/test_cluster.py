@@ -439,3 +439,29 @@ async def test_the_team_workflow_crosses_nodes(tmp_path, store_backend, redis_ur
             assert len(fake.pushes) == 1  # the note never went to LINE
             await back.close()
             await bob.close()
+
+
+async def test_names_cross_nodes_with_presence_and_typing(tmp_path, store_backend, redis_url):
+    """A node shows an operator of another node by the name from their token:
+    presence and typing events carry it through the broker."""
+    from livechat_ext import mint_token
+
+    async with cluster(tmp_path, store_backend, redis_url) as c:
+        a, b = c.nodes
+        bob = await Client.connect(b.ws_url, mint_token(c.settings, "bob", name="Bob"))
+        alice = await Client.connect(a.ws_url, mint_token(c.settings, "alice", name="Alice T."))
+        online = await bob.wait_type("operator_status", admin_id="alice", status="online")
+        assert online["payload"]["name"] == "Alice T."
+        await alice.join("Un")
+        await bob.join("Un")
+        await alice.send("typing_start", line_user_id="Un")
+        typing = await bob.wait_type("user_typing", admin_id="alice", is_typing=True)
+        assert typing["payload"]["name"] == "Alice T."
+        carol = await Client.connect(b.ws_url, c.token("carol"))
+        names = {
+            o["admin_id"]: o["name"]
+            for o in (await carol.auth(c.token("carol")))["payload"]["operators"]
+        }
+        assert names == {"alice": "Alice T.", "bob": "Bob", "carol": "carol"}
+        for client in (alice, bob, carol):
+            await client.close()

@@ -123,7 +123,8 @@ async def test_third_tab_keeps_operator_online_until_last_closes(tmp_path):
         tabs = [await Client.connect(srv.ws_url, srv.token("alice")) for _ in range(3)]
         await watcher.wait_type("operator_status", admin_id="alice", status="online")
         snapshot = (await watcher.auth(srv.token("watcher")))["payload"]["operators"]
-        assert {"admin_id": "alice", "status": "online", "last_seen": None} in snapshot
+        alice = {"admin_id": "alice", "status": "online", "last_seen": None, "name": "alice"}
+        assert alice in snapshot
         for tab in tabs[:2]:
             await tab.close()
         await eventually(lambda: presence.connections("alice") == 1)

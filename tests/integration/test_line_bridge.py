@@ -543,3 +543,20 @@ async def test_standby_chat_is_shown_but_not_answered(tmp_path):
         assert [p.messages[0]["text"] for p in srv.fake.pushes] == ["hi"]
         assert srv.fake.loading_calls == []  # typing in standby showed nothing
         await op.close()
+
+
+async def test_a_new_users_notifications_name_them_not_their_id(tmp_path):
+    """A follow or a first message from someone new is announced once LINE's
+    profile gave their name; the raw user id is never the text operators read."""
+    user, other = "U" + "1" * 32, "U" + "2" * 32
+    async with serve_with_fake_line(tmp_path) as srv:
+        srv.fake.add_profile(Profile(user, "Aiko Tanaka"))
+        srv.fake.add_profile(Profile(other, "Kenji"))
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await post_webhook(srv, [follow_event(user)])
+        follow = (await op.wait_type("notification", kind="follow"))["payload"]
+        assert (follow["title"], follow["body"]) == ("Aiko Tanaka", "Aiko Tanaka added the account")
+        await post_webhook(srv, [text_event(other, "hello")])
+        first = (await op.wait_type("notification", kind="new_message"))["payload"]
+        assert (first["title"], first["body"], first["line_user_id"]) == ("Kenji", "hello", other)
+        await op.close()

@@ -202,6 +202,8 @@ from livechat_ext.line.testing import sign, text_event, webhook_body
 
 async def main():
     settings = LiveChatSettings(jwt_secret="s" * 40, line_channel_secret="secret",
+                                line_channel_access_token="t",
+                                line_api_base_url="http://127.0.0.1:9",
                                 store_url={helpers.make_settings(tmp_path).store_url!r})
     live_chat = LiveChat(settings)
     async with live_chat.lifespan():

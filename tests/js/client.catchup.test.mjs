@@ -99,3 +99,28 @@ test('message_sent and seqs of our own messages count as seen', async () => {
   const socket = await reconnect(ctx);
   assert.equal(joins(socket)[0].payload.after_seq, 2);
 });
+
+test('a restarted server (another server_instance) is joined for the latest history, not by after_seq', async () => {
+  const ctx = await connected();
+  ctx.client.joinConversation('U1');
+  answerJoin(ctx.socket, joins(ctx.socket)[0], [message('U1', 1), message('U1', 7)]);
+  ctx.socket.serverClose(1006);
+  ctx.clock.tick(1000);
+  let socket = await accept(ctx, { server_instance: 'run-1' });
+  assert.deepEqual(joins(socket)[0].payload, { line_user_id: 'U1', after_seq: 7 }, 'the first instance seen');
+  answerJoin(socket, joins(socket)[0], []);
+
+  socket.serverClose(1012);
+  ctx.clock.tick(1000);
+  socket = await accept(ctx, { server_instance: 'run-1' });
+  assert.deepEqual(joins(socket)[0].payload, { line_user_id: 'U1', after_seq: 7 }, 'the same run: catch up');
+  answerJoin(socket, joins(socket)[0], []);
+
+  socket.serverClose(1012);
+  ctx.clock.tick(1000);
+  socket = await accept(ctx, { server_instance: 'run-2' });
+  // its seqs may belong to another store: seq 7 there is not our seq 7
+  assert.deepEqual(joins(socket)[0].payload, { line_user_id: 'U1' });
+  answerJoin(socket, joins(socket)[0], [message('U1', 1)], false, 1);
+  assert.equal(ctx.client.conversations.lastSeq('U1'), 1);
+});

@@ -148,5 +148,12 @@ def test_a_key_of_the_wrong_kind_is_a_config_error_at_creation(kw, setting, tmp_
     values = {k: public if v == "public" else v for k, v in kw.items()}
     store_url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
     with pytest.raises(ConfigError) as info:
-        LiveChat(LiveChatSettings(line_channel_secret="c", store_url=store_url, **values))
+        LiveChat(
+            LiveChatSettings(
+                line_channel_secret="c",
+                line_channel_access_token="t",
+                store_url=store_url,
+                **values,
+            )
+        )
     assert setting in str(info.value) and "BEGIN" not in str(info.value)

@@ -42,17 +42,29 @@ def test_several_workers_need_a_shared_broker():
         "2",
         LIVECHAT_JWT_SECRET="cli-test-secret-" + "x" * 32,
         LIVECHAT_LINE_CHANNEL_SECRET="c",
+        LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN="t",
     )
     assert result.returncode == 2 and "redis://" in result.stderr
 
 
-def test_db_upgrade_creates_the_schema_and_is_repeatable(tmp_path):
+def test_db_upgrade_says_what_it_did(tmp_path):
+    """A new database is created, a current one left alone, an old one upgraded:
+    the message says which, never "up to date" for a database just made."""
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    for expected in ("schema created", "up to date"):
-        result = run("db", "upgrade", LIVECHAT_STORE_URL=url)
-        assert result.returncode == 0, result.stderr
-        assert expected in result.stdout
+    first = run("db", "upgrade", LIVECHAT_STORE_URL=url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("created the schema")
+    again = run("db", "upgrade", LIVECHAT_STORE_URL=url)
+    assert again.returncode == 0, again.stderr
+    assert "is already at" in again.stdout and "nothing to do" in again.stdout
     assert (tmp_path / "cli.db").exists()
+
+
+def test_db_upgrade_makes_the_default_store_in_the_data_folder(tmp_path):
+    data = tmp_path / "data"
+    result = run("db", "upgrade", LIVECHAT_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert (data / "livechat.db").is_file() and str(data) in result.stdout
 
 
 def test_env_file_is_read(tmp_path):
@@ -88,3 +100,63 @@ def test_serve_runs_a_host_app_with_the_plugins_limits(monkeypatch):
 def test_serve_app_must_name_module_and_attribute():
     result = run("serve", "--app", "examples.host_app")
     assert result.returncode == 2 and "MODULE:ATTR" in result.stderr
+
+
+def test_every_option_has_help_and_shows_its_default():
+    import argparse
+
+    from livechat_ext.cli import build_parser
+
+    def check(command: argparse.ArgumentParser) -> None:
+        for action in command._actions:
+            assert action.help, f"{command.prog} {action.option_strings} has no help"
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    check(sub)
+
+    check(build_parser())
+    demo = run("demo", "--help").stdout
+    assert "(default: 8000)" in demo and "--fresh" in demo and "LIVECHAT_DATA_DIR" in demo
+    top = run("--help").stdout
+    assert "`" not in top, "the description is printed, not rendered: no Markdown"
+
+
+def test_version():
+    from livechat_ext import __version__
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"livechat-ext {__version__}"
+
+
+def test_serve_refuses_the_placeholders_of_example_env():
+    result = run("serve", "--env-file", "config/example.env", "--port", "1")
+    assert result.returncode == 2
+    assert "LIVECHAT_JWT_SECRET is still a placeholder" in result.stderr
+    assert "change-me" not in result.stderr  # the value itself is never echoed
+
+
+def test_token_refuses_a_placeholder_secret():
+    result = run("token", "--admin-id", "alice", "--env-file", "config/example.env")
+    assert result.returncode == 2 and "placeholder" in result.stderr and not result.stdout
+
+
+def test_token_carries_extra_claims_for_the_authorize_hook():
+    result = run(
+        "token",
+        "--admin-id",
+        "alice",
+        "--claim",
+        "team=sales",
+        "--claim",
+        "vip=true",
+        "--claim",
+        'regions=["kanto","kansai"]',
+        LIVECHAT_DEMO="true",
+    )
+    assert result.returncode == 0, result.stderr
+    operator = TokenVerifier(LiveChatSettings(demo=True)).verify(result.stdout.strip())
+    assert operator.claims["team"] == "sales" and operator.claims["vip"] is True
+    assert operator.claims["regions"] == ["kanto", "kansai"]
+    for bad in ("novalue", "sub=bob", "=x"):
+        refused = run("token", "--admin-id", "alice", "--claim", bad, LIVECHAT_DEMO="true")
+        assert refused.returncode == 2 and "--claim" in refused.stderr, bad

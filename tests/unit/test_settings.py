@@ -62,6 +62,7 @@ def test_unknown_backend_scheme_is_config_error(url, tmp_path):
             LiveChatSettings(
                 jwt_secret=JWT_SECRET,
                 line_channel_secret="c",
+                line_channel_access_token="t",
                 broker_url=url,
                 store_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
             )
@@ -120,6 +121,7 @@ def test_two_instances_share_nothing(tmp_path):
             LiveChatSettings(
                 jwt_secret=JWT_SECRET,
                 line_channel_secret="c",
+                line_channel_access_token="t",
                 store_url=f"sqlite+aiosqlite:///{tmp_path}/{n}.db",
             )
         )
@@ -159,7 +161,9 @@ def test_placeholder_secrets_of_example_env_are_refused(name, tmp_path):
 def test_the_demo_secrets_are_refused_outside_demo_mode(tmp_path):
     demo = LiveChatSettings(demo=True)
     with pytest.raises(ConfigError, match="LIVECHAT_JWT_SECRET"):
-        LiveChatSettings(jwt_secret=demo.jwt_secret, line_channel_secret="c").check()
+        LiveChatSettings(
+            jwt_secret=demo.jwt_secret, line_channel_secret="c", line_channel_access_token="t"
+        ).check()
 
 
 @pytest.mark.parametrize(
@@ -170,6 +174,7 @@ def test_jwt_secrets_under_32_bytes_are_refused(secret, ok, tmp_path):
     settings = LiveChatSettings(
         jwt_secret=secret,
         line_channel_secret="c",
+        line_channel_access_token="t",
         store_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
     )
     if ok:
@@ -179,3 +184,56 @@ def test_jwt_secrets_under_32_bytes_are_refused(secret, ok, tmp_path):
         LiveChat(settings)
     assert "LIVECHAT_JWT_SECRET" in str(info.value)
     LiveChatSettings(jwt_secret=secret, line_channel_secret="c", demo=True).check()
+
+
+def test_the_default_store_lives_in_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIVECHAT_STORE_URL", raising=False)
+    monkeypatch.delenv("LIVECHAT_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    s = LiveChatSettings()
+    assert s.data_dir == tmp_path / "livechat-data"
+    assert s.store_url == f"sqlite+aiosqlite:///{tmp_path}/livechat-data/livechat.db"
+    monkeypatch.chdir("/")  # fixed when read: a later chdir moves nothing
+    assert s.data_dir == tmp_path / "livechat-data"
+    monkeypatch.setenv("LIVECHAT_DATA_DIR", "~/somewhere")
+    assert LiveChatSettings().data_dir == Path("~/somewhere").expanduser()
+
+
+def test_a_store_left_by_an_earlier_release_is_kept(tmp_path, monkeypatch, caplog):
+    """Earlier releases kept the store in ./livechat.db: where it exists it stays in use."""
+    monkeypatch.delenv("LIVECHAT_STORE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "livechat.db").write_bytes(b"")
+    s = LiveChatSettings()
+    assert s.store_url == "sqlite+aiosqlite:///./livechat.db"
+    s.prepare_data_dir()
+    assert "earlier releases" in caplog.text and not (tmp_path / "livechat-data").exists()
+
+
+async def test_the_data_folder_is_made_at_start(tmp_path):
+    data = tmp_path / "data" / "here"
+    settings = LiveChatSettings(
+        jwt_secret=JWT_SECRET,
+        line_channel_secret="c",
+        line_channel_access_token="t",
+        line_api_base_url="http://127.0.0.1:9",
+        data_dir=data,
+    )
+    async with LiveChat(settings).lifespan():
+        assert (data / "livechat.db").is_file()
+
+
+def test_an_access_token_is_required_unless_sends_go_elsewhere(tmp_path):
+    values = {
+        "jwt_secret": JWT_SECRET,
+        "line_channel_secret": "c",
+        "store_url": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+    }
+    with pytest.raises(ConfigError, match="LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN"):
+        LiveChat(LiveChatSettings(**values))
+
+    class Nowhere:
+        async def deliver(self, message):
+            raise AssertionError("not called")
+
+    LiveChat(LiveChatSettings(**values), delivery=Nowhere())  # the host delivers

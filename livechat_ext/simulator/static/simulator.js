@@ -78,6 +78,7 @@ function show(message) {
 /** @param {import("./api.js").User} user */
 function showFollowing(user) {
   state.user = user;
+  if (!user.following) stopLoading(); // LINE shows a blocked account nothing
   ui.block.textContent = user.following ? "Block" : "Unblock";
   ui.banner.hidden = user.following;
   ui.text.disabled = !user.following;
@@ -109,7 +110,32 @@ function connect(user) {
   source.addEventListener("loading", (event) => startLoading(JSON.parse(event.data).seconds));
   source.addEventListener("error", () => {
     ui.live.dataset.state = "connecting";
+    // The browser retries a dropped stream by itself, but gives up on an error
+    // answer: then try again a little later, as long as the user still exists.
+    if (source.readyState === EventSource.CLOSED) window.setTimeout(() => reconnect(user, source), 2000);
   });
+}
+
+/**
+ * @param {import("./api.js").User} user
+ * @param {EventSource} source the stream that gave up
+ */
+async function reconnect(user, source) {
+  if (state.source !== source) return; // the user moved on
+  try {
+    const users = await api.listUsers();
+    const found = users.find((u) => u.user_id === user.user_id);
+    if (state.source !== source) return;
+    if (found) {
+      showFollowing(found);
+      connect(found);
+    } else {
+      await showUsers();
+      notify(`${user.display_name} is not in the simulator any more (it started afresh).`);
+    }
+  } catch {
+    window.setTimeout(() => reconnect(user, source), 2000); // the server is still away
+  }
 }
 
 /** @param {import("./api.js").User} user */

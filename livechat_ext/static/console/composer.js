@@ -3,7 +3,8 @@
  * The composer: Enter sends, Shift+Enter adds a line, the textarea grows with
  * its text, a counter shows near LINE's 5000-character limit (UTF-16 code
  * units, JavaScript's `.length`, as LINE and the server count), and typing
- * goes out while the operator types.
+ * goes out while the operator types. The unsent text of each conversation is
+ * kept in localStorage, so a reload or a switch loses no draft.
  *
  * @module console/composer
  */
@@ -31,6 +32,9 @@ export class Composer {
     this._onSend = options.onSend;
     this._onTyping = options.onTyping;
     this._onStopTyping = options.onStopTyping;
+    this._placeholder = this.input.placeholder;
+    /** @type {string | null} where the open conversation's draft is kept */
+    this._draftKey = null;
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.submit();
@@ -42,6 +46,7 @@ export class Composer {
       }
     });
     this.input.addEventListener('input', () => {
+      this._saveDraft();
       this.refresh();
       if (this.input.value.trim()) this._onTyping();
       else this._onStopTyping();
@@ -55,16 +60,41 @@ export class Composer {
     if (!text.trim() || text.length > Limits.TEXT_MAX_CHARS) return;
     if (this._onSend(text)) {
       this.input.value = '';
+      this._saveDraft();
       this.refresh();
       this.input.focus();
     }
   }
 
-  /** @param {boolean} enabled @param {string} [placeholder] */
+  /** @param {boolean} enabled @param {string} [placeholder] short: a phone shows about 30 characters */
   setEnabled(enabled, placeholder) {
     this.input.disabled = !enabled;
-    if (placeholder) this.input.placeholder = placeholder;
+    this.input.placeholder = placeholder ?? this._placeholder;
     this.refresh();
+  }
+
+  /** Show the draft kept under `key` (a conversation's), and keep edits there. @param {string | null} key */
+  useDraft(key) {
+    this._draftKey = key;
+    let text = '';
+    try {
+      text = key ? localStorage.getItem(key) ?? '' : '';
+    } catch {
+      // storage disabled: no drafts
+    }
+    this.input.value = text;
+    this.refresh();
+  }
+
+  _saveDraft() {
+    const key = this._draftKey;
+    if (!key) return;
+    try {
+      if (this.input.value.trim()) localStorage.setItem(key, this.input.value);
+      else localStorage.removeItem(key);
+    } catch {
+      // storage disabled or full: the draft lasts while the page does
+    }
   }
 
   refresh() {

@@ -56,6 +56,9 @@ export class Inbox {
     this._rows = new Map();
     this.openId = /** @type {string | null} */ (null);
     this.filter = '';
+    /** @type {(adminId: string | null | undefined) => string} an operator's display name */
+    this.nameOf = (id) => id ?? 'Operator';
+    this.selfId = /** @type {string | null} */ (null);
     this.list.addEventListener('keydown', (event) => this._keydown(event));
   }
 
@@ -64,6 +67,10 @@ export class Inbox {
     const before = this.conversations.get(conversation.line_user_id);
     // A REST page can be older than a live update that overtook it.
     if (before && Date.parse(before.updated_at) > Date.parse(conversation.updated_at)) return before;
+    // A name once known stays shown: an update without it (profile not fetched yet) keeps it.
+    if (before?.display_name && !conversation.display_name) {
+      conversation = { ...conversation, display_name: before.display_name, picture_url: conversation.picture_url ?? before.picture_url };
+    }
     this.conversations.set(conversation.line_user_id, conversation);
     return before;
   }
@@ -71,6 +78,14 @@ export class Inbox {
   /** A live update (its unread count is the server's). @param {any} conversation */
   live(conversation) {
     this.upsert(conversation);
+    this.render();
+  }
+
+  /** Forget every conversation and unread count (the server restarted on other data). */
+  reset() {
+    this.conversations.clear();
+    this.unread.clear();
+    this._saveUnread();
     this.render();
   }
 
@@ -168,11 +183,14 @@ export class Inbox {
     const bottom = el('span', 'conv-bottom');
     const last = c.last_message;
     const preview = el('span', 'conv-preview');
-    if (last?.direction === 'outbound') preview.append(el('span', 'conv-you', `${last.sender?.id ?? 'Operator'}: `));
+    if (last?.direction === 'outbound') {
+      const who = last.sender?.id && last.sender.id === this.selfId ? 'You' : this.nameOf(last.sender?.id);
+      preview.append(el('span', 'conv-you', `${who}: `));
+    }
     if (c.assignee) {
       const mine = c.assignee === this.adminId;
-      const who = el('span', `conv-assignee${mine ? ' mine' : ''}`, mine ? 'You' : c.assignee);
-      who.title = `Assigned to ${c.assignee}`;
+      const who = el('span', `conv-assignee${mine ? ' mine' : ''}`, mine ? 'You' : this.nameOf(c.assignee));
+      who.title = `Assigned to ${this.nameOf(c.assignee)}`;
       bottom.append(who);
     }
     preview.append(document.createTextNode(previewText(last)));

@@ -12,38 +12,45 @@ export class Presence {
    * @param {object} options
    * @param {HTMLElement} options.list
    * @param {HTMLElement} options.count
+   * @param {import('./names.js').OperatorNames} options.names
    */
   constructor(options) {
     this.list = options.list;
     this.count = options.count;
+    this.names = options.names;
     /** @type {Map<string, {status: string, lastSeen: string | null}>} */
     this.operators = new Map();
     this.self = /** @type {string | null} */ (null);
   }
 
-  /** @param {Array<{admin_id: string, status: string, last_seen?: string | null}>} operators */
+  /** @param {Array<{admin_id: string, status: string, last_seen?: string | null, name?: string}>} operators */
   reset(operators) {
     this.operators.clear();
-    for (const o of operators ?? []) this.operators.set(o.admin_id, { status: o.status, lastSeen: o.last_seen ?? null });
+    for (const o of operators ?? []) {
+      this.names.learn(o.admin_id, o.name);
+      this.operators.set(o.admin_id, { status: o.status, lastSeen: o.last_seen ?? null });
+    }
     this.render();
   }
 
-  /** @param {{admin_id: string, status: string, last_seen?: string | null}} payload */
+  /** @param {{admin_id: string, status: string, last_seen?: string | null, name?: string}} payload */
   update(payload) {
+    this.names.learn(payload.admin_id, payload.name);
     this.operators.set(payload.admin_id, { status: payload.status, lastSeen: payload.last_seen ?? null });
     this.render();
   }
 
   render() {
+    const name = (/** @type {string} */ id) => this.names.nameOf(id);
     const entries = [...this.operators.entries()].sort(([a, x], [b, y]) =>
-      Number(y.status === 'online') - Number(x.status === 'online') || Number(b === this.self) - Number(a === this.self) || a.localeCompare(b));
+      Number(y.status === 'online') - Number(x.status === 'online') || Number(b === this.self) - Number(a === this.self) || name(a).localeCompare(name(b)));
     const online = entries.filter(([, o]) => o.status === 'online').length;
     this.count.textContent = `${online} online`;
     this.list.replaceChildren(...entries.map(([id, o]) => {
       const li = el('li', `operator ${o.status === 'online' ? 'online' : 'offline'}`);
-      li.title = `${id}: ${o.status}`;
-      const face = avatar({ name: id, seed: id, size: 'sm' });
-      li.append(face, el('span', 'operator-name', id === this.self ? `${id} (you)` : id), el('span', 'presence-dot'));
+      li.title = `${name(id)} (${id}): ${o.status}`;
+      const face = avatar({ name: name(id), seed: id, size: 'sm' });
+      li.append(face, el('span', 'operator-name', id === this.self ? `${name(id)} (you)` : name(id)), el('span', 'presence-dot'));
       li.dataset.adminId = id;
       return li;
     }));

@@ -53,6 +53,8 @@ export class Thread {
     this._queued = new Map();
     this.conversation = /** @type {any} */ (null);
     this.adminId = /** @type {string | null} */ (null);
+    /** @type {(adminId: string) => string} an operator's display name */
+    this.nameOf = (id) => id;
     this.hasMore = false;
     this.loadingOlder = false;
     this.loaded = false;
@@ -188,7 +190,10 @@ export class Thread {
     li.dataset.key = item.key;
     if (item.clientMsgId) li.dataset.clientMsgId = item.clientMsgId;
     if (Number.isFinite(item.seq)) li.dataset.seq = String(item.seq);
-    if (first && out) li.append(el('span', 'msg-author', item.author === this.adminId ? `${item.author} (you)` : item.author));
+    if (first && out) {
+      const name = this.nameOf(item.author);
+      li.append(el('span', 'msg-author', item.author === this.adminId ? `${name} (you)` : name));
+    }
     const line = el('div', 'msg-line');
     if (!out) {
       const name = this.conversation?.display_name || this.conversation?.line_user_id || 'User';

@@ -12,9 +12,13 @@ import { el } from './dom.js';
 const EXPIRE_MS = 8000;
 
 export class TypingIndicator {
-  /** @param {HTMLElement} root */
-  constructor(root) {
+  /**
+   * @param {HTMLElement} root
+   * @param {(adminId: string) => string} [nameOf] an operator's display name
+   */
+  constructor(root, nameOf = (id) => id) {
     this.root = root;
+    this.nameOf = nameOf;
     /** @type {Map<string, number>} admin id -> expiry timer */
     this._who = new Map();
   }
@@ -36,7 +40,7 @@ export class TypingIndicator {
   }
 
   render() {
-    const names = [...this._who.keys()];
+    const names = [...this._who.keys()].map((id) => this.nameOf(id));
     if (names.length === 0) {
       this.root.replaceChildren();
       this.root.classList.remove('on');

@@ -16,6 +16,7 @@ import { Composer } from './composer.js';
 import { TypingIndicator } from './typing.js';
 import { Presence } from './presence.js';
 import { Notifier } from './notify.js';
+import { OperatorNames } from './names.js';
 import { previewText } from './content.js';
 import { ComposeMode, ConversationActions } from './workflow.js';
 
@@ -38,6 +39,8 @@ export class Workspace {
     this.openId = /** @type {string | null} */ (null);
     this.nextCursor = /** @type {string | null} */ (null);
     this.app = byId('app');
+    this.names = new OperatorNames();
+    const nameOf = (/** @type {string | null | undefined} */ id) => this.names.nameOf(id);
     this.strategy = new VisibleReconnectStrategy();
     this.client = new LiveChatClient({ url: socketUrl(), token: options.token, reconnectStrategy: this.strategy });
     this.banner = new Banner({
@@ -56,10 +59,19 @@ export class Workspace {
     this.inbox.adminId = this.adminId;
     /** @type {Map<string, number>} the seq each conversation was last marked read up to, by this page */
     this._marked = new Map();
-    this.typing = new TypingIndicator(byId('typing'));
-    this.presence = new Presence({ list: byId('operators'), count: byId('online-count') });
+    this.thread.nameOf = nameOf;
+    this.inbox.nameOf = nameOf;
+    this.inbox.selfId = this.adminId;
+    this.typing = new TypingIndicator(byId('typing'), nameOf);
+    this.presence = new Presence({ list: byId('operators'), count: byId('online-count'), names: this.names });
     this.presence.self = this.adminId;
-    this.notifier = new Notifier({ root: byId('toasts'), bell: /** @type {HTMLButtonElement} */ (byId('bell')), onOpen: (id) => this.open(id) });
+    this.names.onChange(() => this._namesChanged());
+    this.notifier = new Notifier({
+      root: byId('toasts'), bell: /** @type {HTMLButtonElement} */ (byId('bell')), count: byId('bell-count'),
+      centre: byId('notif-centre'), list: byId('notif-list'), empty: byId('notif-empty'),
+      clear: /** @type {HTMLButtonElement} */ (byId('notif-clear')), close: /** @type {HTMLButtonElement} */ (byId('notif-close')),
+      desktop: /** @type {HTMLButtonElement} */ (byId('notif-desktop')), onOpen: (id) => this.open(id),
+    });
     this.composer = new Composer({
       form: /** @type {HTMLFormElement} */ (byId('composer')),
       input: /** @type {HTMLTextAreaElement} */ (byId('composer-input')),
@@ -97,8 +109,17 @@ export class Workspace {
     this.client.setToken(token);
   }
 
+  /** A name was learned: redraw what shows operators. */
+  _namesChanged() {
+    this.inbox.render();
+    this.presence.render();
+    this.typing.render();
+    if (this.openId) this.thread.render();
+  }
+
   /** @param {{admin_id: string, name: string | null}} me */
   _showMe(me) {
+    this.names.learn(me.admin_id, me.name);
     byId('me-avatar').replaceChildren(avatar({ name: me.name || me.admin_id, seed: me.admin_id, size: 'sm' }));
     byId('me-name').textContent = me.name || me.admin_id;
     byId('me-id').textContent = me.name ? me.admin_id : 'Signed in';
@@ -117,11 +138,16 @@ export class Workspace {
       if (code === 4001 && !this.banner.state.authError) this.banner.update({ authError: 'The server signed you out.' });
     });
     let connectedBefore = false;
+    /** @type {string | null} */
+    let instance = null;
     c.on('auth_success', (p) => {
       this.presence.reset(p.operators);
       this.banner.update({ authError: null });
+      const run = typeof p.server_instance === 'string' ? p.server_instance : null;
+      if (instance !== null && run !== null && run !== instance) this._resync();
       // Updates were missed while offline: refresh the first page.
-      if (connectedBefore) this.loadConversations(true);
+      else if (connectedBefore) this.loadConversations(true);
+      instance = run ?? instance;
       connectedBefore = true;
       this._marked.clear(); // a mark sent on the old socket may be lost: send it again
       this._markRead();
@@ -135,6 +161,7 @@ export class Workspace {
     c.on('message_sent', (p) => this._message(p.message, false));
     c.on('message_updated', (p) => this._message(p.message, false));
     c.on('user_typing', (p) => {
+      this.names.learn(p.admin_id, p.name);
       if (p.line_user_id === this.openId && p.admin_id !== this.adminId) this.typing.set(p.admin_id, p.is_typing);
     });
     c.on('conversation_updated', (p) => {
@@ -207,6 +234,19 @@ export class Workspace {
     }
   }
 
+  /** The server restarted (maybe on another store): show only what it has, fetched anew. */
+  _resync() {
+    this.inbox.reset();
+    this.nextCursor = null;
+    this.loadConversations(true);
+    if (!this.openId) return;
+    // the client joins the open conversation again for its latest history
+    this.thread.reset(this.thread.conversation);
+    this.thread.setQueue(this.client.queue.entries());
+    this.thread.render('bottom');
+    this.typing.reset();
+  }
+
   /** @param {boolean} first */
   async loadConversations(first) {
     const button = /** @type {HTMLButtonElement} */ (byId('load-more'));
@@ -274,11 +314,13 @@ export class Workspace {
       this.thread.setQueue(this.client.queue.entries());
       this.thread.render('bottom');
       this.typing.reset();
+      this.composer.useDraft(`livechat_ext:console:draft:${this.adminId}:${id}`);
       this._header(conv);
       history.replaceState(history.state, '', `#c=${encodeURIComponent(id)}`);
       this.client.joinConversation(id);
     }
     this.inbox.setOpen(id);
+    this.notifier.dismissFor(id);
     byId('placeholder').hidden = true;
     byId('conversation').hidden = false;
     if (!NARROW.matches || document.activeElement?.closest('#conversations')) byId('composer-input').focus({ preventScroll: true });
@@ -304,7 +346,7 @@ export class Workspace {
     note.hidden = !blocked;
     note.textContent = blocked ? `${displayName(conv)} has blocked the account. Replies cannot be delivered until they unblock it.` : '';
     const noting = this.mode.mode === 'note'; // a note stays with the team: a block does not stop it
-    this.composer.setEnabled(!blocked || noting, blocked && !noting ? 'Replies are disabled while the user blocks the account' : undefined);
+    this.composer.setEnabled(!blocked || noting, blocked && !noting ? 'Replies are off while blocked' : undefined);
     this.actions.show(conv);
   }
 
