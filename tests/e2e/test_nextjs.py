@@ -226,8 +226,9 @@ def test_strict_mode_opens_one_socket_per_tab(
         assert admin.sockets[page] == [f"ws://127.0.0.1:{plugin.port}/ws/live-chat"]
     wait_until(lambda: connections(plugin) == 2, "two sockets on the server")
     assert auth_frames(plugin) - auths_before == 2
-    expect(alice.get_by_test_id("presence")).to_contain_text("bob")
-    expect(bob.get_by_test_id("presence")).to_contain_text("alice")
+    # by the names the example's login puts in the tokens (presence carries them)
+    expect(alice.get_by_test_id("presence")).to_contain_text("Bob")
+    expect(bob.get_by_test_id("presence")).to_contain_text("Alice")
 
     user = plugin.new_user("Kim")
     plugin.say(user, "Anyone there?")
@@ -236,7 +237,7 @@ def test_strict_mode_opens_one_socket_per_tab(
         open_conversation(page, "Kim")
         expect(message(page, "Anyone there?")).to_have_count(1)
     bob.get_by_test_id("composer").press_sequentially("Let me check")
-    expect(alice.get_by_test_id("typing")).to_contain_text("bob")
+    expect(alice.get_by_test_id("typing")).to_contain_text("Bob")
     assert connections(plugin) == 2
     assert [len(admin.sockets[p]) for p in (alice, bob)] == [1, 1]
 

@@ -1,8 +1,6 @@
 """The console's team workflow (protocol 1.1) in headless Chromium against the
 demo: assignment, the views, resolve and reopen, notes, server-side unread."""
 
-# ruff: noqa: F811 (the pages fixture of test_console, imported by name)
-
 from __future__ import annotations
 
 from typing import Any
@@ -10,12 +8,7 @@ from typing import Any
 from livechat_ext.auth import mint_token
 from livechat_ext.settings import LiveChatSettings
 from tests.e2e.conftest import DemoServer
-from tests.e2e.test_console import (  # noqa: F401
-    has_class,
-    open_console,
-    open_conversation,
-    pages,
-)
+from tests.e2e.test_console import has_class, open_console, open_conversation
 
 
 def bob_token() -> str:
@@ -37,7 +30,7 @@ def test_assign_views_and_resolve_between_two_operators(pages: Any, demo: DemoSe
     demo.say(user, "My parcel is late")
     console = open_console(pages, demo)
     bob = open_console(pages, demo, token=bob_token())
-    expect(bob.locator("#operators .operator.online", has_text="demo-operator")).to_be_visible()
+    expect(bob.locator("#operators .operator.online", has_text="Demo Operator")).to_be_visible()
 
     view(console, "Unassigned")
     expect(console.locator("button.conv", has_text="Hana")).to_be_visible()
@@ -51,7 +44,7 @@ def test_assign_views_and_resolve_between_two_operators(pages: Any, demo: DemoSe
 
     # bob sees who handles it, and hands it to himself from the list of teammates
     open_conversation(bob, "Hana")
-    expect(bob.locator("#assignee")).to_have_text("Assigned to demo-operator")
+    expect(bob.locator("#assignee")).to_have_text("Assigned to Demo Operator")
     bob.select_option("#assign-to", "bob")
     expect(bob.locator("#assignee")).to_have_text("Assigned to you")
     expect(console.locator("#assignee")).to_have_text("Assigned to bob")

@@ -81,11 +81,9 @@ export class Inbox {
     this.render();
   }
 
-  /** Forget every conversation and unread count (the server restarted on other data). */
+  /** Forget every conversation (the server restarted, maybe on other data); unread counts are the server's. */
   reset() {
     this.conversations.clear();
-    this.unread.clear();
-    this._saveUnread();
     this.render();
   }
 

@@ -18,12 +18,14 @@ export class ConversationActions {
    * @param {string} options.adminId
    * @param {() => string | null} options.openId the open conversation
    * @param {() => string[]} options.teammates admin ids to offer, the operator's own included
+   * @param {(adminId: string) => string} [options.nameOf] an operator's display name
    */
   constructor(options) {
     this.client = options.client;
     this.adminId = options.adminId;
     this._openId = options.openId;
     this._teammates = options.teammates;
+    this._nameOf = options.nameOf ?? ((/** @type {string} */ id) => id);
     this.assignee = byId('assignee');
     this.assignMe = /** @type {HTMLButtonElement} */ (byId('assign-me'));
     this.assignTo = /** @type {HTMLSelectElement} */ (byId('assign-to'));
@@ -54,7 +56,7 @@ export class ConversationActions {
     this.conversation = conv;
     const resolved = conv.status === 'resolved';
     const who = conv.assignee;
-    this.assignee.textContent = who ? `Assigned to ${who === this.adminId ? 'you' : who}` : 'Unassigned';
+    this.assignee.textContent = who ? `Assigned to ${who === this.adminId ? 'you' : this._nameOf(who)}` : 'Unassigned';
     this.assignee.classList.toggle('mine', who === this.adminId);
     this.assignMe.hidden = who === this.adminId;
     this.status.hidden = !resolved;
@@ -77,8 +79,9 @@ export class ConversationActions {
     ids.add(this.adminId);
     if (current) ids.add(current);
     const options = [new Option('Unassigned', '')];
-    for (const id of [...ids].sort((a, b) => Number(b === this.adminId) - Number(a === this.adminId) || a.localeCompare(b))) {
-      options.push(new Option(id === this.adminId ? `${id} (you)` : id, id));
+    const name = (/** @type {string} */ id) => this._nameOf(id);
+    for (const id of [...ids].sort((a, b) => Number(b === this.adminId) - Number(a === this.adminId) || name(a).localeCompare(name(b)))) {
+      options.push(new Option(id === this.adminId ? `${name(id)} (you)` : name(id), id));
     }
     this.assignTo.replaceChildren(...options);
     this.assignTo.value = current ?? '';

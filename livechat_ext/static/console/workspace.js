@@ -84,6 +84,7 @@ export class Workspace {
     this.actions = new ConversationActions({
       client: this.client, adminId: this.adminId, openId: () => this.openId,
       teammates: () => [...this.presence.operators.keys()],
+      nameOf,
     });
     this.mode = new ComposeMode({
       root: byId('compose-mode'), form: /** @type {HTMLFormElement} */ (byId('composer')),
@@ -115,6 +116,7 @@ export class Workspace {
     this.presence.render();
     this.typing.render();
     if (this.openId) this.thread.render();
+    if (this.actions.conversation) this.actions.show(this.actions.conversation);
   }
 
   /** @param {{admin_id: string, name: string | null}} me */
