@@ -151,13 +151,13 @@ async def upgrade_command(db_url: str) -> str:
 async def test_db_upgrade_command_upgrades_a_1_0_database(engine: AsyncEngine, db_url: str) -> None:
     await build_v1_database(engine)
 
-    assert "schema upgraded" in await upgrade_command(db_url)
+    assert "upgraded the schema" in await upgrade_command(db_url)
 
     store = create_store(engine=engine)
     assert (await store.check_schema()).up_to_date
     conversation = await store.get_conversation("Ua")
     assert conversation is not None and conversation.last_rev == 3
-    assert "up to date" in await upgrade_command(db_url)  # again: nothing to do
+    assert "nothing to do" in await upgrade_command(db_url)  # again
 
 
 async def test_start_up_refuses_a_schema_that_is_behind(engine: AsyncEngine, db_url: str) -> None:
