@@ -154,6 +154,7 @@ class LiveChat:
                 local_state=self._local_state,
                 on_orphans=self._orphans_offline,
                 on_rejoin=self._announce_local_online,
+                on_beat=self.team.reconcile,
             )
             await self.team.cluster_sync.start()
         if self._line is None and self.settings.line_channel_access_token:

@@ -92,8 +92,8 @@ class Chat:
         self.access.unbind(conn)
         self.hub.remove(conn)
         self.team.connection_closed(conn.id)
-        if session.operator is not None:
-            self.team.presence.disconnected(session.operator.admin_id)
+        if conn.admin_id is not None:  # counted online (a refused operator never was)
+            self.team.presence.disconnected(conn.admin_id)
 
     def _expire(self, conn_id: str, now: float) -> None:
         live = self._live.get(conn_id)
@@ -173,6 +173,10 @@ class Chat:
         if conn.push(frame) and self.metrics is not None:
             self.metrics.frames_sent(frame)
 
+    def _release(self, conn: Connection, frame: str) -> None:
+        if conn.release(frame) and self.metrics is not None:
+            self.metrics.frames_sent(frame)
+
     def _count(self, frames: tuple[str, ...]) -> None:
         if self.metrics is not None:
             for frame in frames:
@@ -199,30 +203,35 @@ class Chat:
 
     async def _authenticated(self, conn: Connection, session: Session, auth: Authenticated) -> None:
         operator = auth.operator
-        # read the operator list first: once this socket is in the broadcast room,
-        # other frames could overtake its auth_success while we await
-        operators = [s for s in await self.team.operators() if s.admin_id != operator.admin_id]
-        operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
-        if conn.closing:
-            return
         if auth.first and not self.hub.promote(conn, self.settings.max_connections_per_client):
             log.warning("refused an operator from %s: connection limit reached", conn.peer)
             session.closed = True
             conn.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
             return
-        if auth.first:
-            conn.admin_id = operator.admin_id
-            self.access.bind(conn, operator)
-            self.hub.join(conn, admin_room(operator.admin_id))
-            self.hub.join(conn, BROADCAST)
-            self.team.presence.connected(operator.admin_id)
+        # in the broadcast room before the list is read, with the frames held back
+        # until auth_success is out: a change made while the list is read reaches
+        # this socket after the list, never falls between the two
+        conn.hold()
+        try:
+            if auth.first:
+                conn.admin_id = operator.admin_id
+                self.access.bind(conn, operator)
+                self.hub.join(conn, admin_room(operator.admin_id))
+                self.hub.join(conn, BROADCAST)
+                self.team.presence.connected(operator.admin_id)
+            listed = await self.team.operators()
+        except BaseException:
+            conn.release()
+            raise
+        operators = [s for s in listed if s.admin_id != operator.admin_id]
+        operators.append(OperatorState(admin_id=operator.admin_id, status="online"))
         success = AuthSuccess(
             admin_id=operator.admin_id,
             session_id=conn.id,
             heartbeat_interval=self.settings.heartbeat_interval,
             operators=sorted(operators, key=lambda s: s.admin_id),
         )
-        self._push(conn, encode(success, auth.ref))
+        self._release(conn, encode(success, auth.ref))
 
     async def _join(self, conn: Connection, session: Session, join: Join) -> None:
         operator = session.operator
