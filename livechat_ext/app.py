@@ -22,6 +22,7 @@ from .realtime.access import Access, Authorize, allow_all
 from .realtime.chat import Chat
 from .realtime.cluster_sync import ClusterSync
 from .realtime.hub import BROADCAST, Hub, admin_room
+from .realtime.ordering import from_store
 from .realtime.team import Team
 from .settings import LiveChatSettings
 from .store import Store, create_store
@@ -64,6 +65,7 @@ class LiveChat:
         self.store = store or create_store(settings.store_url, engine=engine)
         self.broker = broker or create_broker(settings.broker_url, prefix=settings.broker_prefix)
         self.hub = Hub(self.broker, node_id)
+        self.hub.order.fill = from_store(self.store, settings.history_limit)
         self.verifier = TokenVerifier(settings)
         self._line = line_client
         self._own_line = False

@@ -24,6 +24,7 @@ class BrokerEvent:
     presence: tuple[str, str] | None = None
     scope: str | None = None  # the conversation the frame is about: only operators the
     # host's authorize hook allows for it receive it
+    seq: int | None = None  # a message's seq: each node delivers a room's messages in order
 
 
 EventHandler = Callable[[BrokerEvent], None]

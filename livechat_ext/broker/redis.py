@@ -36,6 +36,7 @@ def encode_event(event: BrokerEvent) -> bytes:
             "t": event.typing,
             "p": event.presence,
             "s": event.scope,
+            "q": event.seq,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -46,6 +47,7 @@ def decode_event(data: bytes | str) -> BrokerEvent:
     raw = json.loads(data)
     typing = raw.get("t")
     presence = raw.get("p")
+    seq = raw.get("q")
     return BrokerEvent(
         node=str(raw["n"]),
         room=str(raw["r"]),
@@ -54,6 +56,7 @@ def decode_event(data: bytes | str) -> BrokerEvent:
         typing=(str(typing[0]), str(typing[1]), bool(typing[2])) if typing else None,
         presence=(str(presence[0]), str(presence[1])) if presence else None,
         scope=raw.get("s"),
+        seq=int(seq) if seq is not None else None,
     )
 
 

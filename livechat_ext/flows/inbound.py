@@ -222,7 +222,9 @@ class Inbound:
 
     async def _fan_out(self, message: Message) -> None:
         user = message.line_user_id
-        await self.hub.publish(conversation_room(user), encode(MessageReceived(message=message)))
+        await self.hub.publish(
+            conversation_room(user), encode(MessageReceived(message=message)), seq=message.seq
+        )
         watched = await self.room_open(user)
         await self.updates.changed(user)
         if not watched:
@@ -275,7 +277,9 @@ class Inbound:
         if not await self.store.record_event(event.webhook_event_id):
             return False
         if hidden is not None:
-            await self.hub.publish(conversation_room(user), encode(MessageReceived(message=hidden)))
+            await self.hub.publish(
+                conversation_room(user), encode(MessageReceived(message=hidden)), seq=hidden.seq
+            )
             await self.updates.changed(user)
         await self._tell_operators(
             user,

@@ -241,6 +241,7 @@ class Outbound:
             conversation_room(message.line_user_id),
             encode(MessageReceived(message=message)),
             exclude=exclude,
+            seq=message.seq,
         )
         if self.updates is not None:
             await self.updates.changed(message.line_user_id)

@@ -240,20 +240,32 @@ class Chat:
             session.join_refused(line_user_id)
             self._forbidden(conn, join.ref)
             return
-        # join first, read second: a message stored in between arrives twice, never zero times
-        self.hub.join(conn, conversation_room(line_user_id))
-        page = await self.store.history(
-            line_user_id, limit=self.settings.history_limit, after_seq=join.after_seq
-        )
-        conversation = await self.store.get_conversation(line_user_id)
+        # join first, read second, with the room's frames held back until the
+        # answer is out: a message stored in between comes after the history
+        # (twice at worst, never zero times), and the room's messages stay in seq order
+        room = conversation_room(line_user_id)
+        conn.hold()
+        self.hub.join(conn, room)
+        try:
+            conversation = await self.store.get_conversation(line_user_id)
+            page = await self.store.history(
+                line_user_id, limit=self.settings.history_limit, after_seq=join.after_seq
+            )
+        except BaseException:
+            self.hub.leave(conn, room)
+            conn.release()
+            raise
+        last_seq = conversation.last_seq if conversation else 0
+        # every message up to last_seq (read before the history) is in the history
+        self.hub.order.baseline(room, last_seq)
         joined = ConversationJoined(
             line_user_id=line_user_id,
-            last_seq=conversation.last_seq if conversation else 0,
+            last_seq=max([last_seq, *(m.seq for m in page.messages)]),
             messages=page.messages,
             has_more=page.has_more,
             typing=self.team.typing.typing_in(line_user_id),
         )
-        self._push(conn, encode(joined, join.ref))
+        self._release(conn, encode(joined, join.ref))
 
     async def _leave(self, conn: Connection, session: Session, leave: Leave) -> None:
         self.hub.leave(conn, conversation_room(leave.line_user_id))
@@ -310,6 +322,7 @@ class Chat:
 
     async def shutdown(self) -> None:
         self.deadlines.close()
+        self.hub.order.close_all()
         await self.team.shutdown()
 
 
