@@ -246,18 +246,19 @@ class Chat:
         room = conversation_room(line_user_id)
         conn.hold()
         self.hub.join(conn, room)
+        self.hub.order.reading(room)
         try:
             conversation = await self.store.get_conversation(line_user_id)
             page = await self.store.history(
                 line_user_id, limit=self.settings.history_limit, after_seq=join.after_seq
             )
         except BaseException:
+            self.hub.order.baseline(room, None)
             self.hub.leave(conn, room)
             conn.release()
             raise
         last_seq = conversation.last_seq if conversation else 0
-        # every message up to last_seq (read before the history) is in the history
-        self.hub.order.baseline(room, last_seq)
+        self.hub.order.baseline(room, last_seq)  # read before the history: all in it
         joined = ConversationJoined(
             line_user_id=line_user_id,
             last_seq=max([last_seq, *(m.seq for m in page.messages)]),

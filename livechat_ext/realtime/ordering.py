@@ -39,7 +39,9 @@ Fill = Callable[[str, int, int], Awaitable[list[tuple[int, str]]]]
 
 @dataclass
 class _Stream:
-    next: int | None = None  # the next seq to deliver; None until a join read the store
+    next: int | None = None  # the next seq to deliver; None until the joins read the store
+    readers: int = 0  # joins reading the store before `next` is known
+    low: int | None = None  # the lowest last_seq those joins read
     waiting: list[tuple[int, int, str, str | None, str | None]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     filling: bool = False
@@ -47,8 +49,9 @@ class _Stream:
 
 class RoomOrder:
     """The order of every local conversation room. A room's stream starts when
-    its first socket joins (`open`), learns where it stands from that join's
-    store read (`baseline`), and ends with its last socket (`close`).
+    its first socket joins (`open`), learns where it stands from the store reads
+    of the joins (`reading`, then `baseline`), and ends with its last socket
+    (`close`).
 
     Frames whose `seq` was delivered already (a status change of a message, a
     repeat at a join's boundary) go out at once: only new messages wait."""
@@ -69,12 +72,25 @@ class RoomOrder:
         if stream is not None and stream.timer is not None:
             stream.timer.cancel()
 
-    def baseline(self, room: str, last_seq: int) -> None:
-        """A join read the conversation's `last_seq` (before its history): every
-        message up to it is in that history, the next one is `last_seq + 1`."""
+    def reading(self, room: str) -> None:
+        """A join is about to read the conversation from the store."""
         stream = self._streams.get(room)
         if stream is not None and stream.next is None:
-            stream.next = last_seq + 1
+            stream.readers += 1
+
+    def baseline(self, room: str, last_seq: int | None) -> None:
+        """A join's read ended: the conversation's `last_seq`, read before its
+        history, so every message up to it is in that history (None: the read
+        failed). The first joins of a room set where it starts: after the lowest
+        `last_seq` they read, so that none of them misses a message."""
+        stream = self._streams.get(room)
+        if stream is None or stream.next is not None:
+            return
+        stream.readers -= 1
+        if last_seq is not None:
+            stream.low = last_seq if stream.low is None else min(stream.low, last_seq)
+        if stream.readers <= 0 and stream.low is not None:
+            stream.next = stream.low + 1
             self._flush(room, stream)
 
     def offer(
@@ -117,24 +133,29 @@ class RoomOrder:
         task.add_done_callback(self._tasks.discard)
 
     async def _fill_gap(self, room: str, stream: _Stream) -> None:
-        """Read the messages the room is waiting for; past what the store has,
-        give up waiting (the frames go out in order, with the gap)."""
+        """Read the messages the room is waiting for. While the store cannot be
+        read the frames keep waiting (and it is asked again); what the store does
+        not have (never expected: a seq is taken with its message) is given up."""
         assert stream.next is not None
-        found: list[tuple[int, str]] = []
+        found: list[tuple[int, str]] | None = []
         if self.fill is not None:
             try:
                 found = await self.fill(room, stream.next - 1, stream.waiting[0][0])
             except Exception:
                 log.exception("could not read the messages %s is waiting for", room)
+                found = None
         stream.filling = False
-        if self._streams.get(room) is not stream:
-            return  # the room emptied meanwhile
+        if self._streams.get(room) is not stream or not stream.waiting:
+            return  # the room emptied, or the frames came meanwhile
+        if found is None:
+            stream.timer = asyncio.get_running_loop().call_later(self.wait, self._gap, room, stream)
+            return
         for seq, frame in found:
             if stream.next is not None and seq >= stream.next:
                 stream.next = seq + 1
                 self._deliver(room, frame, None, None)
-        if stream.waiting and stream.next is not None and stream.waiting[0][0] > stream.next:
-            log.warning("%s: messages %d to %d never came", room, stream.next, stream.waiting[0][0])
+        if not found and stream.next is not None and stream.waiting[0][0] > stream.next:
+            log.warning("%s: messages %d to %d not found", room, stream.next, stream.waiting[0][0])
             stream.next = stream.waiting[0][0]
         self._flush(room, stream)
 

@@ -32,6 +32,7 @@ class Sockets:
 def opened(sockets: Sockets, last_seq: int = 0, wait: float = 60.0) -> RoomOrder:
     order = RoomOrder(sockets, wait=wait)
     order.open(ROOM)
+    order.reading(ROOM)
     order.baseline(ROOM, last_seq)
     return order
 
@@ -61,18 +62,35 @@ async def test_a_change_of_a_delivered_message_goes_out_at_once() -> None:
     order.close(ROOM)
 
 
-async def test_until_the_joining_read_says_where_the_room_stands_frames_wait() -> None:
+async def test_until_the_joins_read_where_the_room_stands_frames_wait() -> None:
     sockets = Sockets()
     order = RoomOrder(sockets, wait=60)
     order.open(ROOM)
+    order.reading(ROOM)  # the join that made the room
+    order.reading(ROOM)  # a second join, at the same moment
     order.offer(ROOM, 12, "m12", None)
-    order.offer(ROOM, 11, "m11", None)
+    order.offer(ROOM, 10, "m10", None)
+    order.baseline(ROOM, 11)  # the first read last_seq 11 before its history
     assert sockets.frames == []
-    order.baseline(ROOM, 10)  # the join read last_seq 10 before its history
-    assert sockets.frames == ["m11", "m12"]
-    order.baseline(ROOM, 3)  # a later join changes nothing: the stream knows its place
+    order.baseline(ROOM, 9)  # the second read 9: its history may end there
+    assert sockets.frames == ["m10"]  # from 10 on, in order, for both
+    order.offer(ROOM, 11, "m11", None)
     order.offer(ROOM, 13, "m13", None)
-    assert sockets.frames == ["m11", "m12", "m13"]
+    assert sockets.frames == ["m10", "m11", "m12", "m13"]
+    order.close(ROOM)
+
+
+async def test_a_join_whose_read_failed_leaves_the_start_to_the_others() -> None:
+    sockets = Sockets()
+    order = RoomOrder(sockets, wait=60)
+    order.open(ROOM)
+    order.reading(ROOM)
+    order.reading(ROOM)
+    order.offer(ROOM, 4, "m4", None)
+    order.baseline(ROOM, None)  # the store failed that join: it leaves the room
+    assert sockets.frames == []
+    order.baseline(ROOM, 3)
+    assert sockets.frames == ["m4"]
     order.close(ROOM)
 
 
@@ -95,20 +113,22 @@ async def test_a_predecessor_that_never_comes_is_read_from_the_store() -> None:
     order.close(ROOM)
 
 
-async def test_when_the_store_cannot_say_the_waiting_frames_go_out_in_order() -> None:
+async def test_while_the_store_cannot_be_read_the_frames_keep_waiting() -> None:
     sockets = Sockets()
+    answers: list[Exception | None] = [ConnectionError("the database is down"), None]
 
     async def fill(room: str, after_seq: int, before_seq: int) -> list[tuple[int, str]]:
-        raise ConnectionError("the database is down")
+        failure = answers.pop(0)
+        if failure is not None:
+            raise failure
+        return [(2, "m2 from the store")]
 
-    order = opened(sockets, last_seq=0, wait=0.0)
+    order = opened(sockets, last_seq=1, wait=0.0)
     order.fill = fill
     order.offer(ROOM, 3, "m3", None)
-    order.offer(ROOM, 2, "m2", None)
     await sockets.count(2)
-    assert sockets.frames == ["m2", "m3"]
-    order.offer(ROOM, 4, "m4", None)
-    assert sockets.frames == ["m2", "m3", "m4"]
+    assert sockets.frames == ["m2 from the store", "m3"]  # asked again, never skipped
+    assert answers == []
     order.close(ROOM)
 
 
