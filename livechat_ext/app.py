@@ -87,6 +87,7 @@ class LiveChat:
         self.inbound.metrics = self.metrics
         self.inbound.room_open = self.team.room_open
         self.outbound.updates = self.inbound.updates
+        self.outbound.on_nameless = self.inbound.profile_wanted
         self.chat = Chat(
             settings,
             store=self.store,

@@ -212,8 +212,8 @@ class Inbound:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return "skipped"
         await self._fan_out(stored.message)
-        if stored.new_conversation:
-            self.outbound.spawn(self._fetch_profile(user))
+        if stored.display_name is None:  # whoever wrote first, the user or an operator
+            self.profile_wanted(user)
         return "stored"
 
     async def _tell_operators(self, line_user_id: str, payload: ServerPayload) -> None:
@@ -292,6 +292,12 @@ class Inbound:
             ),
         )
         return True
+
+    def profile_wanted(self, line_user_id: str) -> None:
+        """A conversation has no display name: fetch the LINE user's profile in the
+        background, unless a fetch for them runs or LINE had none (404)."""
+        if self.line is not None and line_user_id not in self._profiles_tried:
+            self.outbound.spawn(self._fetch_profile(line_user_id))
 
     async def _fetch_profile(self, line_user_id: str) -> None:
         line = self.line

@@ -67,6 +67,7 @@ class Outbound:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics: Metrics | None = None
         self.updates: ConversationUpdates | None = None
+        self.on_nameless: Callable[[str], None] | None = None  # a conversation with no name
         self.clock: Callable[[], datetime] = utcnow
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -95,6 +96,8 @@ class Outbound:
         message = stored.message
         if stored.created:  # the room sees it at once as pending, then its outcome
             await self._fan_out(message, conn.id if conn else None)
+            if stored.display_name is None and self.on_nameless is not None:
+                self.on_nameless(line_user_id)  # an operator wrote first: fetch the name
         if message.status is MessageStatus.SENT:
             return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
         running = self._inflight.get(message.id)

@@ -83,7 +83,7 @@ class SqlStore:
         self._next_seq_stmt = upsert.on_conflict_do_update(
             index_elements=[col.line_user_id],
             set_={"last_seq": col.last_seq + 1, "updated_at": upsert.excluded.updated_at},
-        ).returning(col.last_seq)
+        ).returning(col.last_seq, col.display_name)
 
     async def start(self) -> None:
         await self.ping()
@@ -123,7 +123,7 @@ class SqlStore:
         try:
             # the message's own unique webhook_event_id is the record of the event
             async with self._tx(write=True, reads_first=False) as conn:
-                seq, created = await self._next_seq(conn, new.line_user_id, now)
+                seq, name = await self._next_seq(conn, new.line_user_id, now)
                 row = new_message_row(new.line_user_id, seq, as_utc(new.created_at or now))
                 row.update(kind=new.kind, text=new.text, data=dict(new.data))
                 row.update(webhook_event_id=event_id, sender_id=new.line_user_id)
@@ -132,7 +132,7 @@ class SqlStore:
             if event_id is not None and await self._event_in_messages(event_id):
                 return None
             raise
-        return InboundResult(message_from_row(row), created)
+        return InboundResult(message_from_row(row), seq == 1, name)
 
     async def record_event(self, webhook_event_id: str) -> bool:
         async with self._tx(write=True, reads_first=False) as conn:
@@ -155,7 +155,7 @@ class SqlStore:
                 if found is not None:
                     return OutboundResult(found, created=False)
                 now = self._clock()
-                seq, _ = await self._next_seq(conn, line_user_id, now)
+                seq, name = await self._next_seq(conn, line_user_id, now)
                 row = new_message_row(line_user_id, seq, now, Direction.OUTBOUND)
                 row.update(sender_id=sender_id, text=text, client_msg_id=client_msg_id)
                 await conn.execute(insert(messages), row)
@@ -166,7 +166,7 @@ class SqlStore:
             if found is None:
                 raise
             return OutboundResult(found, created=False)
-        return OutboundResult(message_from_row(row), created=True)
+        return OutboundResult(message_from_row(row), created=True, display_name=name)
 
     async def claim(self, message_id: str, lease_seconds: float) -> bool:
         now = self._clock()
@@ -414,13 +414,13 @@ class SqlStore:
 
     async def _next_seq(
         self, conn: AsyncConnection, line_user_id: str, now: datetime
-    ) -> tuple[int, bool]:
+    ) -> tuple[int, str | None]:
         """The conversation's next seq, creating the conversation if missing, in one
-        upsert, and whether it is the first (the conversation's first message)."""
+        upsert, and its display name (None while it has none)."""
         row = {"line_user_id": line_user_id, "followed": True, "last_seq": 1}
         row.update(created_at=now, updated_at=now)
-        seq = int((await conn.execute(self._next_seq_stmt, row)).scalar_one())
-        return seq, seq == 1
+        seq, name = (await conn.execute(self._next_seq_stmt, row)).one()
+        return int(seq), name
 
     async def _find_outbound(
         self, conn: AsyncConnection, line_user_id: str, client_msg_id: str
