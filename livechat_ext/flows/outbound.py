@@ -166,8 +166,10 @@ class Outbound:
             )
         if not future.done():
             future.set_result(result)
-        if conn is not None:
-            self._reply(conn, self._answer(result, ref))
+        if conn is not None:  # after the messages before it, as the room gets them
+            answer = self._answer(result, ref)
+            room = conversation_room(message.line_user_id)
+            self.hub.order.after(room, message.seq, lambda: self._reply(conn, answer))
         if result.fan_out:  # sent or failed: the room learns the outcome (same id)
             await self._fan_out(result.message, conn.id if conn else None)
 

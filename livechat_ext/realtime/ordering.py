@@ -45,6 +45,7 @@ class _Stream:
     waiting: list[tuple[int, int, str, str | None, str | None]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     filling: bool = False
+    after: list[tuple[int, Callable[[], object]]] = field(default_factory=list)
 
 
 class RoomOrder:
@@ -69,8 +70,22 @@ class RoomOrder:
 
     def close(self, room: str) -> None:
         stream = self._streams.pop(room, None)
-        if stream is not None and stream.timer is not None:
+        if stream is None:
+            return
+        if stream.timer is not None:
             stream.timer.cancel()
+        for _, action in stream.after:
+            action()  # nobody here waits for the room any more
+
+    def after(self, room: str, seq: int, action: Callable[[], object]) -> None:
+        """Run `action` once the room's sockets were handed every message up to
+        `seq` (at once if they were, or if the room is not open here): the
+        sender's `message_sent` must not overtake an earlier message either."""
+        stream = self._streams.get(room)
+        if stream is None or (stream.next is not None and seq < stream.next):
+            action()
+        else:
+            stream.after.append((seq, action))
 
     def reading(self, room: str) -> None:
         """A join is about to read the conversation from the store."""
@@ -115,6 +130,11 @@ class RoomOrder:
             if seq == stream.next:
                 stream.next += 1
             self._deliver(room, frame, exclude, scope)
+        if stream.after and stream.next is not None:
+            due = [a for a in stream.after if a[0] < stream.next]
+            stream.after = [a for a in stream.after if a[0] >= stream.next]
+            for _, action in due:
+                action()
         if not waiting or stream.next is None:
             if stream.timer is not None:
                 stream.timer.cancel()

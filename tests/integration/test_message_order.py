@@ -126,3 +126,43 @@ async def test_across_nodes_a_local_message_waits_for_the_earlier_one_from_redis
                 assert first_seen(op) == [1, 2, 3, 4]
             await on_a.close()
             await on_b.close()
+
+
+async def test_a_senders_confirmation_does_not_overtake_an_earlier_message(
+    tmp_path, redis_url, redis_prefix
+):
+    """Seq 1 is stored on node A, its fan-out late; the operator on node B sends
+    seq 2, which LINE takes at once. `message_sent` for seq 2 comes after seq 1,
+    as the room's own frames do (read from the store when it does not come): a
+    client counting its own messages' seqs in its catch-up point would skip
+    seq 1 otherwise."""
+    from tests.cluster import fake_line_server
+
+    async with fake_line_server() as (fake, base):
+        line = {"line_channel_access_token": "cluster-access-token", "line_api_base_url": base}
+        shared = {"broker_url": redis_url, "broker_prefix": redis_prefix, **line}
+        store = GatedStore(create_store(make_settings(tmp_path).store_url))
+        gate = store.hold("first")
+        async with node(tmp_path, store, **shared) as a:  # type: ignore[arg-type]
+            async with node(tmp_path, **shared) as b:
+                sender = await Client.connect(b.ws_url, b.token("op-b"))
+                await sender.join("Uorder")
+                first = asyncio.create_task(post(a, "first"))
+                await gate.stored.wait()
+                await sender.send(
+                    "message_send", line_user_id="Uorder", text="reply", client_msg_id="c1"
+                )
+                # LINE takes seq 2 at once; seq 1 is not published yet: the room
+                # waits for it, then reads it from the store
+                sent = await sender.wait_type("message_sent", timeout=10)
+                assert sent["payload"]["message"]["seq"] == 2
+                assert len(fake.pushes) == 1
+                kinds = [
+                    (f["type"], f["payload"]["message"]["seq"])
+                    for f in sender.frames
+                    if f["type"] in ("message_received", "message_sent")
+                ]
+                assert kinds[:2] == [("message_received", 1), ("message_sent", 2)], kinds
+                gate.open.set()
+                assert await first == 200
+                await sender.close()

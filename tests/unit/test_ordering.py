@@ -137,3 +137,22 @@ def test_a_room_without_local_sockets_orders_nothing() -> None:
     order = RoomOrder(sockets)
     order.offer(ROOM, 9, "m9", None)  # no stream: handed on (the hub finds no member)
     assert sockets.frames == ["m9"]
+
+
+async def test_a_senders_confirmation_waits_for_the_messages_before_its_own() -> None:
+    """`message_sent` goes to the sender alone, not through the room: it must not
+    overtake seq 9 still on its way, or the sender's highest seq would skip it."""
+    sockets = Sockets()
+    order = opened(sockets, last_seq=8)
+    confirmed: list[str] = []
+    order.offer(ROOM, 10, "m10 pending", "sender")
+    order.after(ROOM, 10, lambda: confirmed.append("message_sent 10"))
+    assert confirmed == []
+    order.offer(ROOM, 9, "m9", None)
+    assert sockets.frames == ["m9", "m10 pending"] and confirmed == ["message_sent 10"]
+    order.after(ROOM, 10, lambda: confirmed.append("again"))  # passed already: at once
+    assert confirmed[-1] == "again"
+    order.offer(ROOM, 12, "m12", None)
+    order.after(ROOM, 12, lambda: confirmed.append("message_sent 12"))
+    order.close(ROOM)  # the room emptied: nothing to wait for
+    assert confirmed[-1] == "message_sent 12"
