@@ -114,7 +114,13 @@ class Outbound:
     ) -> None:
         result = await asyncio.shield(future)
         if conn is not None and result is not None:
-            self._reply(conn, self._answer(result, ref))
+            self._reply_in_order(conn, result.message, self._answer(result, ref))
+
+    def _reply_in_order(self, conn: Connection, message: Message, frame: str) -> None:
+        """Answer the sender once its room got every message before this one: the
+        answer goes to it alone, and must not overtake one still on its way."""
+        room = conversation_room(message.line_user_id)
+        self.hub.order.after(room, message.seq, lambda: self._reply(conn, frame))
 
     def _reply(self, conn: Connection, frame: str) -> None:
         if conn.push(frame) and self.metrics is not None:
@@ -166,10 +172,8 @@ class Outbound:
             )
         if not future.done():
             future.set_result(result)
-        if conn is not None:  # after the messages before it, as the room gets them
-            answer = self._answer(result, ref)
-            room = conversation_room(message.line_user_id)
-            self.hub.order.after(room, message.seq, lambda: self._reply(conn, answer))
+        if conn is not None:
+            self._reply_in_order(conn, message, self._answer(result, ref))
         if result.fan_out:  # sent or failed: the room learns the outcome (same id)
             await self._fan_out(result.message, conn.id if conn else None)
 
