@@ -113,8 +113,8 @@ class RoomOrder:
     ) -> None:
         """Deliver a message's frame now, or once the messages before it were."""
         stream = self._streams.get(room)
-        if stream is None or (stream.next is not None and seq < stream.next):
-            self._deliver(room, frame, exclude, scope)
+        if stream is None or (seq < stream.next if stream.next is not None else not stream.readers):
+            self._deliver(room, frame, exclude, scope)  # nothing to order it after
             return
         heapq.heappush(stream.waiting, (seq, next(self._arrival), frame, exclude, scope))
         self._flush(room, stream)

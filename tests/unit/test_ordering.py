@@ -137,6 +137,9 @@ def test_a_room_without_local_sockets_orders_nothing() -> None:
     order = RoomOrder(sockets)
     order.offer(ROOM, 9, "m9", None)  # no stream: handed on (the hub finds no member)
     assert sockets.frames == ["m9"]
+    order.open(ROOM)  # joined without reading the store (no join is reading)
+    order.offer(ROOM, 7, "m7", None)
+    assert sockets.frames == ["m9", "m7"]  # nothing to order after: handed on
 
 
 async def test_a_senders_confirmation_waits_for_the_messages_before_its_own() -> None:
