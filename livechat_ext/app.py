@@ -26,6 +26,7 @@ from .realtime.access import Access, Authorize, allow_all
 from .realtime.chat import Chat
 from .realtime.cluster_sync import ClusterSync
 from .realtime.hub import BROADCAST, Hub, admin_room
+from .realtime.ordering import from_store
 from .realtime.team import Team
 from .settings import LiveChatSettings
 from .store import SchemaError, Store, create_store
@@ -100,6 +101,7 @@ class LiveChat:
             node_id,
             metrics=metrics,
             visibility=self.access if self.access.filters else None,
+            fill=from_store(store, settings.history_limit),
         )
         self.cluster_sync = (
             None
@@ -111,6 +113,7 @@ class LiveChat:
                 local_state=self._local_state,
                 on_orphans=self._orphans_offline,
                 on_rejoin=self._announce_local_online,
+                on_beat=self._reconcile,
             )
         )
         self.team = Team(settings, hub, self.tasks.spawn, self.cluster_sync)
@@ -121,9 +124,6 @@ class LiveChat:
         )
         if delivery is None:
             delivery = NoDelivery() if self.line is None else LineDelivery(self.line, metrics)
-        self.outbound = Outbound(
-            store, hub, delivery, lease=_send_lease(settings), updates=self.updates, metrics=metrics
-        )
         self.inbound = Inbound(
             settings,
             store,
@@ -133,6 +133,15 @@ class LiveChat:
             spawn=self.tasks.spawn,
             room_open=self.team.room_open,
             metrics=metrics,
+        )
+        self.outbound = Outbound(
+            store,
+            hub,
+            delivery,
+            lease=_send_lease(settings),
+            updates=self.updates,
+            metrics=metrics,
+            on_nameless=self.inbound.profile_wanted,
         )
         self.workflow = Workflow(
             store, hub, self.updates, line=self.line, spawn=self.tasks.spawn, metrics=metrics
@@ -257,6 +266,9 @@ class LiveChat:
         for admin_id in admin_ids:
             log.info("operator %s went offline with a dead node", admin_id)
             await self.team.publish_presence(admin_id, "offline", utcnow())
+
+    async def _reconcile(self) -> None:
+        await self.team.reconcile()
 
     async def _announce_local_online(self) -> None:
         for admin_id in self.team.presence.local_counts():

@@ -67,14 +67,17 @@ async def serve(
     app: FastAPI | None = None,
     port: int | None = None,
     log_level: str = "warning",
+    **options: Any,
 ) -> AsyncIterator[Server]:
-    """Run `live_chat` in a real uvicorn on a free port until the block ends."""
+    """Run `live_chat` in a real uvicorn on a free port until the block ends
+    (`options`: more `uvicorn.Config` arguments)."""
     if app is None:
         app = FastAPI()
         app.include_router(live_chat.router)
     port = port or free_port()
+    options = {"ws_ping_interval": None, **options}
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level=log_level, ws_ping_interval=None, lifespan="on"
+        app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on", **options
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -26,6 +26,7 @@ class BrokerEvent:
     scope: str | None = None  # the conversation the frame is about: only operators the
     # host's authorize hook allows for it receive it
     name: str | None = None
+    seq: int | None = None  # a message's seq: each node delivers a room's messages in order
 
 
 EventHandler = Callable[[BrokerEvent], None]

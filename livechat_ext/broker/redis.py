@@ -39,6 +39,7 @@ def encode_event(event: BrokerEvent) -> bytes:
             "p": event.presence,
             "s": event.scope,
             "a": event.name,
+            "q": event.seq,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -49,6 +50,7 @@ def decode_event(data: bytes | str) -> BrokerEvent:
     raw = json.loads(data)
     typing = raw.get("t")
     presence = raw.get("p")
+    seq = raw.get("q")
     return BrokerEvent(
         node=str(raw["n"]),
         room=str(raw["r"]),
@@ -58,6 +60,7 @@ def decode_event(data: bytes | str) -> BrokerEvent:
         presence=(str(presence[0]), str(presence[1])) if presence else None,
         scope=raw.get("s"),
         name=raw.get("a"),
+        seq=int(seq) if seq is not None else None,
     )
 
 

@@ -225,6 +225,8 @@ class Inbound:
         await self._fan_out(stored.message, notify=not named_later)
         if named_later:
             self._spawn(self._notify_after_profile(stored.message))
+        elif stored.display_name is None:  # whoever wrote first, the user or an operator
+            self.profile_wanted(user)
         return "stored"
 
     async def _tell_operators(self, line_user_id: str, payload: ServerPayload) -> None:
@@ -233,7 +235,9 @@ class Inbound:
 
     async def _fan_out(self, message: Message, *, notify: bool = True) -> None:
         user = message.line_user_id
-        await self.hub.publish(conversation_room(user), encode(MessageReceived(message=message)))
+        await self.hub.publish(
+            conversation_room(user), encode(MessageReceived(message=message)), seq=message.seq
+        )
         await self.updates.changed(user)
         if notify:
             await self._notify_message(message)
@@ -309,7 +313,9 @@ class Inbound:
         if not await self.store.record_event(event.webhook_event_id):
             return False
         if hidden is not None:
-            await self.hub.publish(conversation_room(user), encode(MessageUpdated(message=hidden)))
+            await self.hub.publish(
+                conversation_room(user), encode(MessageUpdated(message=hidden)), seq=hidden.seq
+            )
             await self.updates.changed(user)
         await self._tell_operators(
             user,
@@ -322,6 +328,12 @@ class Inbound:
             ),
         )
         return True
+
+    def profile_wanted(self, line_user_id: str) -> None:
+        """A conversation has no display name: fetch the LINE user's profile in the
+        background, unless a fetch for them runs or LINE had none (404)."""
+        if self.line is not None and line_user_id not in self._profiles_tried:
+            self._spawn(self._fetch_profile(line_user_id))
 
     async def _fetch_profile(self, line_user_id: str) -> None:
         line = self.line

@@ -68,6 +68,7 @@ class Outbound:
         updates: ConversationUpdates,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_nameless: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -76,6 +77,7 @@ class Outbound:
         self.updates = updates
         self.metrics = metrics
         self.clock = clock
+        self._on_nameless = on_nameless  # a conversation with no name: its profile is wanted
         self.deliveries = Tasks("outbound deliveries")
         self._inflight: dict[str, asyncio.Future[_Result | None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -94,6 +96,8 @@ class Outbound:
         message = stored.message
         if stored.created:  # the room sees it at once as pending, later its outcome as an update
             await self._fan_out(message, conn.id if conn else None, new=True)
+            if stored.display_name is None and self._on_nameless is not None:
+                self._on_nameless(line_user_id)  # an operator wrote first: fetch the name
         if message.status is MessageStatus.SENT:
             return [encode(MessageSent(client_msg_id=client_msg_id, message=message), ref)]
         running = self._inflight.get(message.id)
@@ -113,7 +117,13 @@ class Outbound:
     ) -> None:
         result = await asyncio.shield(future)
         if conn is not None and result is not None:
-            self._reply(conn, self._answer(result, ref))
+            self._reply_in_order(conn, result.message, self._answer(result, ref))
+
+    def _reply_in_order(self, conn: Connection, message: Message, frame: str) -> None:
+        """Answer the sender once its room got every message before this one: the
+        answer goes to it alone, and must not overtake one still on its way."""
+        room = conversation_room(message.line_user_id)
+        self.hub.order.after(room, message.seq, lambda: self._reply(conn, frame))
 
     def _reply(self, conn: Connection, frame: str) -> None:
         if conn.push(frame) and self.metrics is not None:
@@ -166,7 +176,7 @@ class Outbound:
         if not future.done():
             future.set_result(result)
         if conn is not None:
-            self._reply(conn, self._answer(result, ref))
+            self._reply_in_order(conn, message, self._answer(result, ref))
         if result.fan_out:  # sent or failed: every tab in the room, the sender's too
             await self._fan_out(result.message, None)
 
@@ -242,7 +252,10 @@ class Outbound:
         """A new message once (`message_received`), every later state as `message_updated`."""
         payload = MessageReceived(message=message) if new else MessageUpdated(message=message)
         await self.hub.publish(
-            conversation_room(message.line_user_id), encode(payload), exclude=exclude
+            conversation_room(message.line_user_id),
+            encode(payload),
+            exclude=exclude,
+            seq=message.seq,
         )
         await self.updates.changed(message.line_user_id)
 

@@ -108,8 +108,8 @@ class Chat:
         self.access.unbind(conn)
         self.hub.remove(conn)
         self.team.connection_closed(conn.id)
-        if session.operator is not None:
-            self.team.presence.disconnected(session.operator.admin_id)
+        if conn.admin_id is not None:  # counted online (a refused operator never was)
+            self.team.presence.disconnected(conn.admin_id)
 
     def _expire(self, conn_id: str, now: float) -> None:
         live = self._live.get(conn_id)
@@ -191,6 +191,10 @@ class Chat:
         if conn.push(frame) and self.metrics is not None:
             self.metrics.frames_sent(frame)
 
+    def _release(self, conn: Connection, frame: str) -> None:
+        if conn.release(frame) and self.metrics is not None:
+            self.metrics.frames_sent(frame)
+
     def _count(self, frames: tuple[str, ...]) -> None:
         if self.metrics is not None:
             for frame in frames:
@@ -218,25 +222,30 @@ class Chat:
     async def _authenticated(self, conn: Connection, session: Session, auth: Authenticated) -> None:
         operator = auth.operator
         self.team.remember(operator)
-        # read the operator list first: once this socket is in the broadcast room,
-        # other frames could overtake its auth_success while we await
-        operators = [s for s in await self.team.operators() if s.admin_id != operator.admin_id]
-        operators.append(
-            OperatorState(admin_id=operator.admin_id, status="online", name=operator.display_name)
-        )
-        if conn.closing:
-            return
         if auth.first and not self.hub.promote(conn, self.settings.max_connections_per_client):
             log.warning("refused an operator from %s: connection limit reached", conn.peer)
             session.closed = True
             conn.close(CloseCode.TRY_AGAIN_LATER, "too many connections")
             return
-        if auth.first:
-            conn.admin_id = operator.admin_id
-            self.access.bind(conn, operator)
-            self.hub.join(conn, admin_room(operator.admin_id))
-            self.hub.join(conn, BROADCAST)
-            self.team.presence.connected(operator.admin_id)
+        # in the broadcast room before the list is read, with the frames held back
+        # until auth_success is out: a change made while the list is read reaches
+        # this socket after the list, never falls between the two
+        conn.hold()
+        try:
+            if auth.first:
+                conn.admin_id = operator.admin_id
+                self.access.bind(conn, operator)
+                self.hub.join(conn, admin_room(operator.admin_id))
+                self.hub.join(conn, BROADCAST)
+                self.team.presence.connected(operator.admin_id)
+            listed = await self.team.operators()
+        except BaseException:
+            conn.release()
+            raise
+        operators = [s for s in listed if s.admin_id != operator.admin_id]
+        operators.append(
+            OperatorState(admin_id=operator.admin_id, status="online", name=operator.display_name)
+        )
         success = AuthSuccess(
             admin_id=operator.admin_id,
             session_id=conn.id,
@@ -244,7 +253,7 @@ class Chat:
             operators=sorted(operators, key=lambda s: s.admin_id),
             server_instance=self.hub.instance,
         )
-        self._push(conn, encode(success, auth.ref))
+        self._release(conn, encode(success, auth.ref))
 
     async def _join(self, conn: Connection, session: Session, join: Join) -> None:
         operator = session.operator
@@ -253,24 +262,39 @@ class Chat:
             session.join_refused(line_user_id)
             self._forbidden(conn, join.ref)
             return
-        # join first, read second: a message stored in between arrives twice, never zero times
-        self.hub.join(conn, conversation_room(line_user_id))
-        page = await self.store.history(
-            line_user_id,
-            limit=self.settings.history_limit,
-            after_seq=join.after_seq,
-            after_rev=join.after_rev,
-        )
-        conversation = await self.store.get_conversation(line_user_id)
+        # join first, read second, with the room's frames held back until the
+        # answer is out: a message stored in between comes after the history
+        # (twice at worst, never zero times), and the room's messages stay in seq order
+        room = conversation_room(line_user_id)
+        conn.hold()
+        self.hub.join(conn, room)
+        self.hub.order.reading(room)
+        try:
+            conversation = await self.store.get_conversation(line_user_id)
+            page = await self.store.history(
+                line_user_id,
+                limit=self.settings.history_limit,
+                after_seq=join.after_seq,
+                after_rev=join.after_rev,
+            )
+        except BaseException:
+            self.hub.order.baseline(room, None)
+            self.hub.leave(conn, room)
+            conn.release()
+            raise
+        last_seq = conversation.last_seq if conversation else 0
+        self.hub.order.baseline(room, last_seq)  # read before the history: all in it
         joined = ConversationJoined(
             line_user_id=line_user_id,
-            last_seq=conversation.last_seq if conversation else 0,
-            last_rev=conversation.last_rev if conversation else 0,
+            last_seq=max([last_seq, *(m.seq for m in page.messages)]),
+            last_rev=max(
+                [conversation.last_rev if conversation else 0, *(m.rev for m in page.messages)]
+            ),
             messages=page.messages,
             has_more=page.has_more,
             typing=self.team.typing.typing_in(line_user_id),
         )
-        self._push(conn, encode(joined, join.ref))
+        self._release(conn, encode(joined, join.ref))
 
     async def _leave(self, conn: Connection, session: Session, leave: Leave) -> None:
         self.hub.leave(conn, conversation_room(leave.line_user_id))
@@ -350,6 +374,7 @@ class Chat:
 
     async def shutdown(self) -> None:
         self.deadlines.close()
+        self.hub.order.close_all()
         await self.team.shutdown()
 
 

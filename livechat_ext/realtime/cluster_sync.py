@@ -33,6 +33,7 @@ class ClusterSync:
         local_state: Callable[[], tuple[dict[str, int], list[str]]],
         on_orphans: Callable[[list[str]], Awaitable[None]],
         on_rejoin: Callable[[], Awaitable[None]],
+        on_beat: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.cluster = cluster
         self.node = node
@@ -40,6 +41,7 @@ class ClusterSync:
         self._local_state = local_state
         self._on_orphans = on_orphans
         self._on_rejoin = on_rejoin
+        self._on_beat = on_beat
         self._queue: asyncio.Queue[_Change] = asyncio.Queue()
         self._loops = Loops("cluster sync")
         self._beaten = False
@@ -82,6 +84,8 @@ class ClusterSync:
                 orphans = await self.cluster.reap(self.node)
                 if orphans:
                     await self._on_orphans(orphans)
+                if self._on_beat is not None:
+                    await self._on_beat()
             except BrokerError as exc:
                 log.warning("cluster heartbeat failed (%s)", describe(exc), exc_info=exc)
             except Exception:  # a bug here must not stop the heartbeat: others would reap us

@@ -36,6 +36,7 @@ class Connection:
         "_close_socket",
         "_context",
         "_gone",
+        "_held",
         "_limit",
         "_on_stopped",
         "_send",
@@ -56,6 +57,7 @@ class Connection:
         self.close_code: int | None = None
         self.on_overflow: Callable[[Connection], None] | None = None
         self._backlog: deque[str] | None = None  # made on first need: most never queue
+        self._held: list[str] | None = None  # frames kept back while a reply is prepared
         self._limit = limit
         self._close: tuple[int, str] | None = None
         self._send: SendText | None = None
@@ -94,22 +96,46 @@ class Connection:
         """Send or queue a frame; False if the connection is closing or just overflowed."""
         if self._close is not None:
             return False
-        if self._send is not None and self._writer is None:
+        held = self._held
+        if held is None and self._send is not None and self._writer is None:
             return self._send_now(text)  # nothing queued: nothing to overtake
         backlog = self._backlog
         if backlog is None:
             backlog = self._backlog = deque()
-        if len(backlog) >= self._limit:
-            log.warning("connection %s could not keep up; closing with 1013", self.id)
-            backlog.clear()
-            self._close = (CloseCode.TRY_AGAIN_LATER, "send queue overflow")
-            if self._writer is not None:
-                self._writer.cancel()  # stuck in a send the peer does not read
-            if self.on_overflow is not None:
-                self.on_overflow(self)
+        if len(backlog) + len(held or ()) >= self._limit:
+            self._overflow()
             return False
-        backlog.append(text)
+        (backlog if held is None else held).append(text)
         return True
+
+    def hold(self) -> None:
+        """Keep back the frames pushed from now on until `release`: a reply read
+        from state (the operator list, a conversation's history) then goes out
+        before every change made to that state while it was read."""
+        if self._held is None:
+            self._held = []
+
+    def release(self, first: str | None = None) -> bool:
+        """Push `first`, then the frames held back, in order. False if `first`
+        did not go out (the connection is closing)."""
+        held, self._held = self._held, None
+        sent = first is not None and self.push(first)
+        for text in held or ():
+            self.push(text)
+        return sent
+
+    def _overflow(self) -> None:
+        log.warning("connection %s could not keep up; closing with 1013", self.id)
+        if self._backlog:
+            self._backlog.clear()
+        self._held = None
+        self._close = (CloseCode.TRY_AGAIN_LATER, "send queue overflow")
+        if self.on_overflow is not None:
+            self.on_overflow(self)
+        if self._writer is not None:
+            self._writer.cancel()  # stuck in a send the peer does not read
+        else:  # held frames overflowed with no send waiting: stop writing now
+            self._failed(None)
 
     def close(self, code: int, reason: str = "", *, final: list[str] | None = None) -> None:
         """Send `final` frames after what is queued, then close with `code`."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..broker import Broker, BrokerEvent
 from ..errors import CloseCode
 from .connection import Connection
+from .ordering import Fill, RoomOrder
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -28,6 +29,11 @@ def admin_room(admin_id: str) -> str:
 
 def conversation_room(line_user_id: str) -> str:
     return _CONVERSATION + line_user_id
+
+
+def conversation_of(room: str) -> str | None:
+    """The LINE user of a conversation room; None for another room."""
+    return room[len(_CONVERSATION) :] if room.startswith(_CONVERSATION) else None
 
 
 class PerAddress:
@@ -73,6 +79,7 @@ class Hub:
         *,
         metrics: Metrics | None = None,
         visibility: Visibility | None = None,
+        fill: Fill | None = None,
     ) -> None:
         self.node_id = node_id or uuid.uuid4().hex
         # new for every start of this process, even when node_id is fixed: clients
@@ -89,6 +96,8 @@ class Hub:
         # per client address: the unauthenticated have an allowance of their own
         self.authenticated = PerAddress()
         self.unauthenticated = PerAddress()
+        # a conversation's messages go out in seq order (see ordering.py)
+        self.order = RoomOrder(self.deliver, fill=fill)
 
     def add_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
         """Also hand every event from another node to `listener` (before delivery)."""
@@ -146,6 +155,8 @@ class Hub:
         members = self.rooms.get(room)
         if members is None:
             members = self.rooms[room] = {}
+            if room.startswith(_CONVERSATION):
+                self.order.open(room)
             self._occupancy(room, True)
         members[conn.id] = conn
         conn.rooms.add(room)
@@ -156,6 +167,7 @@ class Hub:
             members.pop(conn.id, None)
             if not members:
                 del self.rooms[room]
+                self.order.close(room)
                 self._occupancy(room, False)
         conn.rooms.discard(room)
 
@@ -212,12 +224,16 @@ class Hub:
         presence: tuple[str, str] | None = None,
         scope: str | None = None,
         name: str | None = None,
+        seq: int | None = None,
     ) -> None:
         """Deliver to local members now and to the other nodes through the broker.
         An empty `frame` carries state (typing, presence) to the other nodes only;
-        `name` is the display name of the operator they are about."""
-        self.deliver(room, frame, exclude, scope)
-        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence, scope, name)
+        `name` is the display name of the operator they are about. A message's
+        frame gives its `seq`: every node delivers those in order."""
+        self._route(room, frame, exclude, scope, seq)
+        event = BrokerEvent(
+            self.node_id, room, frame, exclude, typing, presence, scope, name, seq
+        )
         try:
             await self.broker.publish(event)
         except Exception:  # a broker outage must not stop local delivery
@@ -229,4 +245,12 @@ class Hub:
             return
         for listener in self._listeners:
             listener(event)
-        self.deliver(event.room, event.frame, event.exclude, event.scope)
+        self._route(event.room, event.frame, event.exclude, event.scope, event.seq)
+
+    def _route(
+        self, room: str, frame: str, exclude: str | None, scope: str | None, seq: int | None
+    ) -> None:
+        if seq is None or not frame:
+            self.deliver(room, frame, exclude, scope)
+        else:
+            self.order.offer(room, seq, frame, exclude, scope)

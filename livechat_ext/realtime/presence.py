@@ -25,9 +25,25 @@ class Presence:
         self._counts: dict[str, int] = {}
         self._pending_offline: dict[str, asyncio.TimerHandle] = {}
         self._last_seen: dict[str, datetime] = {}
-        self._remote: dict[str, str] = {}
+        self._remote: dict[str, str] = {}  # the latest status this node's sockets were told
+        self._changes = 0
+        self._changed: dict[str, int] = {}  # admin_id -> the change count at its latest change
+
+    def _touch(self, admin_id: str) -> None:
+        self._changes += 1
+        self._changed[admin_id] = self._changes
+
+    @property
+    def changes(self) -> int:
+        """A counter of presence changes seen on this node (see `changed_since`)."""
+        return self._changes
+
+    def changed_since(self, admin_id: str, mark: int) -> bool:
+        """Whether `admin_id` changed after `changes` was `mark`."""
+        return self._changed.get(admin_id, 0) > mark
 
     def connected(self, admin_id: str) -> None:
+        self._touch(admin_id)
         count = self._counts.get(admin_id, 0)
         self._counts[admin_id] = count + 1
         if count:
@@ -39,6 +55,7 @@ class Presence:
         self._announce(admin_id, "online", None)
 
     def disconnected(self, admin_id: str) -> None:
+        self._touch(admin_id)
         count = self._counts.get(admin_id, 0) - 1
         if count > 0:
             self._counts[admin_id] = count
@@ -52,11 +69,13 @@ class Presence:
         self._pending_offline[admin_id] = loop.call_later(self.grace, self._go_offline, admin_id)
 
     def _go_offline(self, admin_id: str) -> None:
+        self._touch(admin_id)
         self._pending_offline.pop(admin_id, None)
         self._announce(admin_id, "offline", self._last_seen.get(admin_id, utcnow()))
 
     def remote(self, admin_id: str, status: str) -> None:
-        """Record another node's announcement."""
+        """Record an announcement this node's sockets were given."""
+        self._touch(admin_id)
         self._remote[admin_id] = status
         if status == "offline":
             self._last_seen[admin_id] = utcnow()
@@ -67,6 +86,19 @@ class Presence:
             or admin_id in self._pending_offline
             or self._remote.get(admin_id) == "online"
         )
+
+    def told(self) -> dict[str, str]:
+        """The status each operator was last announced with on this node."""
+        return dict(self._remote)
+
+    def listed(self, admin_id: str, status: str) -> None:
+        """A socket was given `status` in a list (`auth_success`): what this node's
+        sockets know of an operator no announcement reached here yet."""
+        self._remote.setdefault(admin_id, status)
+
+    def here(self, admin_id: str) -> bool:
+        """Connected to this node, or within the grace after the last connection."""
+        return admin_id in self._counts or admin_id in self._pending_offline
 
     def connections(self, admin_id: str) -> int:
         return self._counts.get(admin_id, 0)

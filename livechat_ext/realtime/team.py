@@ -9,6 +9,7 @@ from typing import Any
 
 from ..background import Spawn
 from ..errors import BrokerError, describe
+from ..models import utcnow
 from ..operator import Operator
 from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
 from ..settings import LiveChatSettings
@@ -83,10 +84,43 @@ class Team:
                         known[admin_id] = ("offline", seen)
                 for admin_id in online:
                     known[admin_id] = ("online", None)
+        for admin_id, (status, _) in known.items():
+            self.presence.listed(admin_id, status)
         return [
             OperatorState(admin_id=a, status=st, last_seen=seen, name=self.name_of(a))
             for a, (st, seen) in sorted(known.items())
         ]
+
+    async def reconcile(self) -> None:
+        """Tell this node's sockets the cluster's truth where it differs from what
+        they were told: an announcement overtaken by an older one from another
+        node (two nodes publish in no common order), or lost with a node that
+        died between its cluster write and its publish. Runs at every heartbeat;
+        an operator whose state changed during the read waits for the next one."""
+        sync = self.cluster_sync
+        if sync is None:
+            return
+        mark = self.presence.changes
+        try:
+            online = await asyncio.wait_for(sync.cluster.online_operators(), _CLUSTER_READ_SECONDS)
+        except Exception as exc:
+            log.warning("cluster unavailable for presence reconciliation: %s", exc)
+            return
+        told = self.presence.told()
+        for admin_id in sorted(set(told) | online):
+            if self.presence.changed_since(admin_id, mark):
+                continue
+            here = self.presence.here(admin_id)
+            truth = "online" if admin_id in online or here else "offline"
+            if told.get(admin_id) == truth:
+                continue
+            log.info("presence of %s corrected to %s on this node", admin_id, truth)
+            last_seen = None
+            if truth == "offline":
+                last_seen = self.presence.last_seen(admin_id) or utcnow()
+            self.presence.remote(admin_id, truth)
+            frame = OperatorStatus(admin_id=admin_id, status=truth, last_seen=last_seen)
+            self.hub.deliver(BROADCAST, encode(frame))  # this node's sockets only
 
     async def room_open(self, line_user_id: str) -> bool:
         """Whether an operator has the conversation open on any node."""

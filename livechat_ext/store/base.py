@@ -29,18 +29,22 @@ class NewInbound:
 @dataclass(frozen=True)
 class InboundResult:
     """What `add_inbound` stored; `new_conversation` is true for the conversation's
-    first message (seq 1), also when a follow event created the conversation before."""
+    first message (seq 1), also when a follow event created the conversation before.
+    `display_name` is the conversation's as the message was stored (None: none yet)."""
 
     message: Message
     new_conversation: bool
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)
 class OutboundResult:
-    """What `add_outbound` found or stored; `created` is false for a repeat."""
+    """What `add_outbound` found or stored; `created` is false for a repeat.
+    `display_name` is the conversation's as a new message was stored (None: none yet)."""
 
     message: Message
     created: bool
+    display_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ class SqlStore:
         }
         self._next_seq_stmt = upsert.on_conflict_do_update(
             index_elements=[col.line_user_id], set_=step
-        ).returning(col.last_seq, col.last_rev)
+        ).returning(col.last_seq, col.last_rev, col.display_name)
         # a message from the user: one more unread, and a resolved conversation
         # opens again, unassigned (the bot has it until an operator takes it)
         resolved = col.status == ConversationStatus.RESOLVED
@@ -128,7 +128,7 @@ class SqlStore:
         }
         self._next_inbound_seq_stmt = upsert.on_conflict_do_update(
             index_elements=[col.line_user_id], set_=inbound_step
-        ).returning(col.last_seq, col.last_rev)
+        ).returning(col.last_seq, col.last_rev, col.display_name)
 
     async def start(self) -> None:
         await self.ping()
@@ -180,8 +180,7 @@ class SqlStore:
         try:
             # the message's own unique webhook_event_id is the record of the event
             async with self._tx(write=True, reads_first=False) as conn:
-                seq, rev = await self._next_seq(conn, new.line_user_id, now, inbound=True)
-                created = seq == 1
+                seq, rev, name = await self._next_seq(conn, new.line_user_id, now, inbound=True)
                 row = new_message_row(new.line_user_id, seq, rev, as_utc(new.created_at or now))
                 row.update(kind=new.kind, text=new.text, data=dict(new.data))
                 row.update(webhook_event_id=event_id, sender_id=new.line_user_id)
@@ -190,7 +189,7 @@ class SqlStore:
             if event_id is not None and await self._event_in_messages(event_id):
                 return None
             raise
-        return InboundResult(message_from_row(row), created)
+        return InboundResult(message_from_row(row), seq == 1, name)
 
     @_whole
     async def record_event(self, webhook_event_id: str) -> bool:
@@ -222,7 +221,7 @@ class SqlStore:
                 if found is not None:
                     return OutboundResult(found, created=False)
                 now = self._clock()
-                seq, rev = await self._next_seq(conn, line_user_id, now)
+                seq, rev, name = await self._next_seq(conn, line_user_id, now)
                 row = new_message_row(line_user_id, seq, rev, now, Direction.OUTBOUND)
                 row.update(sender_id=sender_id, text=text, client_msg_id=client_msg_id)
                 if note:  # shown to the team only: stored as delivered, never pushed
@@ -236,7 +235,7 @@ class SqlStore:
             if found is None:
                 raise
             return OutboundResult(found, created=False)
-        return OutboundResult(message_from_row(row), created=True)
+        return OutboundResult(message_from_row(row), created=True, display_name=name)
 
     @_whole
     async def claim(self, message_id: str, lease_seconds: float) -> bool:
@@ -530,14 +529,15 @@ class SqlStore:
 
     async def _next_seq(
         self, conn: AsyncConnection, line_user_id: str, now: datetime, *, inbound: bool = False
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, str | None]:
         """The conversation's next seq and rev, creating the conversation if
-        missing, in one upsert (seq 1 is the conversation's first message)."""
+        missing, in one upsert (seq 1 is the conversation's first message), and its
+        display name (None while it has none)."""
         row = {"line_user_id": line_user_id, "followed": True, "last_seq": 1, "last_rev": 1}
         row.update(created_at=now, updated_at=now, unread_count=1 if inbound else 0)
         stmt = self._next_inbound_seq_stmt if inbound else self._next_seq_stmt
-        seq, rev = (await conn.execute(stmt, row)).one()
-        return int(seq), int(rev)
+        seq, rev, name = (await conn.execute(stmt, row)).one()
+        return int(seq), int(rev), name
 
     async def _next_rev(self, conn: AsyncConnection, line_user_id: str, count: int = 1) -> int:
         """Take `count` revs of the conversation (its row lock orders the writers);

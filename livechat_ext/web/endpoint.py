@@ -8,6 +8,7 @@ import contextlib
 import logging
 from urllib.parse import urlsplit
 
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CloseCode
@@ -19,6 +20,9 @@ from ..session import Session
 log = logging.getLogger("livechat_ext.ws")
 
 CLOSE_HANDSHAKE_SECONDS = 5.0
+# RFC 6455 status codes that no close frame carries: for the metric of closes
+_NO_STATUS = 1005  # a close frame without a status code
+_ABNORMAL = 1006  # the connection ended without a close frame
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -120,8 +124,9 @@ class Endpoint:
         conn.attach(
             ws.send_text, self._closer(ws), stopper.writer_stopped, gone=(WebSocketDisconnect,)
         )
+        peer_code: int | None = None  # the close code the socket ended with, as ASGI tells it
         try:
-            await self._read(ws, conn, session)
+            peer_code = await self._read(ws, conn, session)
         except asyncio.CancelledError:
             if not stopper.stopping:
                 raise
@@ -133,9 +138,7 @@ class Endpoint:
                 with contextlib.suppress(Exception):  # the peer may not even take a close
                     await asyncio.wait_for(ws.close(CloseCode.TRY_AGAIN_LATER), 1.0)
             self.chat.close(conn, session)
-            code = conn.close_code or 1000
-            if stopper.failed:  # the close above, not whatever the writer had planned
-                code = int(CloseCode.TRY_AGAIN_LATER)
+            code = _close_code(conn.close_code, peer_code, stopper.failed)
             log.info("connection closed (%s)", code)
             if self.chat.metrics is not None:
                 self.chat.metrics.closes.labels(str(code)).inc()
@@ -148,7 +151,9 @@ class Endpoint:
 
         return close
 
-    async def _read(self, ws: WebSocket, conn: Connection, session: Session) -> None:
+    async def _read(self, ws: WebSocket, conn: Connection, session: Session) -> int | None:
+        """Serve frames until the socket ends; the close code it ended with (None
+        when the transport failed without saying)."""
         token = ws.query_params.get("token")
         if token:
             await self.chat.authenticate(conn, session, token)
@@ -156,7 +161,7 @@ class Endpoint:
             while not conn.closing:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
-                    return
+                    return _disconnect_code(message)
                 if conn.closing:  # closed while we waited (token expiry, overflow)
                     break
                 text = message.get("text")
@@ -166,7 +171,31 @@ class Endpoint:
                 else:
                     await self.chat.receive_text(conn, session, text)
             # a close was asked for: wait for the peer's side of the handshake
-            while (await ws.receive())["type"] != "websocket.disconnect":
+            while (message := await ws.receive())["type"] != "websocket.disconnect":
                 pass
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return
+            return _disconnect_code(message)
+        except WebSocketDisconnect as exc:
+            return exc.code
+        except (RuntimeError, OSError):
+            return None
+
+
+def _disconnect_code(message: Message) -> int:
+    """The code of an ASGI `websocket.disconnect`: the peer's close frame's, or
+    the server's own (uvicorn: 1009 for a frame too large, 1012 at shutdown)."""
+    code = int(message.get("code", _NO_STATUS))
+    # uvicorn reports a connection lost without a close frame as 1005, as it
+    # does a close frame without a status; only the frame's event has a reason
+    if code == _NO_STATUS and "reason" not in message:
+        return _ABNORMAL
+    return code
+
+
+def _close_code(ours: int | None, theirs: int | None, failed: bool) -> int:
+    """The close code to count: the one this side sent; otherwise the one the
+    socket ended with; 1006 for a transport that failed without one."""
+    if failed:  # the 1013 closed by the endpoint, not whatever the writer had planned
+        return int(CloseCode.TRY_AGAIN_LATER)
+    if ours is not None:
+        return ours
+    return theirs if theirs is not None else _ABNORMAL

@@ -73,6 +73,7 @@ async def test_events_reach_every_node_in_order(pair: tuple[Broker, Broker]) -> 
                 typing=("U1", "alice", True) if i == 1 else None,
                 presence=("alice", "online") if i == 2 else None,
                 scope="U1" if i == 3 else None,
+                seq=7 if i == 5 else None,
             )
         )
     await inbox_b.wait(lambda ev: len([e for e in ev if e.node == "node-a"]) == 50)
@@ -81,6 +82,7 @@ async def test_events_reach_every_node_in_order(pair: tuple[Broker, Broker]) -> 
     assert got[0].exclude == "c1" and got[1].typing == ("U1", "alice", True)
     assert got[2].presence == ("alice", "online") and got[3].scope == "U1"
     assert got[4] == BrokerEvent("node-a", "conversation:U1", '{"n":4}')
+    assert got[5].seq == 7  # a message's seq: the receiving node orders the room by it
 
 
 async def test_of_two_nodes_changing_an_operator_at_once_exactly_one_sees_nobody_else(

@@ -137,6 +137,20 @@ async def test_first_inbound_creates_the_conversation(store: Store) -> None:
     assert second is not None and not second.new_conversation
 
 
+async def test_a_new_message_says_whether_its_conversation_has_a_name(store: Store) -> None:
+    """The inbound flow fetches the LINE profile of a nameless conversation,
+    whoever wrote first: the write that takes the seq says so, at no extra read."""
+    sent = await store.add_outbound("U1", "c1", "alice", "hello")
+    assert sent.created and sent.display_name is None and sent.message.seq == 1
+    reply = await store.add_inbound(text_in("U1", "hi"))
+    assert reply is not None and not reply.new_conversation and reply.display_name is None
+    await store.update_conversation("U1", display_name="Pat")
+    named = await store.add_inbound(text_in("U1", "again"))
+    assert named is not None and named.display_name == "Pat"
+    again = await store.add_outbound("U1", "c2", "alice", "ok")
+    assert again.display_name == "Pat"
+
+
 async def test_inbound_is_stored_as_given(store: Store) -> None:
     tz = timezone(timedelta(hours=9))
     sent = datetime(2026, 3, 4, 14, 0, 0, 250000, tzinfo=tz)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import jwt
@@ -18,6 +19,7 @@ from tests.helpers import (
     eventually,
     make_settings,
     raw_silent_client,
+    raw_ws_open,
     serve,
     serve_with_fake_line,
 )
@@ -190,6 +192,38 @@ async def test_frame_too_large_closes_1009(tmp_path):
         c = await Client.connect(srv.ws_url, srv.token("a"))
         await c.send_raw(json.dumps({"type": "ping", "pad": "x" * 2000}))
         assert await c.wait_closed() == 1009
+
+
+async def test_close_codes_are_counted_as_they_happened(tmp_path):
+    """`livechat_connection_closes_total` said 1000 for every close the server
+    did not make: an abrupt drop is 1006, uvicorn's own 1009 is 1009, and a
+    client's code is its code."""
+    from livechat_ext.web.deploy import uvicorn_options
+
+    settings = make_settings(tmp_path, max_frame_bytes=1024)
+    options = uvicorn_options(settings)
+    async with serve(LiveChat(settings), **options) as srv:
+        registry = srv.live_chat.metrics.registry
+
+        def closed(code: str) -> float:
+            sample = registry.get_sample_value("livechat_connection_closes_total", {"code": code})
+            return sample or 0.0
+
+        dropped = await Client.connect(srv.ws_url, srv.token("a"))
+        dropped.ws.transport.abort()  # the network is gone: no close frame
+        await eventually(lambda: closed("1006") == 1)
+        leaving = await Client.connect(srv.ws_url, srv.token("b"))
+        await leaving.ws.close(code=1001)  # a browser tab going away
+        await eventually(lambda: closed("1001") == 1)
+        big = await Client.connect(srv.ws_url, srv.token("c"))
+        await big.send_raw(json.dumps({"type": "ping", "pad": "x" * 2000}))
+        assert await big.wait_closed() == 1009  # closed by uvicorn, from the frame's header
+        await eventually(lambda: closed("1009") == 1)
+        _reader, writer = await raw_ws_open(srv.port)
+        writer.write(bytes([0x88, 0x80]) + os.urandom(4))  # a close frame without a status
+        await eventually(lambda: closed("1005") == 1)
+        writer.close()
+        assert closed("1000") == 0
 
 
 async def test_bad_frames_get_errors_and_keep_the_socket(tmp_path):

@@ -75,6 +75,27 @@ async def test_operator_places_are_taken_when_sockets_authenticate(tmp_path):
             await c.close()
 
 
+async def test_a_refused_tab_does_not_take_the_operator_offline(tmp_path):
+    """An operator's extra tab refused for the address's cap (1013) was never
+    counted online: its close must not take one off the tab that is."""
+    async with serve(LiveChat(make_settings(tmp_path, max_connections_per_client=2))) as srv:
+        dana = await Client.connect(srv.ws_url, srv.token("dana"))
+        extra = await Client.connect(srv.ws_url)  # opened while a place was free
+        watcher = await Client.connect(srv.ws_url, srv.token("watcher"))
+        await extra.send("auth", token=srv.token("dana"))  # the places are taken now
+        assert await extra.wait_closed() == 1013
+        await eventually(lambda: len(srv.live_chat.hub.connections) == 2)
+        assert srv.live_chat.team.presence.local_counts() == {"dana": 1, "watcher": 1}
+        await dana.close()  # her last tab: now she goes offline, once
+        gone = await watcher.wait_type("operator_status", admin_id="dana", status="offline")
+        assert gone["payload"]["last_seen"]
+        about_dana = [
+            f for f in watcher.of_type("operator_status") if f["payload"]["admin_id"] == "dana"
+        ]
+        assert about_dana == [gone]
+        await watcher.close()
+
+
 async def test_conversation_cap_per_connection(tmp_path):
     async with serve(LiveChat(make_settings(tmp_path, max_conversations_per_connection=3))) as srv:
         c = await Client.connect(srv.ws_url, srv.token("a"))

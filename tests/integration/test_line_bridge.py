@@ -248,6 +248,44 @@ async def test_new_conversation_fetches_profile_once_and_notifies(tmp_path):
         await op.close()
 
 
+def named_update(name: str):
+    return lambda f: (
+        f["type"] == "conversation_updated" and f["payload"]["conversation"]["display_name"] == name
+    )
+
+
+async def test_an_operator_writing_first_gets_the_users_display_name(tmp_path):
+    """seq 1 is outbound: the conversation still gets its name, with no reply."""
+    async with serve_with_fake_line(tmp_path) as srv:
+        srv.fake.add_profile(Profile(user_id="Uop1", display_name="Rin", picture_url=None))
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        sent = await op.request(
+            "message_send", "message_sent", line_user_id="Uop1", text="hello", client_msg_id="c1"
+        )
+        assert sent["payload"]["message"]["seq"] == 1
+        await op.wait_for(named_update("Rin"))
+        conversation = await srv.live_chat.store.get_conversation("Uop1")
+        assert conversation is not None and conversation.display_name == "Rin"
+        await op.close()
+
+
+async def test_a_user_writing_into_a_nameless_conversation_gets_it_named(tmp_path):
+    """A conversation an operator began without a name (LINE was unreachable for
+    the profile then, or another node stored it): the user's reply fetches it."""
+    async with serve_with_fake_line(tmp_path) as srv:
+        await srv.live_chat.store.add_outbound("Uop2", "c1", "alice", "hello")
+        srv.fake.add_profile(Profile(user_id="Uop2", display_name="Sam", picture_url=None))
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await post_webhook(srv, [text_event("Uop2", "hi back")])  # seq 2, inbound
+        await op.wait_for(named_update("Sam"))
+        await post_webhook(srv, [text_event("Uop2", "again")])
+        note = await op.wait_for(
+            lambda f: f["type"] == "notification" and f["payload"]["body"] == "again"
+        )
+        assert note["payload"]["title"] == "Sam"
+        await op.close()
+
+
 async def test_a_follow_then_a_first_message_asks_line_for_the_profile_once(tmp_path):
     async with serve_with_fake_line(tmp_path) as srv:
         srv.fake.add_profile(Profile(user_id="Upf", display_name="Quinn", picture_url=None))

@@ -203,3 +203,26 @@ async def test_a_send_runs_in_the_connection_context_whoever_pushes() -> None:
     await asyncio.create_task(other_connection_pushes())
     await settle(conn)
     assert sock.frames == ["a"] and sock.stopped == [] and seen == ["endpoint"]
+
+
+async def test_frames_held_back_go_out_after_the_reply_they_must_not_overtake() -> None:
+    """`auth_success` reads the operator list while the socket is already in the
+    broadcast room: a change made meanwhile must come after the list, not before."""
+    sock, conn = attached(8)
+    conn.hold()
+    assert conn.push("operator_status b online") and conn.push("operator_status c online")
+    assert sock.frames == []
+    assert conn.release("auth_success")
+    assert sock.frames == ["auth_success", "operator_status b online", "operator_status c online"]
+    assert conn.push("later") and sock.frames[-1] == "later"  # not held any more
+
+
+async def test_held_frames_count_against_the_queue_limit() -> None:
+    sock, conn = attached(2)
+    conn.hold()
+    assert conn.push("a") and conn.push("b")
+    assert not conn.push("c")  # a socket that cannot keep up is cut off, held or not
+    assert conn.requested_close == (CloseCode.TRY_AGAIN_LATER, "send queue overflow")
+    assert sock.stopped == [False]  # the endpoint closes it with 1013
+    assert not conn.release("reply")
+    assert sock.frames == []

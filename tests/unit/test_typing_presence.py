@@ -175,3 +175,56 @@ async def test_a_cluster_read_that_fails_is_logged_with_its_cause(tmp_path, capl
         f"cluster unavailable for room state ({cause}); using this node's view"
     )
     assert record.exc_info is not None
+
+
+async def test_an_overtaken_presence_announcement_is_corrected_at_the_next_beat(tmp_path):
+    """Two nodes publish in no common order: dana's offline (from the node that
+    reaped her old one) overtakes her online (from the node she reconnected to).
+    This node's sockets were told offline last; its next heartbeat reads the
+    cluster and tells them the truth, once."""
+    import json
+
+    from livechat_ext.broker import BrokerEvent, MemoryBroker
+    from livechat_ext.broker.memory import MemoryCluster
+    from livechat_ext.protocol.server import OperatorStatus, encode
+    from livechat_ext.realtime.cluster_sync import ClusterSync
+    from livechat_ext.realtime.connection import Connection
+    from livechat_ext.realtime.hub import BROADCAST, Hub
+    from livechat_ext.realtime.team import Team
+    from tests.helpers import make_settings
+
+    cluster = MemoryCluster()
+    hub = Hub(MemoryBroker(), "A")
+    sync = ClusterSync(
+        cluster,
+        "A",
+        60,
+        local_state=lambda: ({}, []),
+        on_orphans=lambda orphans: asyncio.sleep(0),
+        on_rejoin=lambda: asyncio.sleep(0),
+    )
+    team = Team(make_settings(tmp_path, presence_grace=0), hub, asyncio.ensure_future, sync)
+    watcher = Connection("w", limit=100)
+    hub.add(watcher)
+    hub.join(watcher, BROADCAST)
+    await cluster.heartbeat("B", 60)
+    await cluster.set_operator("B", "dana", 1)  # the truth: dana is on node B
+
+    def arrives(status: str) -> None:
+        frame = encode(OperatorStatus(admin_id="dana", status=status))
+        hub._on_broker_event(BrokerEvent("B", BROADCAST, frame, presence=("dana", status)))
+
+    arrives("online")
+    arrives("offline")  # the stale one, last
+    told = [json.loads(f)["payload"]["status"] for f in watcher.drain()]
+    assert told == ["online", "offline"]
+    await team.reconcile()  # what every heartbeat runs
+    corrected = [json.loads(f)["payload"] for f in watcher.drain()]
+    assert [(p["admin_id"], p["status"]) for p in corrected] == [("dana", "online")]
+    await team.reconcile()
+    assert watcher.drain() == []  # nothing to correct: nothing sent
+    await cluster.set_operator("B", "dana", 0)  # her offline was lost altogether
+    await team.reconcile()
+    gone = [json.loads(f)["payload"] for f in watcher.drain()]
+    assert [(p["admin_id"], p["status"]) for p in gone] == [("dana", "offline")]
+    assert gone[0]["last_seen"]
