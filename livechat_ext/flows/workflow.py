@@ -86,7 +86,7 @@ class Workflow:
             return conversation, False
         room = conversation_room(line_user_id)
         for message in change.messages:
-            await self.hub.publish(room, encode(MessageUpdated(message=message)))
+            await self.hub.publish(room, encode(MessageUpdated(message=message)), seq=message.seq)
         if change.token is not None and self.line is not None:
             self._spawn(self._mark_in_line(self.line, line_user_id, change.token))
         return conversation, True
@@ -113,7 +113,9 @@ class Workflow:
         )
         if stored.created:
             frame = encode(MessageReceived(message=stored.message))
-            await self.hub.publish(conversation_room(line_user_id), frame, exclude=conn_id)
+            await self.hub.publish(
+                conversation_room(line_user_id), frame, exclude=conn_id, seq=stored.message.seq
+            )
             await self.updates.changed(line_user_id)
         return encode(MessageSent(client_msg_id=client_msg_id, message=stored.message), ref)
 

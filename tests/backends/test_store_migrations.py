@@ -163,7 +163,12 @@ async def test_db_upgrade_command_upgrades_a_1_0_database(engine: AsyncEngine, d
 async def test_start_up_refuses_a_schema_that_is_behind(engine: AsyncEngine, db_url: str) -> None:
     await build_v1_database(engine)
     chat = LiveChat(
-        LiveChatSettings(jwt_secret="s" * 32, store_url=db_url, line_channel_secret="x")
+        LiveChatSettings(
+            jwt_secret="s" * 32,
+            store_url=db_url,
+            line_channel_secret="x",
+            line_channel_access_token="t",
+        )
     )
     with pytest.raises(SchemaError, match="livechat-ext db upgrade"):
         async with chat.lifespan():
@@ -178,7 +183,11 @@ async def test_start_up_may_upgrade_when_told_to(engine: AsyncEngine, db_url: st
     await build_v1_database(engine)
     chat = LiveChat(
         LiveChatSettings(
-            jwt_secret="s" * 32, store_url=db_url, line_channel_secret="x", upgrade_schema=True
+            jwt_secret="s" * 32,
+            store_url=db_url,
+            line_channel_secret="x",
+            line_channel_access_token="t",
+            upgrade_schema=True,
         )
     )
     async with chat.lifespan():
