@@ -31,7 +31,7 @@ from typing import NoReturn
 
 # Modules that import an optional extra's driver when imported; the package
 # itself loads them only when a URL asks for that backend.
-NEEDS_EXTRA = {"livechat_ext.broker.redis": "redis"}
+NEEDS_EXTRA = {"livechat_ext.broker.redis": "redis", "livechat_ext.broker.redis_cluster": "redis"}
 # `python -m livechat_ext` runs the command line when imported: run, not imported.
 NOT_IMPORTED = {"livechat_ext.__main__"}
 PAGES = (
