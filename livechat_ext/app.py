@@ -15,10 +15,12 @@ from .broker import Broker, create_broker
 from .errors import StoreError, describe
 from .flows.inbound import EVENT_ID_RETENTION, Inbound
 from .flows.loading import LoadingAnimation
+from .flows.media import Media
 from .flows.outbound import Delivery, LineDelivery, NoDelivery, Outbound
 from .flows.updates import ConversationUpdates
 from .flows.workflow import Workflow
 from .logging_filters import install_redaction
+from .media_urls import MediaUrls, media_key
 from .metrics import Metrics
 from .models import ConversationStatus, utcnow
 from .protocol.server import Notification, encode
@@ -30,11 +32,14 @@ from .realtime.ordering import from_store
 from .realtime.team import Team
 from .settings import LiveChatSettings
 from .store import SchemaError, Store, create_store
+from .store.content import ContentFiles
 from .web.api import build_api
+from .web.media import add_media_route
 from .web.routes import build_router
 from .web.webhook_request import WebhookResult, handle_webhook_request
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import Request
     from starlette.responses import Response
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("livechat_ext")
 _PRUNE_EVERY_SECONDS = 6 * 3600.0
+_MEDIA_RESUME_SECONDS = 60.0
 
 
 def _send_lease(settings: LiveChatSettings) -> float:
@@ -60,6 +66,7 @@ def _line_client(settings: LiveChatSettings) -> LineClient | None:
     return LineClient(
         settings.line_channel_access_token,
         base_url=settings.line_api_base_url,
+        data_base_url=settings.line_data_base_url,
         timeout=settings.line_timeout,
         max_attempts=settings.line_max_attempts,
         backoff_base=settings.line_backoff_base,
@@ -124,6 +131,12 @@ class LiveChat:
         )
         if delivery is None:
             delivery = NoDelivery() if self.line is None else LineDelivery(self.line, metrics)
+        self.media = Media(
+            settings, store, ContentFiles(settings.data_dir / "media"), self.line, self.tasks.spawn
+        )
+        self.media_urls = MediaUrls(
+            media_key(settings), settings.api_prefix, settings.media_url_ttl
+        )
         self.inbound = Inbound(
             settings,
             store,
@@ -133,6 +146,7 @@ class LiveChat:
             spawn=self.tasks.spawn,
             room_open=self.team.room_open,
             metrics=metrics,
+            media=self.media,
         )
         self.outbound = Outbound(
             store,
@@ -174,10 +188,14 @@ class LiveChat:
             settings,
             lifespan=self.lifespan,
             chat=self.chat,
-            api=build_api(settings, self.verifier, self.access, self.team, self.store),
+            api=build_api(
+                settings, self.verifier, self.access, self.team, self.store, self.media_urls
+            ),
             webhook=self._webhook,
             health=self.health,
             metrics=self.metrics.render,
+            personalize=self.media_urls.for_frame,
+            more_routes=self._media_route,
         )
 
     # lifecycle ------------------------------------------------------------------
@@ -214,7 +232,33 @@ class LiveChat:
         self._loops = Loops("livechat_ext")
         self._loops.start(self._resume_pending())
         self._loops.start(self._prune_event_ids())
+        self._loops.start(self._resume_media())
         log.info("livechat_ext started (node %s)", self.hub.node_id)
+
+    def _media_route(self, router: APIRouter, prefix: str) -> None:
+        add_media_route(
+            router,
+            prefix,
+            media=self.media,
+            urls=self.media_urls,
+            verifier=self.verifier,
+            access=self.access,
+        )
+
+    async def _resume_media(self) -> None:
+        """At start, fetch the contents an earlier run left pending; then, every
+        minute, those whose fetch ran out of tries or whose node died."""
+        while self._loops.running:
+            try:
+                started = await self.media.resume()
+            except StoreError as exc:
+                log.warning(
+                    "could not look for contents to fetch (%s)", describe(exc), exc_info=exc
+                )
+            else:
+                if started:
+                    log.info("fetching %d content(s) left pending", started)
+            await self._loops.pause(_MEDIA_RESUME_SECONDS)
 
     async def _schema(self) -> None:
         """Create the schema in an empty database, upgrade one that is behind only

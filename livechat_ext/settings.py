@@ -104,6 +104,38 @@ class LiveChatSettings(BaseSettings):
     line_backoff_base: float = Field(
         default=0.5, gt=0, description="Seconds before the first retry; doubles each time."
     )
+    line_data_base_url: str = Field(
+        default="https://api-data.line.me",
+        description="LINE's content API base URL (images, video, audio and files users send).",
+    )
+    media_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest content (image, video, audio, file) kept; larger is not stored.",
+    )
+    media_fetch_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Contents fetched from LINE at once per process."
+    )
+    media_fetch_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=30,
+        description="Tries per content while LINE answers 202 (not ready) or fails; "
+        "a later pass tries again.",
+    )
+    media_fetch_backoff: float = Field(
+        default=1.0, gt=0, description="Seconds before the second try; doubles, at most 30."
+    )
+    media_url_ttl: int = Field(
+        default=3600,
+        ge=60,
+        description="Seconds an operator's signed content URL stays valid (at least).",
+    )
+    media_url_secret: str | None = Field(
+        default=None,
+        description="Key that signs content URLs (default: derived from "
+        "`LIVECHAT_JWT_SECRET`); the same on every node.",
+    )
     send_lease: float | None = Field(
         default=None,
         gt=0,

@@ -24,10 +24,12 @@ from ..protocol.server import (
 from ..realtime.hub import BROADCAST, Hub, conversation_room
 from ..settings import LiveChatSettings
 from ..store.base import InboundStore, NewInbound, ReadStore
+from .media import with_content_urls
 from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
     from ..line import LineClient
+    from .media import Media
 
 log = logging.getLogger("livechat_ext.flows.inbound")
 
@@ -99,8 +101,10 @@ class Inbound:
         room_open: Callable[[str], Awaitable[bool]],
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        media: Media | None = None,
     ) -> None:
         self.settings = settings
+        self.media = media
         self.store = store
         self.hub = hub
         self.updates = updates
@@ -207,16 +211,21 @@ class Inbound:
             if event.postback_params:
                 postback["params"] = event.postback_params
             data.update(event_type="postback", postback=postback)
+        kind = event.kind or MessageKind.UNSUPPORTED
+        if self.media is not None:  # content_url / preview_url
+            data = with_content_urls(kind, data)
         stored = await self.store.add_inbound(
             NewInbound(
                 line_user_id=user,
-                kind=event.kind or MessageKind.UNSUPPORTED,
+                kind=kind,
                 text=event.text,
                 data=data,
                 webhook_event_id=event.webhook_event_id,
                 created_at=event.timestamp,
             )
         )
+        if self.media is not None:  # also for a redelivery: the first may have stopped here
+            await self.media.arrived(user, kind, data)
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return "skipped"
@@ -310,6 +319,8 @@ class Inbound:
         hidden = None
         if event.unsend_message_id:
             hidden = await self.store.unsend(user, event.unsend_message_id)
+            if self.media is not None:  # its content is deleted too
+                await self.media.unsent(event.unsend_message_id)
         if not await self.store.record_event(event.webhook_event_id):
             return False
         if hidden is not None:

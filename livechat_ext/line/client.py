@@ -13,7 +13,8 @@ import logging
 import math
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -214,6 +215,32 @@ class LineClient:
             f"{self._base_url}/v2/bot/chat/markAsRead",
             json_body={"markAsReadToken": mark_as_read_token},
         )
+
+    @asynccontextmanager
+    async def content(
+        self, message_id: str, *, preview: bool = False
+    ) -> AsyncIterator[httpx.Response]:
+        """Stream a content a user sent (`preview`: its preview image) from the
+        content API: the response as LINE gave it (200 with the bytes, 202 not
+        ready yet, 404, 410 unsent), its body not read yet. Raises a transient
+        `DeliveryError` when LINE cannot be reached."""
+        suffix = "/content/preview" if preview else "/content"
+        url = f"{self.data_base_url}/v2/bot/message/{quote(message_id, safe='')}{suffix}"
+        http = self._client()
+        request = http.build_request(
+            "GET", url, headers={"Authorization": f"Bearer {self._token}"}, timeout=self._timeout
+        )
+        try:
+            response = await http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise DeliveryError(
+                f"LINE unreachable: {type(exc).__name__}", transient=True, detail=str(exc)
+            ) from exc
+        try:
+            log_response("GET", request.url.path, 1, response)
+            yield response
+        finally:
+            await response.aclose()
 
     async def _call(
         self,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..models import Conversation, ConversationStatus, Message, MessageKind, MessageStatus
+from .media import MediaStore
 
 if TYPE_CHECKING:
     from .migrate import SchemaState
@@ -213,7 +214,7 @@ class ReadStore(Protocol):
 
 
 @runtime_checkable
-class Store(InboundStore, OutboundStore, WorkflowStore, ReadStore, Protocol):
+class Store(InboundStore, OutboundStore, WorkflowStore, ReadStore, MediaStore, Protocol):
     """Persistence for livechat_ext: every narrow interface above, plus its
     lifecycle. Driver errors surface as `StoreError`."""
 

@@ -180,6 +180,26 @@ webhook_events = Table(
     Column("received_at", UTCDateTime, nullable=False),
 )
 
+media = Table(
+    "livechat_media",
+    metadata,
+    Column("line_message_id", NulFreeString(64), primary_key=True),
+    Column("line_user_id", NulFreeString(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("content_type", NulFreeString(255), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("preview_type", NulFreeString(255), nullable=True),
+    Column("file_name", NulFreeText, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_livechat_media_state", "state", "lease_until"),
+)
+"""Content of users' media messages: what was fetched from LINE (the bytes are
+files in `LIVECHAT_DATA_DIR/media`), keyed by LINE's message id."""
+
 schema_version = Table(
     "livechat_schema_version",
     metadata,

@@ -34,6 +34,7 @@ from ..models import (
 )
 from . import migrate
 from .base import ConversationPage, InboundResult, NewInbound, OutboundResult, Page
+from .media import SqlMedia
 from .schema import (
     as_utc,
     conversation_from_row,
@@ -77,7 +78,7 @@ class _ConflictError(StoreError):
     """A unique constraint refused a write (a concurrent duplicate)."""
 
 
-class SqlStore:
+class SqlStore(SqlMedia):
     """The `Store` on a SQLAlchemy `AsyncEngine` (SQLite via aiosqlite, PostgreSQL).
 
     `owns_engine` says whether `close()` disposes the engine; `clock` gives the

@@ -15,6 +15,7 @@ from ..store import conversation_cursor
 
 if TYPE_CHECKING:
     from ..auth import TokenVerifier
+    from ..media_urls import MediaUrls
     from ..realtime.access import Access
     from ..realtime.team import Team
     from ..settings import LiveChatSettings
@@ -30,6 +31,7 @@ def build_api(
     access: "Access",
     team: "Team",
     store: "ReadStore",
+    urls: "MediaUrls | None" = None,
 ) -> APIRouter:
     """`/conversations`, `/conversations/{id}`, `/conversations/{id}/messages`, `/operators`."""
     router = APIRouter()
@@ -61,6 +63,11 @@ def build_api(
             raise HTTPException(400, "line_user_id must be 1 to 64 characters, without NUL")
         if not await access.allowed(op, line_user_id):
             raise HTTPException(403, "not allowed for this conversation")
+
+    def mine(op: Operator, conversation: Conversation) -> dict[str, Any]:
+        """A conversation as `op` gets it: content URLs signed for them."""
+        dumped = conversation.model_dump(mode="json")
+        return dumped if urls is None else urls.for_conversation(dumped, op.admin_id)
 
     async def visible(
         op: Operator, limit: int, cursor: str | None, filters: dict[str, Any]
@@ -106,7 +113,7 @@ def build_api(
             filters["assignee"] = op.admin_id if assignee == "mine" else assignee
         page, next_cursor = await visible(op, limit, cursor, filters)
         return {
-            "conversations": [c.model_dump(mode="json") for c in page],
+            "conversations": [mine(op, c) for c in page],
             "next_cursor": next_cursor,
         }
 
@@ -116,7 +123,7 @@ def build_api(
         found = await store.get_conversation(line_user_id)
         if found is None:
             raise HTTPException(404, "no such conversation")
-        return found.model_dump(mode="json")
+        return mine(op, found)
 
     @router.get("/conversations/{line_user_id}/messages")
     async def messages(
@@ -139,7 +146,12 @@ def build_api(
             after_rev=after_rev,
         )
         return {
-            "messages": [m.model_dump(mode="json") for m in page.messages],
+            "messages": [
+                urls.for_message(m.model_dump(mode="json"), op.admin_id)
+                if urls is not None
+                else m.model_dump(mode="json")
+                for m in page.messages
+            ],
             "has_more": page.has_more,
         }
 

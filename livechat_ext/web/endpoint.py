@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import Message
@@ -14,10 +16,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..errors import CloseCode
 from ..logging_filters import connection_id
 from ..realtime.chat import Chat, new_connection_id
-from ..realtime.connection import Connection
+from ..realtime.connection import Connection, SendText
 from ..session import Session
 
 log = logging.getLogger("livechat_ext.ws")
+
+Personalize = Callable[[str, str], str]
+"""(frame, admin id) -> the frame as that operator gets it."""
 
 CLOSE_HANDSHAKE_SECONDS = 5.0
 # RFC 6455 status codes that no close frame carries: for the metric of closes
@@ -92,8 +97,9 @@ class _ReadStopper:
 class Endpoint:
     """`GET /ws/live-chat`."""
 
-    def __init__(self, chat: Chat) -> None:
+    def __init__(self, chat: Chat, personalize: Personalize | None = None) -> None:
         self.chat = chat
+        self.personalize = personalize  # content references -> URLs for the operator
 
     async def __call__(self, ws: WebSocket) -> None:
         settings = self.chat.settings
@@ -122,7 +128,10 @@ class Endpoint:
         # stops, reading stops too
         stopper = _ReadStopper(asyncio.current_task())
         conn.attach(
-            ws.send_text, self._closer(ws), stopper.writer_stopped, gone=(WebSocketDisconnect,)
+            self._sender(ws, conn),
+            self._closer(ws),
+            stopper.writer_stopped,
+            gone=(WebSocketDisconnect,),
         )
         peer_code: int | None = None  # the close code the socket ended with, as ASGI tells it
         try:
@@ -142,6 +151,20 @@ class Endpoint:
             log.info("connection closed (%s)", code)
             if self.chat.metrics is not None:
                 self.chat.metrics.closes.labels(str(code)).inc()
+
+    def _sender(self, ws: WebSocket, conn: Connection) -> SendText:
+        """The socket's send; each frame made for the operator behind it (the
+        content URLs it carries are signed for them) just before it goes out."""
+        personalize = self.personalize
+        if personalize is None:
+            return ws.send_text
+
+        def send(text: str) -> Coroutine[Any, Any, None]:
+            if conn.admin_id is not None:
+                text = personalize(text, conn.admin_id)
+            return ws.send_text(text)
+
+        return send
 
     @staticmethod
     def _closer(ws: WebSocket):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from ..realtime.chat import Chat
 from ..settings import LiveChatSettings
-from .endpoint import Endpoint
+from .endpoint import Endpoint, Personalize
 from .security_headers import SECURITY_HEADERS, media_type
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -32,11 +32,17 @@ def build_router(
     webhook: WebhookHandler,
     health: Health,
     metrics: Callable[[], bytes],
+    personalize: Personalize | None = None,
+    more_routes: Callable[[APIRouter, str], None] | None = None,
 ) -> APIRouter:
-    """An `APIRouter` that carries the plugin's lifespan and every route."""
+    """An `APIRouter` that carries the plugin's lifespan and every route.
+    `personalize` makes each WebSocket frame for its operator; `more_routes`
+    adds routes under the prefix (the content route)."""
     router = APIRouter(lifespan=lifespan)
-    router.add_api_websocket_route("/ws/live-chat", Endpoint(chat))
+    router.add_api_websocket_route("/ws/live-chat", Endpoint(chat, personalize))
     prefix = settings.api_prefix.rstrip("/")
+    if more_routes is not None:
+        more_routes(router, prefix)
     router.include_router(api, prefix=f"{prefix}/api", tags=["live-chat"])
     hidden: dict[str, Any] = {"include_in_schema": False}
     if settings.webhook_path:
