@@ -39,6 +39,7 @@ def build_demo_app(
         "demo": True,
         "upgrade_schema": True,  # a demo database from an older release just moves on
         "line_api_base_url": f"{base}/fake-line",
+        "line_data_base_url": f"{base}/fake-line",  # users' images and files
         "console": True,
     }
     values.update(overrides)

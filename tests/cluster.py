@@ -112,6 +112,7 @@ def node_env(store_url: str, redis_url: str, prefix: str, **extra: str) -> dict[
             # no fake LINE API unless a test names one: sends fail at once, on loopback
             "LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN": "test-access-token",
             "LIVECHAT_LINE_API_BASE_URL": "http://127.0.0.1:9",
+            "LIVECHAT_LINE_DATA_BASE_URL": "http://127.0.0.1:9",
             "PYTHONUNBUFFERED": "1",
         }
     )

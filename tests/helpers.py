@@ -25,6 +25,7 @@ CHANNEL_SECRET = "test-channel-secret"
 NO_LINE = {
     "line_channel_access_token": "test-access-token",
     "line_api_base_url": "http://127.0.0.1:9",
+    "line_data_base_url": "http://127.0.0.1:9",
     "line_max_attempts": 1,
 }
 
@@ -210,6 +211,7 @@ async def serve_with_fake_line(
     if settings is None:
         overrides.setdefault("line_channel_access_token", "test-access-token")
         overrides.setdefault("line_api_base_url", base)
+        overrides.setdefault("line_data_base_url", base)
         settings = make_settings(tmp_path, **overrides)
     live_chat = LiveChat(settings, authorize=authorize)
     app = FastAPI()

@@ -20,7 +20,7 @@ from ..realtime.hub import Hub, conversation_room
 
 if TYPE_CHECKING:
     from .updates import ConversationUpdates
-from ..models import Message, MessageStatus, utcnow
+from ..models import Message, MessageKind, MessageStatus, utcnow
 from ..protocol.server import MessageReceived, MessageSent, MessageUpdated, encode, error
 from ..store.base import OutboundStore
 
@@ -45,6 +45,17 @@ class NoDelivery:
 
     async def deliver(self, message: Message) -> dict[str, Any]:
         raise DeliveryError("LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN is not configured")
+
+
+@dataclass(frozen=True)
+class Sticker:
+    """A LINE sticker an operator sends instead of text (kind `sticker`)."""
+
+    package_id: str
+    sticker_id: str
+
+    def data(self) -> dict[str, Any]:
+        return {"package_id": self.package_id, "sticker_id": self.sticker_id}
 
 
 @dataclass(frozen=True)
@@ -87,12 +98,22 @@ class Outbound:
         conn: Connection | None,
         operator: Operator,
         line_user_id: str,
-        text: str,
+        text: str | None,
         client_msg_id: str,
         ref: str | None,
+        *,
+        sticker: Sticker | None = None,
     ) -> list[str]:
-        """Store the message and start its delivery; returns the immediate replies."""
-        stored = await self.store.add_outbound(line_user_id, client_msg_id, operator.admin_id, text)
+        """Store the message (`text`, or a `sticker`) and start its delivery;
+        returns the immediate replies."""
+        stored = await self.store.add_outbound(
+            line_user_id,
+            client_msg_id,
+            operator.admin_id,
+            None if sticker else text,
+            kind=MessageKind.STICKER if sticker else MessageKind.TEXT,
+            data=sticker.data() if sticker else None,
+        )
         message = stored.message
         if stored.created:  # the room sees it at once as pending, later its outcome as an update
             await self._fan_out(message, conn.id if conn else None, new=True)
@@ -283,7 +304,7 @@ class Outbound:
 
 
 class LineDelivery:
-    """Pushes a text message through the LINE Messaging API with a retry key
+    """Pushes a text or sticker message through the LINE Messaging API with a retry key
     derived from (`line_user_id`, `client_msg_id`), so a retry never sends twice."""
 
     def __init__(self, client: Any, metrics: Metrics | None = None) -> None:
@@ -295,9 +316,17 @@ class LineDelivery:
 
         key = retry_key_for(message.line_user_id, message.client_msg_id or message.id)
         with self.metrics.line_call("push") if self.metrics else contextlib.nullcontext():
-            result = await self.client.push_text(
-                message.line_user_id, message.text or "", retry_key=key
-            )
+            if message.kind is MessageKind.STICKER:
+                sticker = {
+                    "type": "sticker",
+                    "packageId": str(message.data.get("package_id", "")),
+                    "stickerId": str(message.data.get("sticker_id", "")),
+                }
+                result = await self.client.push(message.line_user_id, [sticker], retry_key=key)
+            else:
+                result = await self.client.push_text(
+                    message.line_user_id, message.text or "", retry_key=key
+                )
         data: dict[str, Any] = {}
         if result.message_ids:
             data["line_message_id"] = result.message_ids[0]

@@ -13,7 +13,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    field_validator,
+    model_validator,
 )
 
 from ..errors import ErrorCode, LiveChatError
@@ -66,25 +66,49 @@ class MarkReadPayload(_Payload):
     seq: int = Field(ge=1, le=MAX_SEQ)
 
 
+def _line_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text must not be blank")
+    if utf16_length(value) > MAX_TEXT_LENGTH:
+        raise ValueError(
+            f"text is longer than {MAX_TEXT_LENGTH} characters (UTF-16 units, as LINE counts)"
+        )
+    return value
+
+
+LineText = Annotated[str, Field(min_length=1), NoNul, AfterValidator(_line_text)]
+ClientMsgId = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+StickerId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class StickerPayload(_Payload):
+    """A LINE sticker by its package and sticker ids (1.1)."""
+
+    package_id: StickerId
+    sticker_id: StickerId
+
+
 class MessageSendPayload(_Payload):
+    """A message to the LINE user: `text`, or (1.1) a `sticker`: exactly one."""
+
     line_user_id: LineUserId
-    text: Annotated[str, Field(min_length=1), NoNul]
-    client_msg_id: Annotated[str, Field(min_length=1, max_length=64), NoNul]
+    text: LineText | None = None
+    sticker: StickerPayload | None = None
+    client_msg_id: ClientMsgId
 
-    @field_validator("text")
-    @classmethod
-    def _line_limit(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be blank")
-        if utf16_length(value) > MAX_TEXT_LENGTH:
-            raise ValueError(
-                f"text is longer than {MAX_TEXT_LENGTH} characters (UTF-16 units, as LINE counts)"
-            )
-        return value
+    @model_validator(mode="after")
+    def _text_or_sticker(self) -> MessageSendPayload:
+        if (self.text is None) == (self.sticker is None):
+            raise ValueError("give exactly one of text and sticker")
+        return self
 
 
-class NoteSendPayload(MessageSendPayload):
-    """An internal note: the same fields and limits as a message to the user."""
+class NoteSendPayload(_Payload):
+    """An internal note: text only, with the same limits as a message to the user."""
+
+    line_user_id: LineUserId
+    text: LineText
+    client_msg_id: ClientMsgId
 
 
 class EmptyPayload(_Payload):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..auth import TokenVerifier
 from ..errors import CloseCode, ErrorCode, StoreError
 from ..flows.inbound import in_standby
-from ..flows.outbound import Outbound
+from ..flows.outbound import Outbound, Sticker
 from ..flows.workflow import Workflow
 from ..metrics import Metrics
 from ..protocol.server import (
@@ -327,8 +327,9 @@ class Chat:
                 self._refuse_send(conn, send, ErrorCode.FORBIDDEN, message)
                 return
             await self.team.operator_typing(p.line_user_id, operator.admin_id, False, conn.id)
+            sticker = None if p.sticker is None else Sticker(**p.sticker.model_dump())
             replies = await self.outbound.submit(
-                conn, operator, p.line_user_id, p.text, p.client_msg_id, send.ref
+                conn, operator, p.line_user_id, p.text, p.client_msg_id, send.ref, sticker=sticker
             )
         except StoreError:
             log.exception("could not store an outbound message")

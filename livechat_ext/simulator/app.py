@@ -7,6 +7,8 @@ the page through the `FakeLine` the plugin's Messaging API client talks to.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +29,7 @@ from livechat_ext.simulator.webhooks import (
     DEFAULT_DESTINATION,
     JSONDict,
     follow_event,
+    media_message_event,
     new_message_id,
     new_user_id,
     signed_webhook,
@@ -59,6 +62,25 @@ class UserMessage(BaseModel):
         elif not (self.package_id and self.sticker_id):
             raise ValueError("a sticker needs package_id and sticker_id")
         return self
+
+
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+
+
+class UserMedia(BaseModel):
+    """An image, video, audio or file a simulated user sends (base64 bytes)."""
+
+    kind: Literal["image", "video", "audio", "file"]
+    file_name: str | None = Field(default=None, min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    data_base64: str = Field(min_length=1, max_length=MAX_MEDIA_BYTES * 4 // 3 + 8)
+
+    def body(self) -> bytes:
+        """The bytes; raises ValueError for invalid base64."""
+        try:
+            return base64.b64decode(self.data_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("data_base64 is not valid base64") from exc
 
 
 class _Webhook:
@@ -139,6 +161,39 @@ def _add_api_routes(app: FastAPI, fake: FakeLine, phones: Phones, webhook: _Webh
         message = _user_message(body)
         phones.record_sent(user_id, message)
         result = await webhook.post(_event_for(user_id, message))
+        return {"message": message.to_json(), **result}
+
+    @app.post("/api/users/{user_id}/media")
+    async def send_media(user_id: str, body: UserMedia) -> JSONDict:
+        """The user sends an image, video, audio or file: its bytes become LINE's
+        content of a new message (an image's preview is the same bytes)."""
+        if not phones.is_following(known(user_id)):
+            raise HTTPException(409, "the user has blocked the account: follow it first")
+        try:
+            raw = body.body()
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        message = PhoneMessage(
+            id=new_message_id(),
+            sender="user",
+            type=body.kind,
+            at=time.time(),
+            file_name=body.file_name if body.kind == "file" else None,
+            file_size=len(raw),
+            content_type=body.content_type,
+        )
+        preview = raw if body.kind == "image" else None
+        fake.add_content(message.id, raw, body.content_type, preview=preview)
+        phones.record_sent(user_id, message)
+        event = media_message_event(
+            user_id,
+            body.kind,
+            message_id=message.id,
+            file_name=body.file_name,
+            file_size=len(raw),
+            timestamp_ms=int(message.at * 1000),
+        )
+        result = await webhook.post(event)
         return {"message": message.to_json(), **result}
 
     @app.post("/api/users/{user_id}/follow")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from livechat_ext.simulator.fake_records import FakeReply, Profile
@@ -68,6 +68,25 @@ def _add_line_routes(app: FastAPI, fake: FakeLine) -> None:
         await pause()
         return _respond(fake.handle_profile(request.headers.get("authorization"), user_id))
 
+    async def content(message_id: str, request: Request, preview: bool) -> Response:
+        await pause()
+        auth = request.headers.get("authorization")
+        reply = fake.handle_content(auth, message_id, preview)
+        return Response(
+            reply.body,
+            status_code=reply.status,
+            media_type=reply.content_type,
+            headers=reply.headers,
+        )
+
+    @app.get("/v2/bot/message/{message_id}/content")
+    async def message_content(message_id: str, request: Request) -> Response:
+        return await content(message_id, request, False)
+
+    @app.get("/v2/bot/message/{message_id}/content/preview")
+    async def message_preview(message_id: str, request: Request) -> Response:
+        return await content(message_id, request, True)
+
     @app.post("/v2/bot/chat/markAsRead")
     async def mark_as_read(request: Request) -> JSONResponse:
         raw = await request.body()
@@ -117,7 +136,9 @@ def create_fake_line_app(fake: FakeLine | None = None) -> FastAPI:
     """An ASGI app serving the fake LINE API for `fake` (a new `FakeLine` if None).
 
     LINE routes: `POST /v2/bot/message/push`, `POST /v2/bot/chat/loading/start`,
-    `GET /v2/bot/profile/{userId}`, `POST /v2/bot/chat/markAsRead`. Control
+    `GET /v2/bot/profile/{userId}`, `POST /v2/bot/chat/markAsRead`, and the
+    content API's `GET /v2/bot/message/{id}/content` and `/content/preview`
+    (point `LIVECHAT_LINE_DATA_BASE_URL` at the same mount). Control
     routes (JSON): `POST /_fake/fail`, `/_fake/failure_rate`, `/_fake/delay`,
     `/_fake/profiles`, `/_fake/reset`; `GET /_fake/pushes`, `/_fake/loading`,
     `/_fake/profiles`. The `FakeLine` is also at `app.state.fake_line`.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
+import json
 import random
 import time
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from livechat_ext.simulator.fake_content import ContentReply, FakeContents
 from livechat_ext.simulator.fake_records import (
     FakeEvent,
     FakeReply,
@@ -88,6 +90,7 @@ class FakeLine:
         self._blocked: set[str] = set()
         self._notifier: Notifier[FakeEvent] = Notifier()
         self._closed = False
+        self.contents = FakeContents()  # kept across `reset`, like the users
         self._clear()
 
     def _clear(self) -> None:
@@ -339,6 +342,38 @@ class FakeLine:
         if profile is None:
             return _reply(request_id, 404, {"message": "Not found", "details": []})
         return _reply(request_id, 200, profile.to_json())
+
+    # -- content --------------------------------------------------------
+
+    def add_content(
+        self,
+        message_id: str,
+        body: bytes,
+        content_type: str,
+        preview: bytes | None = None,
+        ready_after: int = 0,
+    ) -> None:
+        """Serve `body` for LINE message `message_id` (and `preview` for
+        `/content/preview`), after `ready_after` answers of 202 (not ready)."""
+        self.contents.add(message_id, body, content_type, preview, ready_after)
+
+    def unsend_content(self, message_id: str) -> None:
+        """The user unsent the message: its content answers 410."""
+        self.contents.unsend(message_id)
+
+    def handle_content(
+        self, authorization: str | None, message_id: str, preview: bool
+    ) -> ContentReply:
+        """Answer `GET /v2/bot/message/{id}/content[/preview]` as LINE's content API does."""
+        request_id = uuid.uuid4().hex
+        rejection = self._auth(authorization)
+        if rejection is not None:
+            body = json.dumps(rejection.body()).encode()
+            return ContentReply(rejection.status, body, "application/json")
+        reply = self.contents.answer(message_id, preview)
+        return ContentReply(
+            reply.status, reply.body, reply.content_type, {"x-line-request-id": request_id}
+        )
 
     def handle_mark_as_read(self, authorization: str | None, raw: bytes) -> FakeReply:
         """Answer `POST /v2/bot/chat/markAsRead` (200 `{}`)."""

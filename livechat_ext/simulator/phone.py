@@ -26,6 +26,9 @@ class PhoneMessage:
     text: str | None = None
     package_id: str | None = None
     sticker_id: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    content_type: str | None = None
 
     @classmethod
     def from_json(cls, data: JSONDict) -> PhoneMessage:
@@ -38,6 +41,9 @@ class PhoneMessage:
             text=_optional_str(data.get("text")),
             package_id=_optional_str(data.get("package_id")),
             sticker_id=_optional_str(data.get("sticker_id")),
+            file_name=_optional_str(data.get("file_name")),
+            file_size=data["file_size"] if isinstance(data.get("file_size"), int) else None,
+            content_type=_optional_str(data.get("content_type")),
         )
 
     def to_json(self) -> JSONDict:
@@ -49,6 +55,9 @@ class PhoneMessage:
             "text": self.text,
             "package_id": self.package_id,
             "sticker_id": self.sticker_id,
+            "file_name": self.file_name,
+            "file_size": self.file_size,
+            "content_type": self.content_type,
         }
 
 

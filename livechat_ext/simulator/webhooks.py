@@ -157,3 +157,31 @@ __all__ = [
     "unfollow_event",
     "webhook_body",
 ]
+
+
+def media_message_event(
+    user_id: str,
+    kind: str,
+    *,
+    message_id: str,
+    file_name: str | None = None,
+    file_size: int | None = None,
+    duration_ms: int | None = None,
+    timestamp_ms: int | None = None,
+) -> JSONDict:
+    """A `message` event with an image, video, audio or file whose content LINE
+    keeps (`contentProvider.type` line; a file has `fileName` and `fileSize`)."""
+    ts, event_id = _stamp(timestamp_ms)
+    content: JSONDict = {"type": kind}
+    if kind == "file":
+        content.update(fileName=file_name or "file", fileSize=file_size or 0)
+    else:
+        content["contentProvider"] = {"type": "line"}
+    if kind in ("video", "audio"):
+        content["duration"] = duration_ms if duration_ms is not None else 1000
+    if kind in ("image", "video"):
+        content["quoteToken"] = new_quote_token()
+    content["markAsReadToken"] = _mark_as_read_token()
+    return testing.message_event(
+        user_id, content, event_id=event_id, timestamp=ts, message_id=message_id
+    )

@@ -118,14 +118,16 @@ class OutboundStore(Protocol):
         line_user_id: str,
         client_msg_id: str,
         sender_id: str,
-        text: str,
+        text: str | None,
         *,
         note: bool = False,
+        kind: MessageKind = MessageKind.TEXT,
+        data: dict[str, Any] | None = None,
     ) -> OutboundResult:
         """Store an operator's message as `pending`, idempotent on
         (`line_user_id`, `client_msg_id`): a repeat returns the stored one. With
         `note`: an internal note (kind `note`, direction `internal`, status `sent`),
-        in the same id space."""
+        in the same id space. `kind` and `data`: a sticker (text None)."""
 
     async def claim(self, message_id: str, lease_seconds: float) -> bool:
         """Take the right to deliver an outbound message that is not `sent`,

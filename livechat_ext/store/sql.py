@@ -209,9 +209,11 @@ class SqlStore(SqlMedia):
         line_user_id: str,
         client_msg_id: str,
         sender_id: str,
-        text: str,
+        text: str | None,
         *,
         note: bool = False,
+        kind: MessageKind = MessageKind.TEXT,
+        data: dict[str, Any] | None = None,
     ) -> OutboundResult:
         line_user_id, client_msg_id, sender_id, text = without_nul(
             [line_user_id, client_msg_id, sender_id, text]
@@ -225,6 +227,7 @@ class SqlStore(SqlMedia):
                 seq, rev, name = await self._next_seq(conn, line_user_id, now)
                 row = new_message_row(line_user_id, seq, rev, now, Direction.OUTBOUND)
                 row.update(sender_id=sender_id, text=text, client_msg_id=client_msg_id)
+                row.update(kind=kind, data=without_nul(dict(data or {})))
                 if note:  # shown to the team only: stored as delivered, never pushed
                     row.update(direction=Direction.INTERNAL, kind=MessageKind.NOTE)
                     row.update(status=MessageStatus.SENT)
