@@ -170,6 +170,10 @@ class Media:
             async with self._gate:
                 fetched = await self._with_retries(record)
             await self._record(record, fetched)
+        except asyncio.CancelledError:  # shutting down: leave it to the next start at once
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.set_media(key, MediaState.PENDING))
+            raise
         except Exception as exc:
             log.warning("fetching content %s failed (%s)", key, describe(exc), exc_info=exc)
         finally:

@@ -1,0 +1,301 @@
+"""Users' media against the fake LINE (real uvicorn, real WebSocket, both stores):
+fetched in the background, served to allowed operators only through signed
+URLs, 202 until fetched, 404, 410 after unsend, the size cap, Range, a restart
+that resumes a pending fetch, two nodes; and operators' stickers out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from livechat_ext.line import retry_key_for, sign
+from livechat_ext.line.testing import (
+    audio_event,
+    file_event,
+    image_event,
+    unsend_event,
+    webhook_body,
+)
+from livechat_ext.store.media import MediaState
+from tests.helpers import CHANNEL_SECRET, Client, serve_with_fake_line
+
+USER = "U" + "a" * 32
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+FAST = {"media_fetch_backoff": 0.02, "media_fetch_attempts": 3}
+
+
+async def post_webhook(base: str, events: list[dict[str, Any]]) -> int:
+    body = webhook_body(events)
+    async with httpx.AsyncClient() as http:
+        r = await http.post(
+            f"{base}/line/webhook",
+            content=body,
+            headers={"X-Line-Signature": sign(body, CHANNEL_SECRET)},
+        )
+    return r.status_code
+
+
+async def get(url: str, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient() as http:
+        return await http.get(url, headers=headers)
+
+
+async def until_status(url: str, status: int, bound: float = 10.0) -> httpx.Response:
+    """GET `url` until it answers `status` (polled, with a bound)."""
+    deadline = asyncio.get_running_loop().time() + bound
+    while True:
+        response = await get(url)
+        if response.status_code == status:
+            return response
+        assert asyncio.get_running_loop().time() < deadline, (response.status_code, url)
+        await asyncio.sleep(0.02)
+
+
+def message_id(event: dict[str, Any]) -> str:
+    return str(event["message"]["id"])
+
+
+async def joined_message(srv: Any, admin_id: str) -> dict[str, Any]:
+    op = await Client.connect(srv.ws_url, srv.token(admin_id))
+    try:
+        joined = await op.join(USER)
+    finally:
+        await op.close()
+    messages = joined["payload"]["messages"]
+    assert messages, joined
+    message: dict[str, Any] = messages[-1]
+    return message
+
+
+async def test_an_image_answers_202_until_fetched_then_its_bytes_and_preview(tmp_path):
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, PNG, "image/png", preview=b"small", ready_after=10**6)
+        op = await Client.connect(srv.ws_url, srv.token("op1"))
+        await op.join(USER)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        received = await op.wait_type("message_received")
+        data = received["payload"]["message"]["data"]
+        url = srv.http_url + data["content_url"]
+        assert "sig=" in url and "op=op1" in url
+
+        pending = await get(url)
+        assert pending.status_code == 202  # LINE keeps answering 202: not fetched yet
+        assert pending.content != PNG
+
+        srv.fake.add_content(line_id, PNG, "image/png", preview=b"small")  # ready now
+        fetched = await until_status(url, 200)
+        assert fetched.content == PNG
+        assert fetched.headers["content-type"] == "image/png"
+        assert fetched.headers["content-length"] == str(len(PNG))
+        assert fetched.headers["x-content-type-options"] == "nosniff"
+        assert "attachment" not in fetched.headers.get("content-disposition", "")
+        preview = await until_status(srv.http_url + data["preview_url"], 200)
+        assert preview.content == b"small"
+
+        # REST history carries working URLs signed for whoever asks
+        async with httpx.AsyncClient() as http:
+            r = await http.get(
+                f"{srv.http_url}/live-chat/api/conversations/{USER}/messages",
+                headers={"Authorization": f"Bearer {srv.token('op2')}"},
+            )
+        rest = r.json()["messages"][-1]["data"]
+        assert "op=op2" in rest["content_url"]
+        assert (await get(srv.http_url + rest["content_url"])).content == PNG
+        await op.close()
+
+
+async def test_unknown_content_is_404_and_unsent_content_is_410_and_deleted(tmp_path):
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        unknown = srv.live_chat.media_urls.url("999999", "content", "op1")
+        assert (await get(srv.http_url + unknown)).status_code == 404
+
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, PNG, "image/png", preview=PNG)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        url = srv.http_url + message["data"]["content_url"]
+        await until_status(url, 200)
+        kept = srv.live_chat.media.files.path(line_id, "content")
+        assert kept.is_file()
+
+        srv.fake.unsend_content(line_id)
+        assert await post_webhook(srv.http_url, [unsend_event(USER, line_id)]) == 200
+        gone = await get(url)
+        assert gone.status_code == 410 and PNG not in gone.content
+        assert not kept.exists()  # deleted, not just hidden
+        after = await joined_message(srv, "op1")
+        assert after["data"].get("unsent") is True and "content_url" not in after["data"]
+
+
+async def test_content_over_the_size_cap_is_not_kept(tmp_path):
+    async with serve_with_fake_line(tmp_path, media_max_bytes=1024, **FAST) as srv:
+        event = file_event(USER, "big.bin", 5000)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, b"x" * 5000, "application/octet-stream")
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        answer = await until_status(srv.http_url + message["data"]["content_url"], 413)
+        assert b"x" * 100 not in answer.content
+        record = await srv.live_chat.store.get_media(line_id)
+        assert record is not None and record.state is MediaState.TOO_LARGE
+        assert not srv.live_chat.media.files.path(line_id, "content").exists()
+
+
+async def test_a_file_downloads_as_an_attachment_with_its_name(tmp_path):
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = file_event(USER, "report.pdf", 11)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, b"%PDF-1.7 hi", "application/pdf")
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        assert message["data"]["file_name"] == "report.pdf"
+        assert "preview_url" not in message["data"]
+        answer = await until_status(srv.http_url + message["data"]["content_url"], 200)
+        assert answer.content == b"%PDF-1.7 hi"
+        assert answer.headers["content-disposition"].startswith("attachment")
+        assert "report.pdf" in answer.headers["content-disposition"]
+
+
+async def test_a_denied_operator_gets_no_bytes(tmp_path):
+    def authorize(operator: Any, line_user_id: str) -> bool:
+        return operator.admin_id != "outsider"
+
+    async with serve_with_fake_line(tmp_path, authorize=authorize, **FAST) as srv:
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, PNG, "image/png", preview=PNG)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        url = srv.http_url + message["data"]["content_url"]
+        assert (await until_status(url, 200)).content == PNG
+
+        async with httpx.AsyncClient() as http:
+            history = await http.get(
+                f"{srv.http_url}/live-chat/api/conversations/{USER}/messages",
+                headers={"Authorization": f"Bearer {srv.token('outsider')}"},
+            )
+        assert history.status_code == 403
+        outsider = await Client.connect(srv.ws_url, srv.token("outsider"))
+        refused = await outsider.join(USER)
+        assert refused["payload"]["code"] == "forbidden"
+        await outsider.close()
+        attempts = [
+            await get(url.replace("op=op1", "op=outsider")),  # op1's signature, another name
+            await get(url.split("?")[0] + "?op=outsider&exp=9999999999&sig=forged"),
+            await get(url.split("?")[0], Authorization=f"Bearer {srv.token('outsider')}"),
+            await get(url.split("?")[0]),  # no credentials at all
+        ]
+        for answer in attempts:
+            assert answer.status_code == 403, answer.status_code
+            assert PNG[:16] not in answer.content
+        allowed = await get(url.split("?")[0], Authorization=f"Bearer {srv.token('op1')}")
+        assert allowed.content == PNG
+
+
+async def test_audio_is_served_in_ranges(tmp_path):
+    audio = bytes(range(256)) * 8
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = audio_event(USER, duration=2000)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, audio, "audio/mp4")
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        assert message["data"]["duration"] == 2000
+        url = srv.http_url + message["data"]["content_url"]
+        whole = await until_status(url, 200)
+        assert whole.headers["accept-ranges"] == "bytes"
+        part = await get(url, Range="bytes=100-199")
+        assert part.status_code == 206
+        assert part.content == audio[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{len(audio)}"
+        assert part.headers["content-length"] == "100"
+
+
+async def test_a_restart_resumes_a_pending_fetch(tmp_path):
+    event = image_event(USER)
+    line_id = message_id(event)
+    async with serve_with_fake_line(tmp_path, media_fetch_attempts=1) as srv:
+        srv.fake.add_content(line_id, PNG, "image/png", ready_after=10**6)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        deadline = asyncio.get_running_loop().time() + 10
+        while srv.fake.contents.requests.get(line_id, 0) < 1:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        record = await srv.live_chat.store.get_media(line_id)
+        assert record is not None and record.state is MediaState.PENDING
+    # a new process on the same store and data folder; LINE has the content now
+    async with serve_with_fake_line(tmp_path, media_fetch_attempts=1) as srv:
+        srv.fake.add_content(line_id, PNG, "image/png", preview=PNG)
+        deadline = asyncio.get_running_loop().time() + 10
+        while (record := await srv.live_chat.store.get_media(line_id)) is None or (
+            record.state is not MediaState.READY
+        ):
+            assert asyncio.get_running_loop().time() < deadline, record
+            await asyncio.sleep(0.02)
+        assert srv.live_chat.media.files.path(line_id, "content").read_bytes() == PNG
+        message = await joined_message(srv, "op1")
+        assert (await get(srv.http_url + message["data"]["content_url"])).content == PNG
+
+
+async def test_external_content_keeps_lines_own_urls(tmp_path):
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = image_event(
+            USER, original_url="https://example.com/a.jpg", preview_url="https://example.com/p.jpg"
+        )
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        assert message["data"]["content_url"] == "https://example.com/a.jpg"
+        assert message["data"]["preview_url"] == "https://example.com/p.jpg"
+        assert await srv.live_chat.store.get_media(message_id(event)) is None
+
+
+async def test_a_sticker_is_pushed_once_with_the_retry_key(tmp_path):
+    async with serve_with_fake_line(tmp_path) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("op1"))
+        await op.join(USER)
+        sticker = {"package_id": "446", "sticker_id": "1988"}
+        answers = [
+            await op.request(
+                "message_send",
+                "message_sent",
+                line_user_id=USER,
+                sticker=sticker,
+                client_msg_id="s1",
+            )
+            for _ in range(2)  # the same client_msg_id again: stored and pushed once
+        ]
+        assert [a["type"] for a in answers] == ["message_sent", "message_sent"]
+        message = answers[0]["payload"]["message"]
+        assert message["kind"] == "sticker" and message["text"] is None
+        assert message["data"]["package_id"] == "446" and message["data"]["sticker_id"] == "1988"
+        assert answers[1]["payload"]["message"]["id"] == message["id"]
+        pushes = await srv.fake.wait_for_pushes(1)
+        assert len(srv.fake.pushes) == 1
+        assert pushes[0].messages == ({"type": "sticker", "packageId": "446", "stickerId": "1988"},)
+        assert pushes[0].retry_key == retry_key_for(USER, "s1")
+        await op.close()
+
+
+async def test_message_send_takes_exactly_one_of_text_and_sticker(tmp_path):
+    async with serve_with_fake_line(tmp_path) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("op1"))
+        sticker = {"package_id": "446", "sticker_id": "1988"}
+        for payload in (
+            {"text": "hi", "sticker": sticker},
+            {},
+            {"sticker": {"package_id": "446"}},
+        ):
+            answer = await op.request(
+                "message_send", "error", line_user_id=USER, client_msg_id="c1", **payload
+            )
+            assert answer["type"] == "error"
+            assert answer["payload"]["code"] == "invalid_message"
+            assert answer["payload"]["details"]
+        assert srv.fake.pushes == []
+        assert await srv.live_chat.store.get_conversation(USER) is None  # nothing stored
+        await op.close()
