@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from livechat_ext import LiveChatSettings, mint_token
 from livechat_ext.line import retry_key_for, sign
 from livechat_ext.line.testing import (
     audio_event,
@@ -19,7 +20,7 @@ from livechat_ext.line.testing import (
     webhook_body,
 )
 from livechat_ext.store.media import MediaState
-from tests.helpers import CHANNEL_SECRET, Client, serve_with_fake_line
+from tests.helpers import CHANNEL_SECRET, SECRET, Client, serve_with_fake_line
 
 USER = "U" + "a" * 32
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -299,3 +300,64 @@ async def test_message_send_takes_exactly_one_of_text_and_sticker(tmp_path):
         assert srv.fake.pushes == []
         assert await srv.live_chat.store.get_conversation(USER) is None  # nothing stored
         await op.close()
+
+
+async def test_two_nodes_serve_the_same_content(tmp_path, store_backend, redis_url):
+    """Each node has its own data folder: the node that did not fetch the content
+    fetches it from LINE when asked (fetch-on-miss), and both serve the same bytes;
+    a URL minted by one node works on the other (one signing key)."""
+    from tests.cluster import Node, fake_line_server, node_env
+    from tests.conftest import drop_keys, free_port, unique_prefix
+
+    prefix = unique_prefix(redis_url)
+    async with fake_line_server() as (fake, base):
+        common = {
+            "LIVECHAT_LINE_API_BASE_URL": base,
+            "LIVECHAT_LINE_DATA_BASE_URL": base,
+            "LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN": "cluster-access-token",
+            "LIVECHAT_MEDIA_FETCH_BACKOFF": "0.02",
+        }
+        nodes = [
+            Node(
+                free_port(),
+                node_env(
+                    store_backend,
+                    redis_url,
+                    prefix,
+                    LIVECHAT_DATA_DIR=str(tmp_path / f"data{i}"),
+                    **common,
+                ),
+                log_path=f"{tmp_path}/node{i}.log",
+            )
+            for i in range(2)
+        ]
+        try:
+            await nodes[0].start()
+            await nodes[1].start()
+            a, b = nodes
+            event = image_event(USER)
+            line_id = message_id(event)
+            fake.add_content(line_id, PNG, "image/png", preview=b"tiny")
+            assert await post_webhook(a.http_url, [event]) == 200
+            token = mint_token(LiveChatSettings(jwt_secret=SECRET), "op1")
+            async with httpx.AsyncClient() as http:
+                r = await http.get(
+                    f"{a.http_url}/live-chat/api/conversations/{USER}/messages",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            data = r.json()["messages"][-1]["data"]
+            on_a = await until_status(a.http_url + data["content_url"], 200)
+            assert on_a.content == PNG
+            asked = fake.contents.requests[line_id]
+            assert not (tmp_path / "data1" / "media").exists()  # b never fetched it
+            on_b = await until_status(b.http_url + data["content_url"], 200)
+            assert on_b.content == PNG and on_b.headers["content-type"] == "image/png"
+            assert (await until_status(b.http_url + data["preview_url"], 200)).content == b"tiny"
+            assert fake.contents.requests[line_id] > asked  # b fetched its own copy
+            again = fake.contents.requests[line_id]
+            assert (await get(b.http_url + data["content_url"])).content == PNG
+            assert fake.contents.requests[line_id] == again  # and keeps it
+        finally:
+            for node in nodes:
+                node.stop()
+            drop_keys(redis_url, prefix)
