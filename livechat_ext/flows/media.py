@@ -256,33 +256,38 @@ class Media:
         media_type = record.content_type if part == "content" else record.preview_type
         if media_type is None:
             return Served(404, record)  # no preview for this kind, or LINE gave none
-        path = await self._local(record, part)
+        path, state = await self._local(record, part)
         if path is None:
-            return Served(202, record)
+            return Served(_STATUS.get(state, 202), record)
         return Served(200, record, path, media_type)
 
-    async def _local(self, record: MediaRecord, part: str) -> Path | None:
-        """This node's file, fetched from LINE first when this node lacks it."""
+    async def _local(self, record: MediaRecord, part: str) -> tuple[Path | None, MediaState]:
+        """This node's file, fetched from LINE first when this node lacks it; with
+        what LINE said when it could not give it (`pending`: try again later)."""
         key = record.line_message_id
         path = self.files.path(key, part)
-        if path.is_file() or self.line is None:
-            return path if path.is_file() else None
-        lock = self._misses.setdefault(f"{key}/{part}", asyncio.Lock())
+        if path.is_file():
+            return path, MediaState.READY
+        if self.line is None:
+            return None, MediaState.MISSING
+        name = f"{key}/{part}"
+        lock = self._misses.setdefault(name, asyncio.Lock())
+        state = MediaState.READY
         async with lock:  # one fetch per content, however many ask at once
             if not path.is_file():
-                await self._fetch_missing(key, part)
-        with contextlib.suppress(KeyError):
-            if not lock.locked():
-                del self._misses[f"{key}/{part}"]
-        return path if path.is_file() else None
+                state = await self._fetch_missing(key, part)
+        if not lock.locked():
+            self._misses.pop(name, None)
+        return (path, MediaState.READY) if path.is_file() else (None, state)
 
-    async def _fetch_missing(self, line_message_id: str, part: str) -> None:
+    async def _fetch_missing(self, line_message_id: str, part: str) -> MediaState:
         try:
             async with self._gate:
                 fetched = await self._download(line_message_id, part)
         except DeliveryError as exc:
             log.warning("content %s not fetched on demand: %s", line_message_id, exc.message)
-            return
+            return MediaState.PENDING
         if fetched.state is MediaState.GONE:
             await self.unsent(line_message_id)
         log.info("content %s/%s fetched on demand: %s", line_message_id, part, fetched.state)
+        return fetched.state
