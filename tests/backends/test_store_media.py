@@ -1,0 +1,86 @@
+"""The media part of the store on SQLite and PostgreSQL, and migration 0003 from
+a database at 0002 (every row kept)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from livechat_ext.models import MessageKind, utcnow
+from livechat_ext.store import NewInbound, create_store
+from livechat_ext.store.media import MediaRecord, MediaState
+from livechat_ext.store.migrate import _config, head_revision
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    made = create_async_engine(db_url)
+    yield made
+    await made.dispose()
+
+
+def _upgrade_to(revision: str):  # type: ignore[no-untyped-def]
+    def run(conn: Connection) -> None:
+        command.upgrade(_config(conn), revision)
+
+    return run
+
+
+async def test_a_0002_database_gets_the_media_table_and_keeps_its_rows(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to("0002_team_workflow"))
+    store = create_store(engine=engine)
+    with pytest.raises(Exception, match="livechat-ext db upgrade"):
+        await store.check_schema()
+    # an image stored at 0002 (the message table is the same): the upgrade keeps it
+    added = await store.add_inbound(
+        NewInbound("Ua", MessageKind.IMAGE, None, {"message_id": "7"}, webhook_event_id="e1")
+    )
+    assert added is not None
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade_to("head"))
+    assert (await store.check_schema()).current == head_revision() == "0003_media"
+    assert await store.add_media(MediaRecord("7", "Ua", "image", MediaState.PENDING))
+    assert (await store.history("Ua", limit=5)).messages[0].data == {"message_id": "7"}
+
+
+async def test_media_rows_claim_record_and_resume(engine: AsyncEngine) -> None:
+    now = [utcnow()]
+    store = create_store(engine=engine, clock=lambda: now[0])
+    await store.create_schema()
+    record = MediaRecord("42", "Ua", "file", MediaState.PENDING, file_name="a.pdf")
+    assert await store.add_media(record)
+    assert not await store.add_media(record)  # known: a redelivery
+    assert [r.line_message_id for r in await store.pending_media(10)] == ["42"]
+    assert await store.claim_media("42", 60)
+    assert not await store.claim_media("42", 60)  # held
+    assert await store.pending_media(10) == []
+    now[0] += timedelta(seconds=61)  # its holder died: the lease ran out
+    assert [r.line_message_id for r in await store.pending_media(10)] == ["42"]
+    assert await store.claim_media("42", 60)
+    await store.set_media("42", MediaState.READY, content_type="application/pdf", size=9)
+    got = await store.get_media("42")
+    assert got is not None
+    assert (got.state, got.content_type, got.size, got.file_name) == (
+        MediaState.READY,
+        "application/pdf",
+        9,
+        "a.pdf",
+    )
+    assert not await store.claim_media("42", 60)  # not pending
+    await store.set_media("42", MediaState.GONE)
+    await store.set_media("42", MediaState.READY, content_type="x/y", size=1)
+    got = await store.get_media("42")
+    assert got is not None and got.state is MediaState.GONE  # an unsend is final
+    assert await store.get_media("nope") is None
