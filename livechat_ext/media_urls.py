@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote
 
 from .settings import LiveChatSettings
 
@@ -53,6 +53,7 @@ class MediaUrls:
         self._prefix = prefix.rstrip("/")
         self._ttl = ttl
         self._clock = clock
+        self._plain = ""  # the last frame found to hold no reference
 
     def path(self, line_message_id: str, part: str) -> str:
         return f"{self._prefix}/media/{quote(line_message_id, safe='')}/{part}"
@@ -71,10 +72,10 @@ class MediaUrls:
     ) -> str:
         """The URL of one content, valid for `admin_id` until `expires` (epoch seconds)."""
         exp = self.expiry() if expires is None else expires
-        query = urlencode(
-            {"op": admin_id, "exp": exp, "sig": self.signature(line_message_id, admin_id, exp)}
+        sig = self.signature(line_message_id, admin_id, exp)
+        return (
+            f"{self.path(line_message_id, part)}?op={quote(admin_id, safe='')}&exp={exp}&sig={sig}"
         )
-        return f"{self.path(line_message_id, part)}?{query}"
 
     def verify(self, line_message_id: str, admin_id: str, expires: int, sig: str) -> bool:
         """Whether `sig` is ours for this content, operator and expiry, not yet expired."""
@@ -85,14 +86,21 @@ class MediaUrls:
 
     def for_frame(self, frame: str, admin_id: str) -> str:
         """`frame` (encoded JSON) with each content reference made a URL for `admin_id`."""
+        if frame is self._plain:  # a fan-out hands the same frame to every socket
+            return frame
         if REFERENCE not in frame:
+            self._plain = frame
             return frame
         exp = self.expiry()
+        op = quote(admin_id, safe="")
+        sigs: dict[str, str] = {}  # content and preview share theirs
 
         def signed(match: re.Match[str]) -> str:
-            key, message_id, part = match.groups()
-            url = self.url(unquote(message_id), part, admin_id, exp)
-            return f'"{key}":"{url}"'
+            key, quoted, part = match.groups()
+            sig = sigs.get(quoted)
+            if sig is None:
+                sig = sigs[quoted] = self.signature(unquote(quoted), admin_id, exp)
+            return f'"{key}":"{self._prefix}/media/{quoted}/{part}?op={op}&exp={exp}&sig={sig}"'
 
         return _IN_FRAME.sub(signed, frame)
 
