@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -59,7 +60,7 @@ class MediaUrls:
         return f"{self._prefix}/media/{quote(line_message_id, safe='')}/{part}"
 
     def signature(self, line_message_id: str, admin_id: str, expires: int) -> str:
-        message = "\n".join((line_message_id, admin_id, str(expires))).encode()
+        message = json.dumps([line_message_id, admin_id, expires]).encode()  # unambiguous
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:24]).decode()
 

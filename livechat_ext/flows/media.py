@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..background import Spawn
 from ..errors import DeliveryError, describe
 from ..media_urls import reference
-from ..models import MessageKind
+from ..models import MessageKind, utcnow
 from ..settings import LiveChatSettings
 from ..store.content import ContentFiles, TooLarge
 from ..store.media import MediaRecord, MediaState, MediaStore
@@ -39,6 +40,8 @@ PREVIEW_KINDS = frozenset({MessageKind.IMAGE, MessageKind.VIDEO})
 INLINE_KINDS = frozenset({"image", "video", "audio"})
 _MAX_BACKOFF = 30.0
 _RESUME_BATCH = 100
+_SWEEP_BATCH = 10_000
+_CLOCK_SKEW = timedelta(minutes=5)
 _EXTERNAL = (("content_url", "original_content_url"), ("preview_url", "preview_image_url"))
 
 
@@ -46,6 +49,13 @@ def _from_line(kind: MessageKind, data: dict[str, Any]) -> bool:
     """Whether LINE keeps the content (audio and files have no provider: LINE does)."""
     provider = data.get("content_provider") or {}
     return kind in MEDIA_KINDS and provider.get("type", "line") == "line"
+
+
+def _declared_size(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0  # the stream's own count still holds the cap
 
 
 def with_content_urls(kind: MessageKind, data: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +127,7 @@ class Media:
         self._gate = asyncio.Semaphore(settings.media_fetch_concurrency)
         self._running: set[str] = set()  # ids this node fetches now
         self._misses: dict[str, asyncio.Lock] = {}
+        self._swept_at: datetime | None = None
         waits = sum(min(_MAX_BACKOFF, self._backoff * 2**i) for i in range(self._attempts))
         self.lease = waits + self._attempts * settings.line_timeout * 4 + 30.0
 
@@ -145,7 +156,9 @@ class Media:
 
     async def resume(self) -> int:
         """Fetch the pending contents nobody holds (left by a restart, or out of
-        tries); how many were started."""
+        tries); how many were started. Also delete this node's copies of contents
+        unsent since the last pass (another node took the unsend)."""
+        await self._sweep()
         if self.line is None:
             return 0
         started = 0
@@ -154,6 +167,13 @@ class Media:
                 self.nudge(record)
                 started += 1
         return started
+
+    async def _sweep(self) -> None:
+        since, self._swept_at = self._swept_at, utcnow()
+        if since is not None:
+            since -= _CLOCK_SKEW  # another node's clock wrote the time
+        for line_message_id in await self.store.gone_media(since, _SWEEP_BATCH):
+            self.files.delete(line_message_id)
 
     async def unsent(self, line_message_id: str) -> None:
         """The user unsent it: the content is deleted and answered 410 from now on."""
@@ -225,6 +245,8 @@ class Media:
         async with self.line.content(line_message_id, preview=part == "preview") as response:
             status = response.status_code
             if status == 200:
+                if _declared_size(response.headers.get("content-length")) > self._max_bytes:
+                    return _Fetched(MediaState.TOO_LARGE)  # not even read
                 content_type = response.headers.get("content-type", "application/octet-stream")
                 try:
                     size = await self.files.write(

@@ -73,6 +73,9 @@ class MediaStore(Protocol):
     async def pending_media(self, limit: int) -> list[MediaRecord]:
         """Pending contents whose lease ran out (left by a restart or a failure)."""
 
+    async def gone_media(self, since: datetime | None, limit: int) -> list[str]:
+        """LINE message ids of contents unsent since `since` (None: ever)."""
+
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -196,3 +199,12 @@ class SqlMedia:
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return [record_from_row(row) for row in rows]
+
+    async def gone_media(self, since: datetime | None, limit: int) -> list[str]:
+        col = media.c
+        stmt = select(col.line_message_id).where(col.state == MediaState.GONE)
+        if since is not None:
+            stmt = stmt.where(col.updated_at >= since)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt.order_by(col.updated_at).limit(limit))).all()
+        return [str(row[0]) for row in rows]

@@ -63,7 +63,7 @@ def add_media_route(
     router.add_api_route(
         f"{prefix}/media/{{line_message_id}}/{{part}}",
         content,
-        methods=["GET"],
+        methods=["GET", "HEAD"],
         include_in_schema=False,
     )
 

@@ -84,3 +84,6 @@ async def test_media_rows_claim_record_and_resume(engine: AsyncEngine) -> None:
     got = await store.get_media("42")
     assert got is not None and got.state is MediaState.GONE  # an unsend is final
     assert await store.get_media("nope") is None
+    assert await store.gone_media(None, 10) == ["42"]
+    assert await store.gone_media(now[0] - timedelta(seconds=1), 10) == ["42"]
+    assert await store.gone_media(now[0] + timedelta(seconds=1), 10) == []

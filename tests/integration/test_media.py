@@ -19,6 +19,7 @@ from livechat_ext.line.testing import (
     unsend_event,
     webhook_body,
 )
+from livechat_ext.store.content import ContentFiles
 from livechat_ext.store.media import MediaState
 from tests.helpers import CHANNEL_SECRET, SECRET, Client, serve_with_fake_line
 
@@ -357,6 +358,14 @@ async def test_two_nodes_serve_the_same_content(tmp_path, store_backend, redis_u
             again = fake.contents.requests[line_id]
             assert (await get(b.http_url + data["content_url"])).content == PNG
             assert fake.contents.requests[line_id] == again  # and keeps it
+
+            # an unsend that reaches a: b answers 410 too and drops its copy
+            fake.unsend_content(line_id)
+            assert await post_webhook(a.http_url, [unsend_event(USER, line_id)]) == 200
+            b_copy = ContentFiles(tmp_path / "data1" / "media").path(line_id, "content")
+            assert b_copy.is_file()
+            assert (await get(b.http_url + data["content_url"])).status_code == 410
+            assert not b_copy.exists()
         finally:
             for node in nodes:
                 node.stop()

@@ -22,7 +22,7 @@ from livechat_ext.protocol.client import FrameError, parse_client_frame
 from livechat_ext.simulator.fake_content import FakeContents
 from livechat_ext.store import Store, create_store
 from livechat_ext.store.content import ContentFiles
-from livechat_ext.store.media import MediaState
+from livechat_ext.store.media import MediaRecord, MediaState
 
 DATA = "https://data.example"
 CONTENT = f"{DATA}/v2/bot/message/42/content"
@@ -244,6 +244,24 @@ async def test_the_size_cap_and_an_unsend(
     await store.set_media("42", MediaState.READY, content_type="x/y", size=1)
     record = await store.get_media("42")
     assert record is not None and record.state is MediaState.GONE  # a late fetch loses
+
+
+async def test_a_pass_deletes_this_nodes_copy_of_what_another_node_saw_unsent(
+    store: Store, line: LineClient, tmp_path: Path
+) -> None:
+    here = media(store, line, tmp_path / "here", Spawned())
+    elsewhere = media(store, line, tmp_path / "elsewhere", Spawned())
+    await store.add_media(MediaRecord("77", "Ua", "image", MediaState.PENDING))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"copy"
+
+    await here.files.write("77", "content", chunks(), 1024)
+    await here.resume()  # a first pass: nothing unsent yet
+    assert here.files.has("77", "content")
+    await elsewhere.unsent("77")  # the unsend reached the other node
+    await here.resume()
+    assert not here.files.has("77", "content")
 
 
 def test_the_fake_content_api_answers_like_line() -> None:
