@@ -19,6 +19,7 @@ from ..errors import AuthError
 from ..flows.media import Served
 from ..store.content import PARTS
 from ..store.media import MediaRecord
+from .security_headers import CONTENT_HEADERS
 
 if TYPE_CHECKING:
     from ..auth import TokenVerifier
@@ -26,13 +27,6 @@ if TYPE_CHECKING:
     from ..media_urls import MediaUrls
     from ..realtime.access import Access
 
-CONTENT_HEADERS = {
-    # the bytes are a LINE user's: never run them as a page, never guess their type
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
 _INLINE = {"image": "image/", "video": "video/", "audio": "audio/"}
 _REASONS = {
     202: "not fetched from LINE yet; try again shortly",

@@ -26,6 +26,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+CONTENT_HEADERS = {
+    # users' content (web/media.py): a LINE user's bytes, never run as a page,
+    # never type-guessed, never framed
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
 # what the standard table guesses wrong: `.ts` would be video/mp2t
 _MEDIA_TYPES = {
     ".js": "text/javascript",
