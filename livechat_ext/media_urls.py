@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -19,6 +20,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from .settings import LiveChatSettings
+
+log = logging.getLogger("livechat_ext.media")
 
 REFERENCE = "lcmedia:"
 """How a stored message's `data.content_url` / `data.preview_url` begins."""
@@ -40,6 +43,11 @@ def media_key(settings: LiveChatSettings) -> bytes:
     Without either (public-key tokens), a random key: URLs then work on this
     process only, so set `LIVECHAT_MEDIA_URL_SECRET` on a cluster."""
     secret = settings.media_url_secret or settings.jwt_secret
+    if not secret:
+        log.warning(
+            "content URLs are signed with a key of this process only: set "
+            "LIVECHAT_MEDIA_URL_SECRET (the same on every node) for several processes"
+        )
     raw = secret.encode() if secret else secrets.token_bytes(32)
     return hmac.new(raw, _KEY_LABEL, hashlib.sha256).digest()
 
