@@ -71,6 +71,12 @@ class Access:
             return None
         return entry[0]
 
+    def refused(self, admin_id: str, line_user_id: str) -> bool:
+        """Whether the hook's latest answer for this operator and conversation,
+        still fresh, was no (for a link minted before it changed its mind)."""
+        entry = self._visible.get((admin_id, line_user_id))
+        return entry is not None and entry[1] >= time.monotonic() and not entry[0]
+
     def pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
         operator = self._operators.get(conn.id)
         if operator is None:

@@ -70,16 +70,21 @@ async def _check_operator(
     verifier: TokenVerifier,
     access: Access,
 ) -> None:
-    """403 unless the signed query is valid, or the Bearer token's operator is
-    allowed for the content's conversation (401 for a bad token)."""
+    """403 unless the signed query is valid (and the hook has not refused that
+    operator the conversation since: its answers are cached a minute), or the
+    Bearer token's operator is allowed for the content's conversation (401 for
+    a bad token)."""
     query = request.query_params
     if "sig" in query:
         try:
             expires = int(query.get("exp", ""))
         except ValueError:
             expires = 0
-        if not urls.verify(line_message_id, query.get("op", ""), expires, query["sig"]):
+        admin_id = query.get("op", "")
+        if not urls.verify(line_message_id, admin_id, expires, query["sig"]):
             raise HTTPException(403, "this link is not valid (expired, or for someone else)")
+        if record is not None and access.refused(admin_id, record.line_user_id):
+            raise HTTPException(403, "not allowed for this conversation")
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:

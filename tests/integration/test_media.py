@@ -164,8 +164,10 @@ async def test_a_file_downloads_as_an_attachment_with_its_name(tmp_path):
 
 
 async def test_a_denied_operator_gets_no_bytes(tmp_path):
+    banned = {"outsider"}
+
     def authorize(operator: Any, line_user_id: str) -> bool:
-        return operator.admin_id != "outsider"
+        return operator.admin_id not in banned
 
     async with serve_with_fake_line(tmp_path, authorize=authorize, **FAST) as srv:
         event = image_event(USER)
@@ -197,6 +199,15 @@ async def test_a_denied_operator_gets_no_bytes(tmp_path):
             assert PNG[:16] not in answer.content
         allowed = await get(url.split("?")[0], Authorization=f"Bearer {srv.token('op1')}")
         assert allowed.content == PNG
+
+        # the hook changes its mind about op1: a link minted before stops working
+        # as soon as this node hears the new answer
+        banned.add("op1")
+        op1 = await Client.connect(srv.ws_url, srv.token("op1"))
+        assert (await op1.join(USER))["payload"]["code"] == "forbidden"
+        await op1.close()
+        revoked = await get(url)
+        assert revoked.status_code == 403 and PNG[:16] not in revoked.content
 
 
 async def test_audio_is_served_in_ranges(tmp_path):
