@@ -40,7 +40,7 @@ async function accept(ws) {
 const SEED = ['isConnected', 'connectionState', 'lastMessage', 'sendMessage', 'connect', 'disconnect'];
 const MORE = [
   'sendText', 'retryMessage', 'joinConversation', 'leaveConversation', 'startTyping', 'stopTyping',
-  'sendNote', 'assign', 'resolve', 'reopen', 'markRead',
+  'sendNote', 'assign', 'resolve', 'reopen', 'markRead', 'sendSticker',
   'isReconnecting', 'queuedCount', 'client',
 ];
 
@@ -49,7 +49,7 @@ test('the hook returns the seed names and the client features beside them', asyn
   const hook = render(props);
   const result = hook.result();
   assert.deepEqual(Object.keys(result).sort(), [...SEED, ...MORE].sort());
-  for (const name of ['sendMessage', 'connect', 'disconnect', ...MORE.slice(0, 11)]) {
+  for (const name of ['sendMessage', 'connect', 'disconnect', ...MORE.slice(0, 12)]) {
     assert.equal(typeof result[name], 'function', name);
   }
   assert.ok(result.client instanceof LiveChatClient);
