@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DemoServer
+from tests.e2e.conftest import DemoServer, axe_violations
 from tests.e2e.test_console import has_class, open_conversation, simulator_user
 
 MEDIA = "/live-chat/e2e-media/"
@@ -201,6 +201,7 @@ def test_a_photo_loads_after_202_shows_inline_and_opens_a_larger_view(
     expect(big).to_have_attribute("src", re.compile(r"/e2e-media/p1\.png$"))
     console.wait_for_function("document.getElementById('lightbox-img').naturalWidth === 800")
     assert console.evaluate("document.activeElement.id") == "lightbox-close"
+    assert axe_violations(console) == []
     expect(dialog.locator("#lightbox-download")).to_have_attribute(
         "href", f"{demo.base}{MEDIA}p1.png"
     )
@@ -283,6 +284,7 @@ def test_files_players_unsent_and_older_media(pages: Any, demo: DemoServer) -> N
 
     old = thread.locator(".msg.in .card", has_text="Photo")
     expect(old).to_contain_text("LINE message 4711")
+    assert axe_violations(console) == []
     # a redraw (a new message) keeps the same player: a playing video would play on
     video.evaluate("(v) => { v.dataset.mark = 'same'; }")
     demo.say(user, "did you get them?")
@@ -352,6 +354,7 @@ def test_the_sticker_picker_sends_a_sticker_by_keyboard(
                    return b.filter((x) => x.offsetTop === b[0].offsetTop).length; }"""
     )
     assert columns >= 5, columns
+    assert axe_violations(console) == []
 
     console.keyboard.press("ArrowRight")
     console.keyboard.press("ArrowRight")

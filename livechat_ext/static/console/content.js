@@ -146,7 +146,7 @@ const GONE = { image: 'photo', video: 'video', audio: 'voice message', file: 'fi
 function frame(plan) {
   const root = el('figure', `media media-${plan.kind}`);
   root.dataset.state = 'loading';
-  const status = el('figcaption', 'media-status');
+  const status = el('span', 'media-status');
   status.setAttribute('role', 'status');
   const again = /** @type {HTMLButtonElement} */ (el('button', 'ghost small media-retry', 'Try again'));
   again.type = 'button';
