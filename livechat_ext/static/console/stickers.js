@@ -102,7 +102,7 @@ export class StickerPicker {
       const ids = stickerIds(pack);
       this.grid.replaceChildren(...ids.map((id, i) => this._sticker(pack, id, i, ids.length)));
     }
-    if (focusSticker) this._stickers()[0]?.focus();
+    if (focusSticker) (this._stickers().find((b) => b.tabIndex === 0) ?? this._stickers()[0])?.focus();
   }
 
   /**

@@ -131,7 +131,8 @@ export class Thread {
       items.push({
         key, seq: Infinity, direction: note ? 'internal' : 'outbound', author: this.adminId ?? 'you',
         kind: note ? 'note' : sticker ? 'sticker' : 'text', text: sticker ? null : e.text,
-        data: sticker ? { package_id: e.sticker.package_id, sticker_id: e.sticker.sticker_id } : {}, createdAt: e.createdAt, status: e.status === 'failed' ? 'failed' : 'pending',
+        data: sticker ? { package_id: e.sticker.package_id, sticker_id: e.sticker.sticker_id } : {},
+        createdAt: e.createdAt, status: e.status === 'failed' ? 'failed' : 'pending',
         clientMsgId: e.clientMsgId, error: e.error ?? null, retryable: e.status === 'failed',
       });
     }
