@@ -107,6 +107,25 @@ test('sendMessage refuses what it cannot send, saying what to do instead', () =>
   hook.unmount();
 });
 
+test('the hook sends a sticker (1.1) through the queue: sendMessage with sticker, or sendSticker', async () => {
+  const { props, ws } = options();
+  const hook = render(props);
+  const { sendMessage, sendSticker } = hook.result();
+  const a = sendMessage('message_send', { line_user_id: 'U1', sticker: { package_id: '446', sticker_id: '1988' } });
+  const b = sendSticker('U1', { package_id: '789', sticker_id: '10855' });
+  assert.throws(
+    () => sendMessage('message_send', { line_user_id: 'U1', text: 'hi', sticker: { package_id: '446', sticker_id: '1988' } }),
+    /text or sticker, not both/,
+  );
+  assert.equal(hook.result().queuedCount, 2);
+  const socket = await accept(ws);
+  assert.deepEqual(socket.framesOfType('message_send').map((f) => f.payload), [
+    { line_user_id: 'U1', sticker: { package_id: '446', sticker_id: '1988' }, client_msg_id: a },
+    { line_user_id: 'U1', sticker: { package_id: '789', sticker_id: '10855' }, client_msg_id: b },
+  ]);
+  hook.unmount();
+});
+
 test('reconnectInterval is the first retry delay and maxReconnectAttempts ends the retries', async () => {
   const { props, ws, clock } = options({ reconnectInterval: 250, maxReconnectAttempts: 2 });
   const hook = render(props);

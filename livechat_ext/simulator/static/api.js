@@ -7,7 +7,7 @@ const BASE = new URL("./api/", import.meta.url);
  * @typedef {{user_id: string, display_name: string, following: boolean}} User
  * @typedef {{id: string, sender: "user" | "account", type: string, at_ms: number,
  *   text: string | null, package_id: string | null, sticker_id: string | null,
- *   file_name?: string | null, file_size?: number | null}} PhoneMessage
+ *   file_name?: string | null, file_size?: number | null, content_type?: string | null}} PhoneMessage
  * @typedef {{kind: "image" | "video" | "audio" | "file", file_name: string | null,
  *   content_type: string, data_base64: string}} MediaUpload
  * @typedef {{webhook_status: number | null, webhook_error: string | null}} WebhookResult

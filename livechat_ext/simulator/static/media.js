@@ -96,6 +96,7 @@ export function generatedPdf(author) {
     "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
   ];
   let pdf = "%PDF-1.4\n";
+  /** @type {number[]} */
   const offsets = [];
   objects.forEach((body, i) => {
     offsets.push(pdf.length);
