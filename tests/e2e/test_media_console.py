@@ -56,15 +56,23 @@ class WsTap:
         self.page_side: Any = None
         self.server_side: Any = None
         self.sent: list[dict[str, Any]] = []
+        # while holding, the page's frames wait here instead of reaching the server
+        self.holding = False
+        self._held: list[tuple[Any, str | bytes]] = []
+        self.connections = 0
         # a client frame for which this returns an answer (a list of frames) stays here
         self.answer: Callable[[dict[str, Any]], list[dict[str, Any]] | None] = lambda f: None
 
     def handle(self, ws: Any) -> None:
         self.page_side = ws
+        self.connections += 1
         server = ws.connect_to_server()
         self.server_side = server
 
         def from_page(message: str | bytes) -> None:
+            if self.holding:
+                self._held.append((server, message))
+                return
             frame = json.loads(message)
             self.sent.append(frame)
             answers = self.answer(frame)
@@ -76,6 +84,20 @@ class WsTap:
 
         ws.on_message(from_page)
         server.on_message(lambda message: ws.send(message))
+
+    def release(self) -> None:
+        """Stop holding: the held frames go on, in order."""
+        self.holding = False
+        held, self._held = self._held, []
+        for server, message in held:
+            frame = json.loads(message)
+            self.sent.append(frame)
+            answers = self.answer(frame)
+            if answers is None:
+                server.send(message)
+            else:
+                for answer in answers:
+                    self.page_side.send(json.dumps(answer))
 
     def to_page(self, type_: str, payload: dict[str, Any]) -> None:
         assert self.page_side is not None, "the console has not connected yet"
@@ -395,6 +417,32 @@ def test_the_sticker_picker_sends_a_sticker_by_keyboard(
     if width < 760:  # Esc in the picker does not also leave the conversation on a phone
         expect(console.locator("#conversation")).to_be_visible()
         expect(console.locator("#app")).to_have_attribute("data-view", "conversation")
+
+
+def test_a_sticker_picked_offline_waits_in_the_queue_and_goes_once_connected(
+    pages: Any, demo: DemoServer
+) -> None:
+    from playwright.sync_api import expect
+
+    console, tap = tapped_console(pages, demo)
+    user = chat_with(demo, console, "Aoi")
+    tap.answer = sticker_answer(user)
+    # the server restarts; the next socket is not answered until released
+    tap.holding = True
+    tap.page_side.close(code=1012, reason="restart")
+    expect(console.locator("#conn-dot")).not_to_have_attribute("data-state", "connected")
+    console.locator("#sticker-toggle").click()
+    console.locator("#sticker-panel .sticker-choice[data-sticker-id='1995']").click()
+    mine = console.locator("#thread .msg.out").last
+    expect(mine).to_have_class(has_class("status-pending"))
+    expect(mine.locator(".sticker img, .card-sticker")).to_have_count(1)
+    assert tap.frames("message_send") == []
+    tap.release()
+    expect(console.locator("#conn-dot")).to_have_attribute("data-state", "connected")
+    expect(mine).to_have_class(has_class("status-sent"))
+    sends = tap.frames("message_send")
+    assert [f["payload"]["sticker"] for f in sends] == [{"package_id": "446", "sticker_id": "1995"}]
+    assert tap.connections == 2, "it went out on the new socket"
 
 
 def test_no_stickers_in_a_note(pages: Any, demo: DemoServer) -> None:
