@@ -246,6 +246,7 @@ def test_files_players_unsent_and_older_media(pages: Any, demo: DemoServer) -> N
     content.script["report.pdf"] = lambda n: (200, b"%PDF-1.4\n%%EOF\n", "application/pdf")
     content.script["gone.png"] = lambda n: (410, b'{"detail": "unsent"}', "application/json")
     content.script["later.txt"] = lambda n: (202, b"{}", "application/json")
+    content.script["huge.zip"] = lambda n: (413, b"{}", "application/json")
     content.script["clip.mp4"] = lambda n: (200, b"\x00" * 64, "video/mp4")
     content.script["clip.png"] = lambda n: (200, png(64, 36, (0, 0, 0)), "image/png")
     content.script["voice.m4a"] = lambda n: (200, b"\x00" * 64, "audio/mp4")
@@ -271,6 +272,7 @@ def test_files_players_unsent_and_older_media(pages: Any, demo: DemoServer) -> N
         ),
         ("audio", {"content_url": f"{MEDIA}voice.m4a", "duration": 7000}),
         ("image", {"message_id": "4711"}),  # an older message: no content URL
+        ("file", {"content_url": f"{MEDIA}huge.zip", "file_name": "huge.zip", "file_size": 6e7}),
     ]
     for i, (kind, data) in enumerate(messages):
         tap.to_page("message_received", {"message": inbound(user, INJECTED_SEQ + i, kind, data)})
@@ -292,6 +294,11 @@ def test_files_players_unsent_and_older_media(pages: Any, demo: DemoServer) -> N
     later = thread.locator(".media-file", has_text="later.txt")
     expect(later).to_have_attribute("data-state", "pending")
     expect(later.locator("a.file-download")).to_be_hidden()
+
+    huge = thread.locator(".media-file", has_text="huge.zip")
+    expect(huge).to_have_attribute("data-state", "large")
+    expect(huge).to_contain_text("too large to keep")
+    expect(huge.locator("a.file-download")).to_be_hidden()
 
     video = thread.locator(".media-video video")
     expect(video).to_be_visible()

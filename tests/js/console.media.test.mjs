@@ -31,6 +31,7 @@ test('what a content URL answers: 202 is not fetched yet, 410 unsent', () => {
   assert.equal(contentState(206), 'ready');
   assert.equal(contentState(202), 'pending');
   assert.equal(contentState(410), 'gone');
+  assert.equal(contentState(413), 'large');
   for (const status of [0, 403, 404, 500, 503]) assert.equal(contentState(status), 'failed', String(status));
 });
 

@@ -123,7 +123,7 @@ function reuse(key, build) {
 /**
  * The state of a content URL of the plugin, without reading its body.
  * @param {string} url
- * @returns {Promise<'ready' | 'pending' | 'gone' | 'failed'>}
+ * @returns {Promise<'ready' | 'pending' | 'gone' | 'large' | 'failed'>}
  */
 async function probe(url) {
   try {
@@ -139,7 +139,8 @@ const WAITING = { image: 'Loading photo…', video: 'Loading video…', audio: '
 const GONE = { image: 'photo', video: 'video', audio: 'voice message', file: 'file' };
 
 /**
- * A media message's frame and its state (`data-state`: loading, ready, pending, gone, failed):
+ * A media message's frame and its state (`data-state`: loading, ready, pending, stalled, gone,
+ * large, failed):
  * the status line and, once the looks for a 202 are used up, a "Try again" button.
  * @param {import('./media.js').MediaPlan} plan
  */
@@ -151,7 +152,7 @@ function frame(plan) {
   const again = /** @type {HTMLButtonElement} */ (el('button', 'ghost small media-retry', 'Try again'));
   again.type = 'button';
   again.hidden = true;
-  /** @param {'loading' | 'ready' | 'pending' | 'stalled' | 'gone' | 'failed'} state */
+  /** @param {'loading' | 'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'failed'} state */
   const set = (state) => {
     root.dataset.state = state;
     again.hidden = state !== 'stalled' && state !== 'failed';
@@ -160,6 +161,7 @@ function frame(plan) {
       pending: `${WAITING[plan.kind]} (fetching it from LINE)`,
       stalled: `Not fetched from LINE yet.`,
       gone: `Unsent: the user took this ${GONE[plan.kind]} back.`,
+      large: `This ${GONE[plan.kind]} is too large to keep here: open LINE to see it.`,
       failed: `This ${GONE[plan.kind]} could not be loaded.`,
       ready: '',
     }[state];
@@ -170,7 +172,7 @@ function frame(plan) {
 /**
  * Looks at a content URL until it is ready (or gone, or failed), a few times for a 202.
  * @param {string} url
- * @param {(state: 'ready' | 'pending' | 'stalled' | 'gone' | 'failed') => void} onState
+ * @param {(state: 'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'failed') => void} onState
  * @returns {() => void} start over (the "Try again" button)
  */
 function watch(url, onState) {

@@ -71,12 +71,14 @@ export function formatDuration(ms) {
 /**
  * What an HTTP status of a content URL means for the console.
  * @param {number} status
- * @returns {'ready' | 'pending' | 'gone' | 'failed'} pending: the plugin has not fetched it from
- *   LINE yet (202); gone: the user unsent the message (410)
+ * @returns {'ready' | 'pending' | 'gone' | 'large' | 'failed'} pending: the plugin has not fetched
+ *   it from LINE yet (202); gone: the user unsent the message (410); large: over the plugin's
+ *   size limit, not kept (413)
  */
 export function contentState(status) {
   if (status === 202) return 'pending';
   if (status === 410) return 'gone';
+  if (status === 413) return 'large';
   if ((status >= 200 && status < 300) || status === 304) return 'ready';
   return 'failed';
 }
