@@ -9,7 +9,7 @@ import type {
 } from './protocol.js';
 import type { ConnectionStateMachine, ConnectionStateName } from './stateMachine.js';
 import type { ReconnectOptions, ReconnectStrategy } from './reconnectStrategy.js';
-import type { MessageQueue, QueueEntry, StorageLike } from './messageQueue.js';
+import type { MessageQueue, QueueEntry, StickerRef, StorageLike } from './messageQueue.js';
 import type { ConversationTracker } from './conversationTracker.js';
 import type { Connection, WebSocketLike } from './connection.js';
 
@@ -78,6 +78,12 @@ export declare class LiveChatClient {
   send(type: string, payload?: Record<string, unknown>): string | null;
   /** Queues the message (sent now if connected) and returns its client_msg_id. */
   sendMessage(lineUserId: string, text: string): string;
+  /**
+   * Queues a LINE sticker (1.1): a `message_send` with `sticker` instead of `text`, queued,
+   * confirmed and retried like a text. Ids are strings of digits (integers are accepted).
+   * Returns its client_msg_id.
+   */
+  sendSticker(lineUserId: string, sticker: StickerRef | { package_id: string | number; sticker_id: string | number }): string;
   /** Queues an internal note (1.1; never sent to the LINE user) and returns its client_msg_id. */
   sendNote(lineUserId: string, text: string): string;
   /** Assigns the conversation (null: to nobody); answered with conversation_updated. Null when not connected. */

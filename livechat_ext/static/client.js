@@ -5,8 +5,9 @@
  *   in each; after a reconnect it re-joins each with `after_rev` (new and
  *   changed messages alike; `after_seq` with a server that gives no rev) and
  *   pages on while `has_more`, then flushes the message queue in order;
- * - messages and internal notes go through a persistent queue (`MessageQueue`
- *   + `Outbox`), so none is lost on a drop or a reload, and none is sent twice;
+ * - messages (text or a sticker) and internal notes go through a persistent
+ *   queue (`MessageQueue` + `Outbox`), so none is lost on a drop or a reload,
+ *   and none is sent twice;
  * - the team workflow (1.1): assign, resolve, reopen, mark read;
  * - typing indicators are throttled and stop by themselves.
  *
@@ -154,6 +155,25 @@ export class LiveChatClient {
    */
   sendMessage(lineUserId, text) {
     return this._enqueue(lineUserId, text, 'message');
+  }
+
+  /**
+   * Queue a LINE sticker (1.1, "Media and stickers"): a `message_send` with
+   * `sticker` instead of `text`, queued, confirmed and retried like a text.
+   * @param {string} lineUserId
+   * @param {{package_id: string | number, sticker_id: string | number}} sticker ids of a sticker LINE lets an account send
+   * @returns {string} its client_msg_id
+   * @throws {TypeError} for a missing conversation or sticker ids that are not digits
+   */
+  sendSticker(lineUserId, sticker) {
+    if (typeof lineUserId !== 'string' || lineUserId === '') throw new TypeError('lineUserId is required');
+    const ref = stickerRef(sticker);
+    const clientMsgId = this._generateId();
+    this._typing.stop(lineUserId);
+    const createdAt = new Date(this._timers.now()).toISOString();
+    this.queue.enqueue({ clientMsgId, lineUserId, sticker: ref, createdAt, kind: 'sticker' });
+    this._outbox.flush();
+    return clientMsgId;
   }
 
   /**
@@ -350,6 +370,22 @@ export class LiveChatClient {
     this._adminId = adminId;
     this.queue.useKey(queueStorageKey(this.url, adminId), { carry: wasUnknown });
   }
+}
+
+/**
+ * The ids of a sticker, as strings of digits (LINE's package and sticker ids are).
+ * @param {unknown} sticker
+ * @returns {{package_id: string, sticker_id: string}}
+ */
+function stickerRef(sticker) {
+  const s = /** @type {Record<string, unknown> | null} */ (sticker && typeof sticker === 'object' ? sticker : null);
+  const id = (/** @type {unknown} */ value) => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? String(value) : value);
+  const packageId = id(s?.package_id);
+  const stickerId = id(s?.sticker_id);
+  if (typeof packageId !== 'string' || !/^\d{1,20}$/.test(packageId) || typeof stickerId !== 'string' || !/^\d{1,20}$/.test(stickerId)) {
+    throw new TypeError('sticker must be {package_id, sticker_id}, each a string of digits');
+  }
+  return { package_id: packageId, sticker_id: stickerId };
 }
 
 /** The name the Next.js design gives the client class (lib/websocket/client.ts): the same class. */

@@ -1,4 +1,4 @@
-import type { AuthSuccessPayload, ClientFrameTypeName, ClientPayloads, ServerFrame } from './protocol.js';
+import type { AuthSuccessPayload, ClientFrameTypeName, ClientPayloads, ServerFrame, StickerIds } from './protocol.js';
 import type { ConnectionStateName } from './stateMachine.js';
 import type { LiveChatClient, LiveChatClientOptions } from './client.js';
 
@@ -22,7 +22,10 @@ export interface UseWebSocketOptions extends Omit<LiveChatClientOptions, 'token'
 
 /** What `sendMessage(type, payload)` takes: the client adds `client_msg_id` to a message and `after_seq` to a join. */
 export type SendMessagePayloads = Omit<ClientPayloads, 'message_send' | 'note_send' | 'join_conversation'> & {
-  message_send: Omit<ClientPayloads['message_send'], 'client_msg_id'>;
+  /** A text, or a sticker (1.1) instead: exactly one of the two. */
+  message_send:
+    | { line_user_id: string; text: string; sticker?: never }
+    | { line_user_id: string; sticker: StickerIds; text?: never };
   note_send: Omit<ClientPayloads['note_send'], 'client_msg_id'>;
   join_conversation: Omit<ClientPayloads['join_conversation'], 'after_seq' | 'after_rev'>;
 };
@@ -45,6 +48,8 @@ export interface UseWebSocketResult {
   disconnect(): void;
   /** Queue a text for a conversation; returns its client_msg_id. Same as sendMessage('message_send', ...). */
   sendText(lineUserId: string, text: string): string;
+  /** Queue a LINE sticker (1.1); returns its client_msg_id. Same as sendMessage('message_send', {line_user_id, sticker}). */
+  sendSticker(lineUserId: string, sticker: StickerIds): string;
   /** Queue a failed message again, with the same client_msg_id. */
   retryMessage(clientMsgId: string): boolean;
   /** Queue an internal note (protocol 1.1: never sent to LINE); returns its client_msg_id. */

@@ -90,6 +90,7 @@ export function createUseWebSocket(React) {
       disconnect: useCallback(() => client.disconnect(), [client]),
       sendText: useCallback((lineUserId, text) => client.sendMessage(lineUserId, text), [client]),
       retryMessage: useCallback((clientMsgId) => client.retryMessage(clientMsgId), [client]),
+      sendSticker: useCallback((lineUserId, sticker) => client.sendSticker(lineUserId, sticker), [client]),
       sendNote: useCallback((lineUserId, text) => client.sendNote(lineUserId, text), [client]),
       assign: useCallback((lineUserId, adminId) => client.assign(lineUserId, adminId), [client]),
       resolve: useCallback((lineUserId) => client.resolve(lineUserId), [client]),
@@ -164,7 +165,13 @@ function reconnectOptions(options) {
  * @type {Record<string, {fields: string[], send: (client: LiveChatClient, payload: any) => string | null}>}
  */
 const ROUTED = {
-  [C.MESSAGE_SEND]: { fields: ['line_user_id', 'text'], send: (c, p) => c.sendMessage(p.line_user_id, p.text) },
+  [C.MESSAGE_SEND]: {
+    fields: ['line_user_id', 'text', 'sticker'], // exactly one of text and sticker (1.1)
+    send: (c, p) => {
+      if (p.text !== undefined && p.sticker !== undefined) throw new TypeError("sendMessage('message_send'): give text or sticker, not both");
+      return p.sticker !== undefined ? c.sendSticker(p.line_user_id, p.sticker) : c.sendMessage(p.line_user_id, p.text);
+    },
+  },
   [C.NOTE_SEND]: { fields: ['line_user_id', 'text'], send: (c, p) => c.sendNote(p.line_user_id, p.text) },
   [C.JOIN_CONVERSATION]: { fields: ['line_user_id'], send: (c, p) => c.joinConversation(p.line_user_id) },
   [C.LEAVE_CONVERSATION]: { fields: ['line_user_id'], send: (c, p) => c.leaveConversation(p.line_user_id) },

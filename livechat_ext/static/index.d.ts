@@ -4,7 +4,7 @@ export type { ReconnectOptions } from './reconnectStrategy.js';
 export { ConnectionState, ConnectionStateMachine, IllegalTransitionError, TRANSITIONS } from './stateMachine.js';
 export type { ConnectionStateName, StateListener } from './stateMachine.js';
 export { MessageQueue, MemoryStorage, queueStorageKey } from './messageQueue.js';
-export type { QueueEntry, QueueEntryStatus, StorageLike } from './messageQueue.js';
+export type { QueueEntry, QueueEntryStatus, StickerQueueEntry, StickerRef, StorageLike, TextQueueEntry } from './messageQueue.js';
 export { Connection } from './connection.js';
 export type { ConnectionOptions, ConnectionEvents, WebSocketLike } from './connection.js';
 export { LiveChatClient, LiveChatWebSocketClient } from './client.js';

@@ -1,17 +1,37 @@
 export type QueueEntryStatus = 'queued' | 'failed';
 
-export interface QueueEntry {
+/** A LINE sticker: its package and sticker ids, strings of digits. */
+export interface StickerRef {
+  package_id: string;
+  sticker_id: string;
+}
+
+interface QueueEntryCommon {
   clientMsgId: string;
   lineUserId: string;
-  text: string;
   status: QueueEntryStatus;
   /** ISO-8601. */
   createdAt: string;
   /** Why it failed. */
   error?: string;
-  /** An internal note (sent as `note_send`, 1.1); absent for a message to the user. */
-  kind?: 'note';
 }
+
+/** A text to the user, or an internal note (sent as `note_send`, 1.1). */
+export interface TextQueueEntry extends QueueEntryCommon {
+  text: string;
+  /** An internal note; absent for a message to the user. */
+  kind?: 'note';
+  sticker?: undefined;
+}
+
+/** A sticker to the user (1.1): sent as `message_send` with `sticker` instead of `text`. */
+export interface StickerQueueEntry extends QueueEntryCommon {
+  kind: 'sticker';
+  sticker: StickerRef;
+  text?: undefined;
+}
+
+export type QueueEntry = TextQueueEntry | StickerQueueEntry;
 
 export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
@@ -35,7 +55,11 @@ export declare class MessageQueue {
   sendable(): QueueEntry[];
   get(clientMsgId: string): QueueEntry | undefined;
   /** A duplicate clientMsgId returns the existing entry unchanged. */
-  enqueue(message: { clientMsgId: string; lineUserId: string; text: string; createdAt?: string; kind?: 'message' | 'note' }): QueueEntry;
+  enqueue(
+    message:
+      | { clientMsgId: string; lineUserId: string; text: string; createdAt?: string; kind?: 'message' | 'note' }
+      | { clientMsgId: string; lineUserId: string; sticker: StickerRef; createdAt?: string; kind: 'sticker' },
+  ): QueueEntry;
   confirm(clientMsgId: string): boolean;
   fail(clientMsgId: string, reason?: string): boolean;
   retry(clientMsgId: string): boolean;

@@ -16,7 +16,9 @@ import { Emitter } from './emitter.js';
 /**
  * @typedef {'queued' | 'failed'} QueueEntryStatus
  *
- * @typedef {object} QueueEntry
+ * @typedef {{package_id: string, sticker_id: string}} StickerRef
+ *
+ * @typedef {object} TextQueueEntry a text to the user, or an internal note
  * @property {string} clientMsgId
  * @property {string} lineUserId
  * @property {string} text
@@ -24,6 +26,19 @@ import { Emitter } from './emitter.js';
  * @property {string} createdAt ISO-8601
  * @property {string} [error] why it failed
  * @property {'note'} [kind] an internal note (`note_send`); absent for a message to the user
+ * @property {undefined} [sticker]
+ *
+ * @typedef {object} StickerQueueEntry a sticker to the user: `message_send` with `sticker` (1.1)
+ * @property {string} clientMsgId
+ * @property {string} lineUserId
+ * @property {StickerRef} sticker
+ * @property {QueueEntryStatus} status
+ * @property {string} createdAt ISO-8601
+ * @property {string} [error]
+ * @property {'sticker'} kind
+ * @property {undefined} [text]
+ *
+ * @typedef {TextQueueEntry | StickerQueueEntry} QueueEntry
  *
  * @typedef {Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>} StorageLike
  */
@@ -90,14 +105,29 @@ function defaultStorage() {
 function isEntry(value) {
   if (value === null || typeof value !== 'object') return false;
   const e = /** @type {Record<string, unknown>} */ (value);
-  return (
+  const common =
     typeof e.clientMsgId === 'string' &&
     e.clientMsgId !== '' &&
     typeof e.lineUserId === 'string' &&
-    typeof e.text === 'string' &&
-    (e.status === 'queued' || e.status === 'failed') &&
-    (e.kind === undefined || e.kind === 'message' || e.kind === 'note')
-  );
+    (e.status === 'queued' || e.status === 'failed');
+  if (!common) return false;
+  if (e.kind === 'sticker') return e.text === undefined && isStickerRef(e.sticker);
+  return typeof e.text === 'string' && e.sticker === undefined && (e.kind === undefined || e.kind === 'message' || e.kind === 'note');
+}
+
+/** @param {QueueEntry} entry @returns {QueueEntry} a copy that shares nothing with it */
+function copy(entry) {
+  return entry.sticker ? { ...entry, sticker: { ...entry.sticker } } : { ...entry };
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is StickerRef}
+ */
+function isStickerRef(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const s = /** @type {Record<string, unknown>} */ (value);
+  return typeof s.package_id === 'string' && s.package_id !== '' && typeof s.sticker_id === 'string' && s.sticker_id !== '';
 }
 
 export class MessageQueue {
@@ -131,12 +161,12 @@ export class MessageQueue {
 
   /** @returns {QueueEntry[]} copies of every entry, oldest first */
   entries() {
-    return this._entries.map((e) => ({ ...e }));
+    return this._entries.map(copy);
   }
 
   /** @returns {QueueEntry[]} copies of the entries to (re)send, oldest first */
   sendable() {
-    return this._entries.filter((e) => e.status === 'queued').map((e) => ({ ...e }));
+    return this._entries.filter((e) => e.status === 'queued').map(copy);
   }
 
   /**
@@ -145,32 +175,42 @@ export class MessageQueue {
    */
   get(clientMsgId) {
     const entry = this._find(clientMsgId);
-    return entry && { ...entry };
+    return entry && copy(entry);
   }
 
   /**
    * Append a message. An entry with the same `clientMsgId` is kept as it is
    * (duplicates collapse), and returned.
    *
-   * @param {{clientMsgId: string, lineUserId: string, text: string, createdAt?: string, kind?: 'message' | 'note'}} message
+   * A sticker is `{kind: 'sticker', sticker: {package_id, sticker_id}}` and no text.
+   *
+   * @param {{clientMsgId: string, lineUserId: string, text: string, createdAt?: string, kind?: 'message' | 'note'}
+   *   | {clientMsgId: string, lineUserId: string, sticker: StickerRef, createdAt?: string, kind: 'sticker'}} message
    * @returns {QueueEntry} a copy of the stored entry
    */
   enqueue(message) {
     const existing = this._find(message.clientMsgId);
-    if (existing) return { ...existing };
-    /** @type {QueueEntry} */
-    const entry = {
+    if (existing) return copy(existing);
+    const common = {
       clientMsgId: message.clientMsgId,
       lineUserId: message.lineUserId,
-      text: message.text,
-      status: 'queued',
+      status: /** @type {QueueEntryStatus} */ ('queued'),
       createdAt: message.createdAt ?? new Date().toISOString(),
     };
-    if (message.kind === 'note') entry.kind = 'note'; // an internal note (1.1); a message has none
-    if (!isEntry(entry)) throw new TypeError('clientMsgId, lineUserId and text must be strings');
+    /** @type {QueueEntry} */
+    let entry;
+    if (message.kind === 'sticker') {
+      const s = /** @type {any} */ (message.sticker);
+      entry = { ...common, kind: 'sticker', sticker: s && typeof s === 'object' ? { package_id: s.package_id, sticker_id: s.sticker_id } : s };
+      if (!isEntry(entry)) throw new TypeError('clientMsgId and lineUserId must be strings, sticker {package_id, sticker_id} non-empty strings');
+    } else {
+      entry = { ...common, text: message.text };
+      if (message.kind === 'note') entry.kind = 'note'; // an internal note (1.1); a message has none
+      if (!isEntry(entry)) throw new TypeError('clientMsgId, lineUserId and text must be strings');
+    }
     this._entries.push(entry);
     this._changed();
-    return { ...entry };
+    return copy(entry);
   }
 
   /**
@@ -284,7 +324,7 @@ export class MessageQueue {
     /** @type {Map<string, QueueEntry>} */
     const byId = new Map();
     for (const value of parsed) {
-      if (isEntry(value) && !byId.has(value.clientMsgId)) byId.set(value.clientMsgId, { ...value });
+      if (isEntry(value) && !byId.has(value.clientMsgId)) byId.set(value.clientMsgId, copy(value));
     }
     return [...byId.values()];
   }

@@ -1,6 +1,6 @@
 /**
  * The sending side of the message queue, for one client: writes queued
- * messages to the socket in order, each at most once per socket, and settles
+ * messages (texts, stickers, notes) to the socket in order, each at most once per socket, and settles
  * them from the server's answers.
  *
  * - `message_sent`, or our message seen stored as `sent` (in
@@ -54,9 +54,13 @@ export class Outbox {
     for (const entry of this.queue.sendable()) {
       if (this._written.has(entry.clientMsgId)) continue;
       const type = entry.kind === 'note' ? ClientFrameType.NOTE_SEND : ClientFrameType.MESSAGE_SEND;
+      // a sticker goes as `message_send` with `sticker` instead of `text` (1.1)
+      const body = entry.kind === 'sticker' && entry.sticker
+        ? { sticker: { package_id: entry.sticker.package_id, sticker_id: entry.sticker.sticker_id } }
+        : { text: entry.text };
       const ref = this._send(type, {
         line_user_id: entry.lineUserId,
-        text: entry.text,
+        ...body,
         client_msg_id: entry.clientMsgId,
       });
       if (ref === null) return;

@@ -109,6 +109,38 @@ export interface Message {
   created_at: string;
 }
 
+/** Where the content of an image, video or audio message is (LINE's `contentProvider`). */
+export interface ContentProvider {
+  type: 'line' | 'external';
+  originalContentUrl?: string;
+  previewImageUrl?: string;
+}
+
+/**
+ * `Message.data` of a sticker or media message (1.1, "Media and stickers"). The URLs are the
+ * plugin's, usable as they are in <img>, <video>, <audio> or <a download>: they answer 202
+ * while the content is not fetched from LINE yet, 410 once the user unsent it. Older
+ * messages may have no `content_url`.
+ */
+export interface MediaData {
+  content_url?: string;
+  /** Image and video: a small preview. */
+  preview_url?: string;
+  /** File. */
+  file_name?: string;
+  /** File: bytes. */
+  file_size?: number;
+  /** Video and audio: milliseconds. */
+  duration?: number;
+  /** Sticker. */
+  package_id?: string;
+  sticker_id?: string;
+  content_provider?: ContentProvider;
+  /** The user unsent the message (1.1): content fields are cleared. */
+  unsent?: boolean;
+  [field: string]: unknown;
+}
+
 export interface Conversation {
   line_user_id: string;
   display_name: string | null;
@@ -141,12 +173,17 @@ export interface AuthPayload { token: string }
 export interface JoinConversationPayload { line_user_id: string; after_seq?: number; after_rev?: number }
 export interface LeaveConversationPayload { line_user_id: string }
 export interface TypingPayload { line_user_id: string }
-export interface MessageSendPayload { line_user_id: string; text: string; client_msg_id: string }
+/** A LINE sticker's ids (1.1, "Media and stickers"). */
+export interface StickerIds { package_id: string; sticker_id: string }
+/** Exactly one of `text` and `sticker` (1.1). */
+export type MessageSendPayload =
+  | { line_user_id: string; text: string; sticker?: never; client_msg_id: string }
+  | { line_user_id: string; sticker: StickerIds; text?: never; client_msg_id: string };
 export type PingPayload = Record<string, never>;
 export interface ConversationAssignPayload { line_user_id: string; admin_id: string | null }
 export interface ConversationPayload { line_user_id: string }
 export interface MarkReadPayload { line_user_id: string; seq: number }
-export type NoteSendPayload = MessageSendPayload;
+export interface NoteSendPayload { line_user_id: string; text: string; client_msg_id: string }
 
 export interface ClientPayloads {
   auth: AuthPayload;

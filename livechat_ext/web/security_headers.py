@@ -10,7 +10,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",  # ES modules from the plugin only: no inline script, no eval
         "style-src 'self'",  # the stylesheet; styles set from script go through CSSOM
-        "img-src 'self' data: https:",  # LINE's sticker and profile images are on its CDN
+        # LINE's sticker images (stickershop.line-scdn.net) and profile pictures are on its
+        # CDN, external content (contentProvider external) anywhere on https; the plugin's
+        # own content URLs (photos, previews) are same-origin
+        "img-src 'self' data: https:",
+        "media-src 'self' https:",  # video and voice: the plugin's content URLs, or external
         "connect-src 'self'",  # REST, the WebSocket and the simulator's events: same origin
         "object-src 'none'",
         "base-uri 'none'",

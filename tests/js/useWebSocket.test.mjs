@@ -40,7 +40,7 @@ async function accept(ws) {
 const SEED = ['isConnected', 'connectionState', 'lastMessage', 'sendMessage', 'connect', 'disconnect'];
 const MORE = [
   'sendText', 'retryMessage', 'joinConversation', 'leaveConversation', 'startTyping', 'stopTyping',
-  'sendNote', 'assign', 'resolve', 'reopen', 'markRead',
+  'sendNote', 'assign', 'resolve', 'reopen', 'markRead', 'sendSticker',
   'isReconnecting', 'queuedCount', 'client',
 ];
 
@@ -49,7 +49,7 @@ test('the hook returns the seed names and the client features beside them', asyn
   const hook = render(props);
   const result = hook.result();
   assert.deepEqual(Object.keys(result).sort(), [...SEED, ...MORE].sort());
-  for (const name of ['sendMessage', 'connect', 'disconnect', ...MORE.slice(0, 11)]) {
+  for (const name of ['sendMessage', 'connect', 'disconnect', ...MORE.slice(0, 12)]) {
     assert.equal(typeof result[name], 'function', name);
   }
   assert.ok(result.client instanceof LiveChatClient);
@@ -104,6 +104,25 @@ test('sendMessage refuses what it cannot send, saying what to do instead', () =>
   assert.throws(() => sendMessage('message_send', { line_user_id: 'U1', text: '' }), RangeError);
   assert.throws(() => sendMessage('ping', null), /payload must be an object/);
   assert.equal(hook.result().queuedCount, 0, 'nothing was queued');
+  hook.unmount();
+});
+
+test('the hook sends a sticker (1.1) through the queue: sendMessage with sticker, or sendSticker', async () => {
+  const { props, ws } = options();
+  const hook = render(props);
+  const { sendMessage, sendSticker } = hook.result();
+  const a = sendMessage('message_send', { line_user_id: 'U1', sticker: { package_id: '446', sticker_id: '1988' } });
+  const b = sendSticker('U1', { package_id: '789', sticker_id: '10855' });
+  assert.throws(
+    () => sendMessage('message_send', { line_user_id: 'U1', text: 'hi', sticker: { package_id: '446', sticker_id: '1988' } }),
+    /text or sticker, not both/,
+  );
+  assert.equal(hook.result().queuedCount, 2);
+  const socket = await accept(ws);
+  assert.deepEqual(socket.framesOfType('message_send').map((f) => f.payload), [
+    { line_user_id: 'U1', sticker: { package_id: '446', sticker_id: '1988' }, client_msg_id: a },
+    { line_user_id: 'U1', sticker: { package_id: '789', sticker_id: '10855' }, client_msg_id: b },
+  ]);
   hook.unmount();
 });
 

@@ -6,7 +6,10 @@ const BASE = new URL("./api/", import.meta.url);
 /**
  * @typedef {{user_id: string, display_name: string, following: boolean}} User
  * @typedef {{id: string, sender: "user" | "account", type: string, at_ms: number,
- *   text: string | null, package_id: string | null, sticker_id: string | null}} PhoneMessage
+ *   text: string | null, package_id: string | null, sticker_id: string | null,
+ *   file_name?: string | null, file_size?: number | null, content_type?: string | null}} PhoneMessage
+ * @typedef {{kind: "image" | "video" | "audio" | "file", file_name: string | null,
+ *   content_type: string, data_base64: string}} MediaUpload
  * @typedef {{webhook_status: number | null, webhook_error: string | null}} WebhookResult
  */
 
@@ -53,6 +56,19 @@ export const sendMessage = (userId, message) =>
   call(`users/${encodeURIComponent(userId)}/messages`, {
     method: "POST",
     body: JSON.stringify(message),
+  });
+
+/**
+ * The user sends a photo, video, voice message or file: the simulator keeps its
+ * bytes for the fake content API and posts the message event to the webhook.
+ * @param {string} userId
+ * @param {MediaUpload} media
+ * @returns {Promise<{message: PhoneMessage} & WebhookResult>}
+ */
+export const sendMedia = (userId, media) =>
+  call(`users/${encodeURIComponent(userId)}/media`, {
+    method: "POST",
+    body: JSON.stringify(media),
   });
 
 /**

@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { STICKERS, el, loadingRow, markDelivery, messageRow, userRow } from "./render.js";
+import { drawnPhoto, generatedPdf, pickedFile } from "./media.js";
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -24,6 +25,12 @@ const ui = {
   unblock: $("unblock"),
   stickers: $("stickers"),
   stickerToggle: $("sticker-toggle"),
+  attach: $("attach"),
+  attachToggle: /** @type {HTMLButtonElement} */ ($("attach-toggle")),
+  attachPhoto: $("attach-photo"),
+  attachPdf: $("attach-pdf"),
+  attachPick: $("attach-pick"),
+  attachFile: /** @type {HTMLInputElement} */ ($("attach-file")),
   composer: /** @type {HTMLFormElement} */ ($("composer")),
   text: /** @type {HTMLTextAreaElement} */ ($("text")),
   send: /** @type {HTMLButtonElement} */ ($("send")),
@@ -33,6 +40,9 @@ const ui = {
 /** @type {{user: import("./api.js").User | null, source: EventSource | null,
  *   loading: HTMLElement | null, loadingTimer: number | undefined}} */
 const state = { user: null, source: null, loading: null, loadingTimer: undefined };
+
+/** Photos this page sent, by message id (data: URLs), to show them on the phone. */
+const previews = new Map();
 
 /** @param {string} text */
 function notify(text) {
@@ -68,7 +78,7 @@ function show(message) {
   const existing = ui.messages.querySelector(`[data-id="${CSS.escape(message.id)}"]`);
   if (existing instanceof HTMLElement) return existing;
   if (message.sender === "account") stopLoading();
-  const row = messageRow(message);
+  const row = messageRow(message, previews.get(message.id));
   if (state.loading) ui.messages.insertBefore(row, state.loading);
   else ui.messages.append(row);
   scrollToEnd();
@@ -84,6 +94,8 @@ function showFollowing(user) {
   ui.text.disabled = !user.following;
   ui.send.disabled = !user.following;
   ui.stickerToggle.toggleAttribute("disabled", !user.following);
+  ui.attachToggle.disabled = !user.following;
+  if (!user.following) closeAttach();
 }
 
 async function reloadConversation() {
@@ -187,6 +199,59 @@ async function send(message) {
   }
 }
 
+/**
+ * The user sends a photo or a file through the simulator's media endpoint.
+ * @param {Promise<{upload: import("./api.js").MediaUpload, dataUrl?: string | null}>} made
+ */
+async function sendMedia(made) {
+  const user = state.user;
+  if (!user) return;
+  try {
+    const { upload, dataUrl } = await made;
+    const result = await api.sendMedia(user.user_id, upload);
+    if (dataUrl) previews.set(result.message.id, dataUrl);
+    markDelivery(show(result.message), result);
+    notify(result.webhook_status === 200 ? "" : "The webhook did not accept the message.");
+  } catch (error) {
+    notify(`Not sent: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+function closeAttach() {
+  ui.attach.hidden = true;
+  ui.attachToggle.setAttribute("aria-expanded", "false");
+}
+
+function bindAttach() {
+  ui.attachToggle.addEventListener("click", () => {
+    ui.attach.hidden = !ui.attach.hidden;
+    ui.attachToggle.setAttribute("aria-expanded", String(!ui.attach.hidden));
+    if (!ui.attach.hidden) ui.attachPhoto.focus();
+  });
+  ui.attach.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      closeAttach();
+      ui.attachToggle.focus();
+    }
+  });
+  const caption = () => `Hello from ${state.user?.display_name ?? "LINE"}`;
+  ui.attachPhoto.addEventListener("click", () => {
+    closeAttach();
+    sendMedia(drawnPhoto(caption()));
+  });
+  ui.attachPdf.addEventListener("click", () => {
+    closeAttach();
+    sendMedia(Promise.resolve(generatedPdf(state.user?.display_name ?? "LINE user")));
+  });
+  ui.attachPick.addEventListener("click", () => ui.attachFile.click());
+  ui.attachFile.addEventListener("change", () => {
+    const file = ui.attachFile.files?.[0];
+    ui.attachFile.value = "";
+    closeAttach();
+    if (file) sendMedia(pickedFile(file));
+  });
+}
+
 function buildStickers() {
   for (const sticker of STICKERS) {
     const button = el("button", "sticker-choice", sticker.emoji);
@@ -249,6 +314,7 @@ function bind() {
 async function main() {
   buildStickers();
   bind();
+  bindAttach();
   const wanted = location.hash.slice(1); // read before showUsers() clears the hash
   const users = await showUsers();
   const user = users.find((u) => u.user_id === wanted);

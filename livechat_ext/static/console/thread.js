@@ -121,16 +121,18 @@ export class Thread {
         key, seq: m.seq, direction: m.direction, author: m.sender?.id ?? (m.direction === 'inbound' ? 'user' : 'operator'),
         kind: m.kind, text: m.text, data: m.data ?? {}, createdAt: m.created_at, status,
         clientMsgId: m.client_msg_id ?? null, error: queued?.error ?? m.error ?? null,
-        retryable: status === 'failed' && Boolean(m.client_msg_id) && m.text != null,
+        retryable: status === 'failed' && Boolean(m.client_msg_id) && (m.text != null || (m.kind === 'sticker' && Boolean(m.data?.sticker_id))),
       });
     }
     for (const [key, e] of this._queued) {
       if (this._stored.has(key)) continue;
       const note = e.kind === 'note';
+      const sticker = e.kind === 'sticker' && e.sticker;
       items.push({
         key, seq: Infinity, direction: note ? 'internal' : 'outbound', author: this.adminId ?? 'you',
-        kind: note ? 'note' : 'text', text: e.text,
-        data: {}, createdAt: e.createdAt, status: e.status === 'failed' ? 'failed' : 'pending',
+        kind: note ? 'note' : sticker ? 'sticker' : 'text', text: sticker ? null : e.text,
+        data: sticker ? { package_id: e.sticker.package_id, sticker_id: e.sticker.sticker_id } : {},
+        createdAt: e.createdAt, status: e.status === 'failed' ? 'failed' : 'pending',
         clientMsgId: e.clientMsgId, error: e.error ?? null, retryable: e.status === 'failed',
       });
     }

@@ -19,6 +19,7 @@ import { Notifier } from './notify.js';
 import { OperatorNames } from './names.js';
 import { previewText } from './content.js';
 import { ComposeMode, ConversationActions } from './workflow.js';
+import { StickerPicker } from './stickers.js';
 
 const PAGE = 30;
 const NARROW = window.matchMedia('(max-width: 760px)');
@@ -80,6 +81,11 @@ export class Workspace {
       onSend: (text) => this.send(text),
       onTyping: () => this.openId && this.mode.mode === 'reply' && this.client.startTyping(this.openId),
       onStopTyping: () => this.openId && this.client.stopTyping(this.openId),
+    });
+    this.stickers = new StickerPicker({
+      toggle: /** @type {HTMLButtonElement} */ (byId('sticker-toggle')),
+      panel: byId('sticker-panel'),
+      onPick: (sticker) => this.sendSticker(sticker),
     });
     this.actions = new ConversationActions({
       client: this.client, adminId: this.adminId, openId: () => this.openId,
@@ -231,7 +237,7 @@ export class Workspace {
       const at = this.openId ? ids.indexOf(this.openId) : -1;
       const next = ids[Math.max(0, Math.min(ids.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)))];
       if (next) this.open(next);
-    } else if (e.key === 'Escape' && !typing && NARROW.matches && this.app.dataset.view === 'conversation') {
+    } else if (e.key === 'Escape' && !typing && !target.closest('dialog, #sticker-panel') && NARROW.matches && this.app.dataset.view === 'conversation') {
       this.showList();
     }
   }
@@ -349,6 +355,8 @@ export class Workspace {
     note.textContent = blocked ? `${displayName(conv)} has blocked the account. Replies cannot be delivered until they unblock it.` : '';
     const noting = this.mode.mode === 'note'; // a note stays with the team: a block does not stop it
     this.composer.setEnabled(!blocked || noting, blocked && !noting ? 'Replies are off while blocked' : undefined);
+    // a sticker goes to the user: not as a note, not while blocked
+    this.stickers.setEnabled(!blocked && !noting, noting ? 'Notes are text only' : 'Replies are off while blocked');
     this.actions.show(conv);
   }
 
@@ -412,14 +420,32 @@ export class Workspace {
     return true;
   }
 
+  /** Send a LINE sticker to the open conversation, queued like a text. @param {{package_id: string, sticker_id: string}} sticker @returns {boolean} */
+  sendSticker(sticker) {
+    if (!this.openId || this.mode.mode === 'note') return false;
+    try {
+      this.client.sendSticker(this.openId, sticker);
+    } catch (error) {
+      this.notifier.toast({ kind: 'error', title: 'Not sent', body: String(/** @type {any} */ (error)?.message ?? error) });
+      return false;
+    }
+    this.thread.render('bottom');
+    return true;
+  }
+
   /** Resend a failed message with its client_msg_id (the server never sends it twice). @param {string} clientMsgId */
   retry(clientMsgId) {
     const q = this.client.queue;
     if (!q.get(clientMsgId)) {
       // Failed before this page loaded: put it back in the queue under the same id.
       const item = this.thread.items().find((i) => i.clientMsgId === clientMsgId);
-      if (!item || !this.openId || item.text == null) return;
-      q.enqueue({ clientMsgId, lineUserId: this.openId, text: item.text, createdAt: item.createdAt });
+      if (!item || !this.openId) return;
+      const { package_id: packageId, sticker_id: stickerId } = item.data;
+      if (item.kind === 'sticker' && typeof packageId === 'string' && typeof stickerId === 'string') {
+        q.enqueue({ clientMsgId, lineUserId: this.openId, kind: 'sticker', sticker: { package_id: packageId, sticker_id: stickerId }, createdAt: item.createdAt });
+      } else if (item.text != null) {
+        q.enqueue({ clientMsgId, lineUserId: this.openId, text: item.text, createdAt: item.createdAt });
+      } else return;
       q.fail(clientMsgId);
     }
     this.client.retryMessage(clientMsgId);

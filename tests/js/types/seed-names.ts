@@ -34,7 +34,11 @@ export function useSeedNames(token: string): UseWebSocketResult {
   ws.sendMessage('auth', { token });
   // @ts-expect-error the text is required
   ws.sendMessage('message_send', { line_user_id: 'U1' });
-  const sent: string = ws.sendText('U1', 'hello');
+  ws.sendMessage('message_send', { line_user_id: 'U1', sticker: { package_id: '446', sticker_id: '1988' } });
+  // @ts-expect-error a message is a text or a sticker, not both
+  ws.sendMessage('message_send', { line_user_id: 'U1', text: 'hi', sticker: { package_id: '446', sticker_id: '1988' } });
+  const sticker: string = ws.sendSticker('U1', { package_id: '446', sticker_id: '1988' });
+  const sent: string = ws.sendText('U1', 'hello') + sticker;
   void [connected, state, clientMsgId, sent];
   return ws;
 }
