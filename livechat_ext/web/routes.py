@@ -35,7 +35,9 @@ def build_router(
 ) -> APIRouter:
     """An `APIRouter` that carries the plugin's lifespan and every route."""
     router = APIRouter(lifespan=lifespan)
-    router.add_api_websocket_route("/ws/live-chat", Endpoint(chat))
+    # a plain Starlette route: the endpoint is an ASGI app, with no FastAPI
+    # dependency solving and exit stacks kept for the life of every socket
+    router.add_websocket_route("/ws/live-chat", Endpoint(chat))  # type: ignore[arg-type]
     prefix = settings.api_prefix.rstrip("/")
     router.include_router(api, prefix=f"{prefix}/api", tags=["live-chat"])
     hidden: dict[str, Any] = {"include_in_schema": False}
