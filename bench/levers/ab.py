@@ -117,6 +117,7 @@ def main() -> int:
     p.add_argument("--loaders", type=int, default=2)
     p.add_argument("--probe-n", type=int, default=20)
     p.add_argument("--probe-rounds", type=int, default=40)
+    p.add_argument("--naive", action="store_true", help="idle: also the naive FastAPI peer")
     a = p.parse_args()
     a.drain, a.settle, a.warmup, a.window = 2.0, 1.0, 1.0, 4
     R.atexit.register(R.cleanup)
@@ -125,6 +126,11 @@ def main() -> int:
     res: dict[str, dict[str, list[dict]]] = {}
     for mode in a.modes.split(","):
         for rep in range(a.reps):
+            if mode == "idle" and a.naive:
+                r = R.run_idle(R.TARGETS["naive"], a, tmp)
+                r = {"kb_per_conn": r["bytes_per_conn"] / 1024, "conns": r["connections"]}
+                res.setdefault(mode, {}).setdefault("naive", []).append(r)
+                print(mode, rep, "naive", json.dumps(r), flush=True)
             for name, root in roots.items():
                 r = one(root, name, mode, a, tmp)
                 res.setdefault(mode, {}).setdefault(name, []).append(r)
