@@ -31,7 +31,11 @@ def main() -> None:
     p.add_argument("--store-url", required=True)
     p.add_argument("--ws", default="auto")
     a = p.parse_args()
-    app = create_app(livechat_settings(a.store_url))
+    # no LINE client, as before LiveChat required a token: a bench run sends
+    # nothing to LINE, and a client would look up profiles at an unreachable API
+    from livechat_ext.flows.outbound import NoDelivery
+
+    app = create_app(livechat_settings(a.store_url), delivery=NoDelivery())
     chat = app.state.live_chat
 
     def hub():  # type: ignore[no-untyped-def]
