@@ -97,8 +97,12 @@ def one(root: Path, name: str, mode: str, a, tmp: Path) -> dict:  # type: ignore
         if mode == "probe":
             return probe(s, a)
         R.warm_up(s, a)
+        get(s.ports[0], "/bench/gc")  # resets the pause record
         r = R.room_phase(s, a, "r", a.rate, a.duration)
-        return {k: r[k] for k in ("cpu_us_per_delivery", "p50", "p99", "loss", "server_util")}
+        out = {k: r[k] for k in ("cpu_us_per_delivery", "p50", "p99", "max", "loss")}
+        g = get(s.ports[0], "/bench/gc")
+        out.update(gc2=g["2"]["n"], gc2_ms=g["2"]["max_ms"], gc_ms=sum(g[k]["sum_ms"] for k in "012"))
+        return out
     finally:
         R.close_session(s)
 

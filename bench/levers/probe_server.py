@@ -81,6 +81,28 @@ def main() -> None:
             rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
         return PlainTextResponse(json.dumps({"rss_kb": rss, "objects": len(gc.get_objects())}))
 
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(on_gc)
+
+    @app.get("/bench/gc")
+    async def gc_stats() -> PlainTextResponse:
+        out = {
+            g: {"n": len(p), "max_ms": 1e3 * max(p, default=0), "sum_ms": 1e3 * sum(p)}
+            for g, p in pauses.items()
+        }
+        out["objects"] = len(gc.get_objects())  # type: ignore[assignment]
+        for p in pauses.values():
+            p.clear()
+        return PlainTextResponse(json.dumps(out))
+
     @app.get("/bench/snap")
     async def snap(path: str) -> PlainTextResponse:
         import tracemalloc
