@@ -65,7 +65,13 @@ def probe(s, a) -> dict:  # type: ignore[no-untyped-def]
         dels += r["deliveries"]
         time.sleep(0.05)
     c1 = R.cpu(s.servers[0])
-    return {"deliver_us": ns / 1e3 / dels, "proc_us": (c1 - c0) * 1e6 / dels, "deliveries": dels}
+    calls = get(port, "/bench/calls")
+    return {
+        "deliver_us": ns / 1e3 / dels,
+        "proc_us": (c1 - c0) * 1e6 / dels,
+        "deliveries": dels,
+        **calls,
+    }
 
 
 def one(root: Path, name: str, mode: str, a, tmp: Path) -> dict:  # type: ignore[no-untyped-def]
@@ -101,7 +107,8 @@ def one(root: Path, name: str, mode: str, a, tmp: Path) -> dict:  # type: ignore
         r = R.room_phase(s, a, "r", a.rate, a.duration)
         out = {k: r[k] for k in ("cpu_us_per_delivery", "p50", "p99", "max", "loss")}
         g = get(s.ports[0], "/bench/gc")
-        out.update(gc2=g["2"]["n"], gc2_ms=g["2"]["max_ms"], gc_ms=sum(g[k]["sum_ms"] for k in "012"))
+        gc_ms = sum(g[k]["sum_ms"] for k in "012")
+        out.update(gc2=g["2"]["n"], gc2_ms=g["2"]["max_ms"], gc_ms=gc_ms)
         return out
     finally:
         R.close_session(s)

@@ -81,6 +81,25 @@ def main() -> None:
             rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
         return PlainTextResponse(json.dumps({"rss_kb": rss, "objects": len(gc.get_objects())}))
 
+    @app.get("/bench/calls")
+    async def calls() -> PlainTextResponse:
+        """Python and C function calls per delivery in one Hub.deliver: a
+        deterministic count of the work on the frame path (no clock)."""
+        h = hub()
+        counts = {"call": 0, "c_call": 0}
+
+        def prof(frame, event, arg):  # type: ignore[no-untyped-def]
+            if event in counts:
+                counts[event] += 1
+
+        sys.setprofile(prof)
+        try:
+            sent = h.deliver(room, frame)
+        finally:
+            sys.setprofile(None)
+        out = {"py_calls": counts["call"] / sent, "c_calls": counts["c_call"] / sent}
+        return PlainTextResponse(json.dumps(out))
+
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     started: list[float] = [0.0]
 
