@@ -104,7 +104,11 @@ def main() -> None:
     a = p.parse_args()
     apply_patches([n.strip() for n in a.patch.split(",") if n.strip()])
     s = livechat_settings(a.store_url, a.broker_url)
-    app = create_app(s)
+    # no LINE client, as before LiveChat required a token: a bench run sends
+    # nothing to LINE, and a client would look up profiles at an unreachable API
+    from livechat_ext.flows.outbound import NoDelivery
+
+    app = create_app(s, delivery=NoDelivery())
     profiler = None
     if a.profile:
         from pyinstrument import Profiler

@@ -53,7 +53,7 @@ class Connection:
         self.id = conn_id
         self.peer = peer
         self.admin_id: str | None = None
-        self.rooms: set[str] = set()
+        self.rooms: tuple[str, ...] = ()  # the hub's rooms it is in (a set is 216 bytes)
         self.close_code: int | None = None
         self.on_overflow: Callable[[Connection], None] | None = None
         self._backlog: deque[str] | None = None  # made on first need: most never queue

@@ -148,7 +148,7 @@ class Hub:
         self.connections.pop(conn.id, None)
         self.unauthenticated.discard(conn)
         self.authenticated.discard(conn)
-        for room in tuple(conn.rooms):
+        for room in conn.rooms:
             self.leave(conn, room)
 
     def join(self, conn: Connection, room: str) -> None:
@@ -159,7 +159,8 @@ class Hub:
                 self.order.open(room)
             self._occupancy(room, True)
         members[conn.id] = conn
-        conn.rooms.add(room)
+        if room not in conn.rooms:
+            conn.rooms = (*conn.rooms, room)
 
     def leave(self, conn: Connection, room: str) -> None:
         members = self.rooms.get(room)
@@ -169,7 +170,8 @@ class Hub:
                 del self.rooms[room]
                 self.order.close(room)
                 self._occupancy(room, False)
-        conn.rooms.discard(room)
+        if room in conn.rooms:
+            conn.rooms = tuple(r for r in conn.rooms if r != room)
 
     def _occupancy(self, room: str, occupied: bool) -> None:
         if self._occupancy_watchers and room.startswith(_CONVERSATION):

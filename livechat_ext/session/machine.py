@@ -82,12 +82,12 @@ class Session:
     __slots__ = (
         "_auth_deadline",
         "_expires",
+        "_joined",
         "_limiter",
         "_limits",
         "_verify",
         "closed",
         "id",
-        "joined",
         "last_activity",
         "operator",
     )
@@ -98,11 +98,17 @@ class Session:
         self._verify = verify
         self._limiter = FrameLimiter(limits.rate_per_second, limits.rate_burst, now)
         self.operator: Operator | None = None
-        self.joined: set[str] = set()
+        # a tuple, not a set: most sockets open one or a few (a set is 216 bytes)
+        self._joined: tuple[str, ...] = ()
         self.last_activity = now
         self.closed = False
         self._auth_deadline: float | None = now + limits.auth_timeout
         self._expires: float | None = None
+
+    @property
+    def joined(self) -> frozenset[str]:
+        """The conversations this session asked to open and has not left."""
+        return frozenset(self._joined)
 
     @property
     def authenticated(self) -> bool:
@@ -169,7 +175,7 @@ class Session:
 
     def join_refused(self, line_user_id: str) -> None:
         """The caller did not open a conversation this session asked for."""
-        self.joined.discard(line_user_id)
+        self._leave(line_user_id)
 
     def _dispatch(self, frame: ClientFrame, now: float) -> tuple[Effect, ...]:
         if self.operator is None and frame.type not in _PRE_AUTH:
@@ -180,7 +186,7 @@ class Session:
             return self._join(frame)
         if isinstance(frame, LeaveConversationFrame):
             line_user_id = frame.payload.line_user_id
-            self.joined.discard(line_user_id)
+            self._leave(line_user_id)
             left = encode(ConversationLeft(line_user_id=line_user_id), frame.ref)
             return (Leave(line_user_id, frame.ref), Reply(left))
         if isinstance(frame, TypingStartFrame | TypingStopFrame):
@@ -197,12 +203,18 @@ class Session:
 
     def _join(self, frame: JoinConversationFrame) -> tuple[Effect, ...]:
         line_user_id = frame.payload.line_user_id
-        if line_user_id not in self.joined and len(self.joined) >= self._limits.max_conversations:
-            message = "too many open conversations on one connection; leave some first"
-            return (Reply(error(ErrorCode.RATE_LIMITED, message, ref=frame.ref)),)
-        self.joined.add(line_user_id)
+        joined = self._joined
+        if line_user_id not in joined:
+            if len(joined) >= self._limits.max_conversations:
+                message = "too many open conversations on one connection; leave some first"
+                return (Reply(error(ErrorCode.RATE_LIMITED, message, ref=frame.ref)),)
+            self._joined = (*joined, line_user_id)
         p = frame.payload
         return (Join(line_user_id, p.after_seq, frame.ref, after_rev=p.after_rev),)
+
+    def _leave(self, line_user_id: str) -> None:
+        if line_user_id in self._joined:
+            self._joined = tuple(j for j in self._joined if j != line_user_id)
 
     # deadlines --------------------------------------------------------------------
 

@@ -36,15 +36,35 @@ class Verdict(enum.Enum):
 
 class FrameLimiter:
     """Per-connection rate limit: frames over `rate`/`burst` are dropped; a client
-    that keeps sending past ten times the limit is abusive (close 4008)."""
+    that keeps sending past ten times the limit is abusive (close 4008).
 
-    __slots__ = ("_abuse", "_normal")
+    Two token buckets (`rate`/`burst`, and ten times both for abuse) kept in one
+    object: there is one per connection."""
+
+    __slots__ = ("_abuse", "_abuse_stamp", "_burst", "_normal", "_rate", "_stamp")
 
     def __init__(self, rate: float, burst: int, now: float) -> None:
-        self._normal = TokenBucket(rate, burst, now)
-        self._abuse = TokenBucket(rate * 10, burst * 10, now)
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._normal = float(burst)
+        self._abuse = float(burst) * 10
+        self._stamp = self._abuse_stamp = now
 
     def check(self, now: float) -> Verdict:
-        if not self._abuse.take(now):
+        rate, burst = self._rate, self._burst
+        # the abuse bucket: ten times the rate and the burst
+        abuse = min(burst * 10, self._abuse + max(now - self._abuse_stamp, 0.0) * rate * 10)
+        self._abuse_stamp = now
+        if abuse < 1.0:
+            self._abuse = abuse
             return Verdict.ABUSE
-        return Verdict.ALLOW if self._normal.take(now) else Verdict.DROP
+        self._abuse = abuse - 1.0
+        normal = min(burst, self._normal + max(now - self._stamp, 0.0) * rate)
+        self._stamp = now
+        if normal < 1.0:
+            self._normal = normal
+            return Verdict.DROP
+        self._normal = normal - 1.0
+        return Verdict.ALLOW

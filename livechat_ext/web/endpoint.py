@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CloseCode
 from ..logging_filters import connection_id
 from ..realtime.chat import Chat, new_connection_id
-from ..realtime.connection import Connection, SendText
+from ..realtime.connection import Connection
 from ..session import Session
 
 log = logging.getLogger("livechat_ext.ws")
@@ -29,6 +30,9 @@ CLOSE_HANDSHAKE_SECONDS = 5.0
 _NO_STATUS = 1005  # a close frame without a status code
 _ABNORMAL = 1006  # the connection ended without a close frame
 
+
+# what a send raises when the peer went away (besides OSError and RuntimeError)
+_GONE = (WebSocketDisconnect,)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PAGE_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
@@ -63,12 +67,38 @@ def _origin_key(url: str) -> tuple[str, str, int] | None:
 
 
 class _ReadStopper:
-    """Stops the reading task once the connection has stopped writing."""
+    """One socket's writing end for its `Connection` (send a text frame, close),
+    and what stops the reading task once the connection has stopped writing."""
 
-    __slots__ = ("_handle", "_reading", "failed", "stopping", "task")
+    __slots__ = (
+        "_handle",
+        "_reading",
+        "_send",
+        "conn",
+        "failed",
+        "personalize",
+        "stopping",
+        "task",
+        "ws",
+    )
 
-    def __init__(self, task: asyncio.Task[object] | None) -> None:
+    def __init__(
+        self,
+        task: asyncio.Task[object] | None,
+        ws: WebSocket,
+        send: Send,
+        conn: Connection,
+        personalize: Personalize | None,
+    ) -> None:
         self.task = task
+        self.ws = ws
+        self.conn = conn
+        self.personalize = personalize  # content references -> URLs for the operator
+        # the app's ASGI send: a frame needs none of WebSocket.send's checks. `Connection`
+        # steps the coroutine a send returns; any other awaitable gets wrapped in one
+        self._send: Callable[[Message], Coroutine[Any, Any, None]] = (
+            send if inspect.iscoroutinefunction(send) else _coroutine(send)
+        )
         self.stopping = False
         self.failed = False
         self._reading = True
@@ -93,27 +123,69 @@ class _ReadStopper:
         if self._handle is not None:
             self._handle.cancel()
 
+    def send_text(self, text: str) -> Coroutine[Any, Any, None]:
+        """The ASGI send of one text frame (the `Connection` is its only caller and
+        never sends after a close). A frame is made for the operator behind the
+        socket just before it goes: the content URLs it carries are signed for them."""
+        if self.personalize is not None and self.conn.admin_id is not None:
+            text = self.personalize(text, self.conn.admin_id)
+        return self._send({"type": "websocket.send", "text": text})
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError, OSError):
+            await self.ws.close(code=code, reason=reason[:120])
+
+
+def _coroutine(send: Send) -> Callable[[Message], Coroutine[Any, Any, None]]:
+    async def sending(message: Message) -> None:
+        await send(message)
+
+    return sending
+
+
+def _origin_and_host(scope: Scope) -> tuple[str | None, str | None]:
+    """The first `Origin` and `Host` headers of the handshake."""
+    origin = host = None
+    for name, value in scope["headers"]:
+        if name == b"origin" and origin is None:
+            origin = value.decode("latin-1")
+        elif name == b"host" and host is None:
+            host = value.decode("latin-1")
+    return origin, host
+
+
+def _token(scope: Scope) -> str | None:
+    """The handshake's `?token=` (the last one, as Starlette's query_params reads it)."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return None
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    tokens = [value for key, value in pairs if key == "token"]
+    return tokens[-1] if tokens else None
+
 
 class Endpoint:
-    """`GET /ws/live-chat`."""
+    """`GET /ws/live-chat`, a plain ASGI app (a Starlette `WebSocketRoute` calls it
+    as one). Nothing is kept per socket for dependency injection or a route-level
+    exception wrapper, and a frame goes to the ASGI `send` with no layer between."""
 
     def __init__(self, chat: Chat, personalize: Personalize | None = None) -> None:
         self.chat = chat
-        self.personalize = personalize  # content references -> URLs for the operator
+        self.personalize = personalize
 
-    async def __call__(self, ws: WebSocket) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings = self.chat.settings
-        if not origin_allowed(
-            ws.headers.get("origin"),
-            ws.headers.get("host"),
-            settings.allowed_origins,
-            ws.url.scheme,
-        ):
-            log.warning("refused a WebSocket from origin %r", ws.headers.get("origin"))
-            await ws.close(code=CloseCode.POLICY_VIOLATION)  # before accept: HTTP 403
+        origin, host = _origin_and_host(scope)
+        # read from the scope, not through WebSocket.headers/url/query_params: those
+        # would be parsed and then kept for the life of the socket
+        if not origin_allowed(origin, host, settings.allowed_origins, scope.get("scheme", "ws")):
+            log.warning("refused a WebSocket from origin %r", origin)
+            await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})  # 403
             return
+        ws = WebSocket(scope, receive=receive, send=send)
         await ws.accept()
-        peer = ws.client.host if ws.client else ""
+        client = scope.get("client")
+        peer = client[0] if client else ""
         refusal = self.chat.hub.admit(peer, settings)
         if refusal is not None:
             log.warning("refused a connection from %s: %s", peer, refusal)
@@ -126,16 +198,11 @@ class Endpoint:
         # the reader runs in this task; frames go out from whichever task pushes
         # them (a writer task exists only while a backlog does); when writing
         # stops, reading stops too
-        stopper = _ReadStopper(asyncio.current_task())
-        conn.attach(
-            self._sender(ws, conn),
-            self._closer(ws),
-            stopper.writer_stopped,
-            gone=(WebSocketDisconnect,),
-        )
+        stopper = _ReadStopper(asyncio.current_task(), ws, send, conn, self.personalize)
+        conn.attach(stopper.send_text, stopper.close, stopper.writer_stopped, gone=_GONE)
         peer_code: int | None = None  # the close code the socket ended with, as ASGI tells it
         try:
-            peer_code = await self._read(ws, conn, session)
+            peer_code = await self._read(ws, conn, session, _token(scope))
         except asyncio.CancelledError:
             if not stopper.stopping:
                 raise
@@ -152,32 +219,11 @@ class Endpoint:
             if self.chat.metrics is not None:
                 self.chat.metrics.closes.labels(str(code)).inc()
 
-    def _sender(self, ws: WebSocket, conn: Connection) -> SendText:
-        """The socket's send; each frame made for the operator behind it (the
-        content URLs it carries are signed for them) just before it goes out."""
-        personalize = self.personalize
-        if personalize is None:
-            return ws.send_text
-
-        def send(text: str) -> Coroutine[Any, Any, None]:
-            if conn.admin_id is not None:
-                text = personalize(text, conn.admin_id)
-            return ws.send_text(text)
-
-        return send
-
-    @staticmethod
-    def _closer(ws: WebSocket):  # type: ignore[no-untyped-def]
-        async def close(code: int, reason: str) -> None:
-            with contextlib.suppress(RuntimeError, OSError):
-                await ws.close(code=code, reason=reason[:120])
-
-        return close
-
-    async def _read(self, ws: WebSocket, conn: Connection, session: Session) -> int | None:
+    async def _read(
+        self, ws: WebSocket, conn: Connection, session: Session, token: str | None
+    ) -> int | None:
         """Serve frames until the socket ends; the close code it ended with (None
         when the transport failed without saying)."""
-        token = ws.query_params.get("token")
         if token:
             await self.chat.authenticate(conn, session, token)
         try:

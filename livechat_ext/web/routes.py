@@ -39,7 +39,9 @@ def build_router(
     `personalize` makes each WebSocket frame for its operator; `more_routes`
     adds routes under the prefix (the content route)."""
     router = APIRouter(lifespan=lifespan)
-    router.add_api_websocket_route("/ws/live-chat", Endpoint(chat, personalize))
+    # a plain Starlette route: the endpoint is an ASGI app, with no FastAPI
+    # dependency solving and exit stacks kept for the life of every socket
+    router.add_websocket_route("/ws/live-chat", Endpoint(chat, personalize))  # type: ignore[arg-type]
     prefix = settings.api_prefix.rstrip("/")
     if more_routes is not None:
         more_routes(router, prefix)
