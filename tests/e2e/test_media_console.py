@@ -221,7 +221,7 @@ def test_a_photo_loads_after_202_shows_inline_and_opens_a_larger_view(
     expect(dialog).to_be_visible()
     big = dialog.locator("#lightbox-img")
     expect(big).to_have_attribute("src", re.compile(r"/e2e-media/p1\.png$"))
-    console.wait_for_function("document.getElementById('lightbox-img').naturalWidth === 800")
+    expect(console.locator("#lightbox-img")).to_have_js_property("naturalWidth", 800)
     assert console.evaluate("document.activeElement.id") == "lightbox-close"
     assert axe_violations(console) == []
     expect(dialog.locator("#lightbox-download")).to_have_attribute(
@@ -515,7 +515,7 @@ def test_the_phone_sends_a_photo_and_a_file_the_console_shows_them(
     assert photo.locator("img").evaluate("(img) => img.naturalWidth") > 0
     photo.locator("button.media-open").click()
     expect(console.locator("#lightbox")).to_be_visible()
-    console.wait_for_function("document.getElementById('lightbox-img').naturalWidth === 640")
+    expect(console.locator("#lightbox-img")).to_have_js_property("naturalWidth", 640)
     console.keyboard.press("Escape")
 
     pdf = console.locator("#thread .msg.in .media-file")
