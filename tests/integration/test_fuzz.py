@@ -43,6 +43,7 @@ AUTH_ERROR_CODES = {"invalid_token", "token_expired", "auth_timeout"}
 # Frames a connection may get at any time, not as the answer to its own frame.
 UNSOLICITED = {
     "operator_status",
+    "operators_changed",
     "conversation_updated",
     "user_typing",
     "message_received",
