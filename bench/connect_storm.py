@@ -269,6 +269,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             for k, v in d["failed"].items():
                 failed[k] = failed.get(k, 0) + v
         seconds = max(d["last"] for d in done) - go
+        print(f"storm: {done}", file=sys.stderr, flush=True)
         result: dict[str, Any] = {
             "target": a.target
             + (" @" + Path(a.base).name if a.base else "")
@@ -340,7 +341,11 @@ def presence_check(a: argparse.Namespace, ports: list[int], loaders: list[Any]) 
     observed: list[int] = []
     t: dict[str, Any] = {}
     while True:
-        observed = [asyncio.run(observe(p, token)) for p in ports]
+        try:
+            observed = [asyncio.run(observe(p, token)) for p in ports]
+        except (OSError, TimeoutError, ConnectionError) as exc:  # a server still busy
+            print(f"observer: {exc!r}", file=sys.stderr, flush=True)
+            observed = [-1] * len(ports)
         t = totals(loaders)
         if all(o == a.operators for o in observed + t["watcher_online"]):
             break
@@ -401,7 +406,9 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=1000, help="handshakes in flight per loader")
     p.add_argument("--step-timeout", type=float, default=30.0, help="a client gives up after it")
     p.add_argument("--timeout", type=float, default=600.0, help="the whole storm")
-    p.add_argument("--converge-timeout", type=float, default=15.0)
+    p.add_argument(
+        "--converge-timeout", type=float, help="bound on presence settling (15 s; 180 with --redis)"
+    )
     p.add_argument("--settle", type=float, default=1.0)
     p.add_argument("--base", help="run the server from this checkout instead")
     p.add_argument("--json", help="also write the JSON result here")
@@ -419,6 +426,8 @@ def main() -> int:
         return 0
     if a.operators is None:
         a.operators = 10_000 if a.redis else 2000
+    if a.converge_timeout is None:
+        a.converge_timeout = 180.0 if a.redis else 15.0
     if a.loaders is None:
         a.loaders = 4 if a.redis else 2
     if a.redis and a.target != "livechat":

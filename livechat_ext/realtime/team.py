@@ -3,12 +3,15 @@ on this node and, through the cluster, on every node.
 
 Presence changes are coalesced (PROTOCOL.md 1.1, "Presence at scale"): a
 change on a quiet node goes out at once, alone, as `operator_status`; the
-changes that follow within `presence_window` of it are sent together, each
-operator once in its latest state, in one `operators_changed` serialized once
-for every socket and published once to the other nodes. A reconnect storm of N
-operators is then about N / window frames per second on each socket instead of
-N per arrival, and `auth_success.operators` is a join of entries serialized
-once per change, not N models dumped per authentication.
+changes that follow within the window are sent together, each operator once
+in its latest state, in one `operators_changed` serialized once for every
+socket and published once to the other nodes. The window is `presence_window`
+(0.25 s), longer on a node with many sockets (one second per
+`_SENDS_PER_SECOND` of them, at most 1 s as PROTOCOL.md allows), so a storm
+costs each node a bounded number of sends per second whatever its size: N
+arrivals are a few frames per second on each socket instead of N, and
+`auth_success.operators` is a join of entries serialized once per change, not
+N models dumped per authentication.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ log = logging.getLogger("livechat_ext.realtime.team")
 _CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
 _SETTLE_SECONDS = 3.0  # at shutdown: the heartbeat expiry covers what is left
 PRESENCE_WINDOW = 0.25  # seconds of presence changes sent as one frame (PROTOCOL.md: <= 1 s)
+_MAX_WINDOW = 1.0
+_SENDS_PER_SECOND = 4000  # presence frames a node's flushes aim to stay under
 _OPERATORS_CHANGED = '{"type":"operators_changed"'
 
 
@@ -286,8 +291,12 @@ class Team:
         self._pending[admin_id] = (status, last_seen)
         if self._flush_at is None:
             loop = asyncio.get_running_loop()
-            delay = max(0.0, self._last_flush + self.presence_window - loop.time())
+            delay = max(0.0, self._last_flush + self._window() - loop.time())
             self._flush_at = loop.call_later(delay, self._flush)
+
+    def _window(self) -> float:
+        sockets = self.hub.members(BROADCAST)
+        return min(_MAX_WINDOW, max(self.presence_window, sockets / _SENDS_PER_SECOND))
 
     def _frame(self, changes: list[tuple[str, str, datetime | None]]) -> str:
         """Record `changes` as told and make their one frame: `operator_status`
