@@ -96,9 +96,9 @@ class StormLoader:
                 self.watcher.frame(data)
 
         async with sem:
+            c: WSClient | None = None
             try:
                 c = await connect(a.host, a.port, a.path, on_text, timeout=a.step_timeout)
-                self.clients.append(c)
                 if a.target == "livechat":
                     auth = {"type": "auth", "payload": {"token": self.tokens[i]}}
                     await c.request(json.dumps(auth), b'"auth_success"', a.step_timeout)
@@ -108,10 +108,15 @@ class StormLoader:
                     join = {"type": "join", "room": "room-1"}
                     await c.request(json.dumps(join), b"joined", a.step_timeout)
                 c.setup_done()
+                self.clients.append(c)
                 self.done_at.append(now())
-            except Exception as exc:  # a give-up, whatever the cause
+            except Exception as exc:  # a give-up, whatever the cause: the client leaves
                 kind = type(exc).__name__
+                if c is not None and c.close_code is not None:
+                    kind += f" (closed {c.close_code})"
                 self.failed[kind] = self.failed.get(kind, 0) + 1
+                if c is not None:
+                    c.close()
 
     async def run(self) -> None:
         a = self.a
@@ -187,6 +192,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     os.environ["LIVECHAT_BROKER_PREFIX"] = f"storm-{os.getpid()}-{time.monotonic_ns()}"
     # nothing is sent to LINE in a storm, but the server will not start without one
     os.environ.setdefault("LIVECHAT_LINE_CHANNEL_ACCESS_TOKEN", "bench-storm-unused")
+    if a.presence_ttl is not None:
+        os.environ["LIVECHAT_PRESENCE_TTL"] = str(a.presence_ttl)
     if a.no_gc_tuning:  # bench/servers/livechat_server.py reads it
         os.environ["BENCH_NO_GC_TUNING"] = "1"
     target = rig.Target(
@@ -277,6 +284,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             "operators": a.operators,
             "processes": workers,
             "broker": "redis" if a.redis else "memory",
+            "presence_ttl": a.presence_ttl,
             "loaders": a.loaders,
             "concurrency": a.concurrency,
             "seconds": round(seconds, 2),
@@ -289,7 +297,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             "wall_s": round(finished - go, 2),
         }
         if a.target == "livechat":
-            result.update(presence_check(a, ports, loaders))
+            result.update(presence_check(a, ports, loaders, joined))
         else:
             result.update(totals(loaders))
         result["peak_rss_mb"] = round(sum(rig.peak_rss(p) for p in servers) / 2**20, 1)
@@ -331,9 +339,12 @@ def totals(loaders: list[Any]) -> dict[str, Any]:
     return out
 
 
-def presence_check(a: argparse.Namespace, ports: list[int], loaders: list[Any]) -> dict[str, Any]:
+def presence_check(
+    a: argparse.Namespace, ports: list[int], loaders: list[Any], joined: int
+) -> dict[str, Any]:
     """Poll (bounded) until every node's fresh observer and every loader's first
-    operator see all K online; how long that took after the last join."""
+    operator see online exactly the operators that joined (one that gave up
+    closed its socket: offline after the grace); how long that took."""
     from livechat_ext.auth import mint_token
 
     token = mint_token(livechat_settings(), "observer", name="Observer", ttl=3600)
@@ -347,7 +358,7 @@ def presence_check(a: argparse.Namespace, ports: list[int], loaders: list[Any]) 
             print(f"observer: {exc!r}", file=sys.stderr, flush=True)
             observed = [-1] * len(ports)
         t = totals(loaders)
-        if all(o == a.operators for o in observed + t["watcher_online"]):
+        if all(o == joined for o in observed + t["watcher_online"]):
             break
         if now() - start > a.converge_timeout:
             break
@@ -355,7 +366,8 @@ def presence_check(a: argparse.Namespace, ports: list[int], loaders: list[Any]) 
     t.update(
         {
             "observer_online": observed,
-            "presence_ok": all(o == a.operators for o in observed + t["watcher_online"]),
+            "presence_ok": all(o == joined for o in observed + t["watcher_online"]),
+            "presence_truth": joined,
             "converge_s": round(now() - start, 2),
             "presence_frames_per_operator": round(t["presence_frames"] / max(a.operators, 1), 1),
         }
@@ -414,6 +426,11 @@ def main() -> int:
     p.add_argument("--json", help="also write the JSON result here")
     p.add_argument(
         "--no-gc-tuning", action="store_true", help="the server keeps CPython's GC defaults"
+    )
+    p.add_argument(
+        "--presence-ttl",
+        type=float,
+        help="the servers' LIVECHAT_PRESENCE_TTL (a node silent that long is reaped)",
     )
     p.add_argument("--keep-logs", action="store_true", help="keep the server and loader logs")
     p.add_argument("--py-spy", help="record a py-spy profile (raw, collapsed stacks) here")
