@@ -401,7 +401,11 @@ class Team:
     async def shutdown(self) -> None:
         """Announce now what the presence grace would have announced later."""
         for admin_id in self.presence.flush_pending():
-            self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
+            last_seen = self.presence.last_seen(admin_id)
+            if self.cluster_sync is None:  # queued now, sent by the flush below
+                await self.publish_presence(admin_id, "offline", last_seen)
+            else:  # after the cluster write (settled below)
+                self._announce_presence(admin_id, "offline", last_seen)
         if self.cluster_sync is not None:
             try:
                 async with asyncio.timeout(_SETTLE_SECONDS):

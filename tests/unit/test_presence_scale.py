@@ -296,3 +296,20 @@ async def test_joins_asked_together_share_one_read_and_never_an_older_one():
 
     outcome = await asyncio.gather(reads.read("U3", failing), return_exceptions=True)
     assert isinstance(outcome[0], OSError)
+
+
+async def test_shutdown_sends_the_offline_the_grace_would_have_sent(tmp_path):
+    hub = Hub(MemoryBroker(), "A")
+    team = Team(make_settings(tmp_path, presence_grace=30), hub, asyncio.ensure_future)
+    watcher = Connection("w", limit=100)
+    hub.add(watcher)
+    hub.join(watcher, BROADCAST)
+    team.presence.connected("alice")
+    for _ in range(10):  # the announcement's task, then its flush
+        await asyncio.sleep(0)
+    await team.flush_presence()
+    team.presence.disconnected("alice")  # within the grace: nothing yet
+    assert view(frames(watcher)) == {"alice": "online"}
+    await team.shutdown()
+    [gone] = [e for f in frames(watcher) for e in presence_entries(f)]
+    assert (gone["admin_id"], gone["status"]) == ("alice", "offline") and gone["last_seen"]
