@@ -139,8 +139,14 @@ class Team:
         if self.cluster_sync is None:
             return
         if self._cluster_read is None:
-            self._cluster_read = asyncio.ensure_future(self.reconcile(log_each=False))
+            self._cluster_read = asyncio.ensure_future(self._first_cluster_read())
         await asyncio.shield(self._cluster_read)
+
+    async def _first_cluster_read(self) -> None:
+        try:
+            await self.reconcile(log_each=False)
+        except Exception:  # never fail an authentication for it: the heartbeat retries
+            log.exception("reading the cluster's operators failed; using this node's view")
 
     async def operators_json(self, admin_id: str, name: str) -> str:
         """The `auth_success.operators` entries (joined, without brackets) for an
@@ -416,6 +422,7 @@ class Team:
                     "takes this node's operators offline"
                 )
         await self.flush_presence()
+        self._cluster_read = None  # a restart reads the cluster again
         self.presence.close()
         self._typing_ends.close()
         self.typing.close()
