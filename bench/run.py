@@ -804,6 +804,11 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="smoke run: 1 rep, short phases")
     p.add_argument("--out", default=str(BENCH), help="where results.* go")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite bench/README.md")
+    p.add_argument(
+        "--connect-storm",
+        action="store_true",
+        help="also run bench/connect_storm.py (2000 operators connect at once)",
+    )
     a = p.parse_args()
     if a.quick:
         a.reps, a.duration, a.flat_duration, a.idle = 1, 3.0, 2.0, min(a.idle, 500)
@@ -858,6 +863,16 @@ def main() -> int:
                         and n in ("raw", "naive", "sio", "livechat")
                     ):
                         idle_runs.setdefault(n, []).append(run_idle(TARGETS[n], a, tmp))
+        if a.connect_storm:  # its own processes, its own report: connect_storm.json
+            Path(a.out).mkdir(parents=True, exist_ok=True)
+            storm = [
+                PY,
+                "-m",
+                "bench.connect_storm",
+                "--json",
+                str(Path(a.out) / "connect_storm.json"),
+            ]
+            subprocess.run(storm, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
     finally:
         cleanup()
     room: dict[str, dict[str, Any]] = {}

@@ -57,7 +57,7 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
                 "LIVECHAT_BROKER_URL=redis://... (and a PostgreSQL store)"
             )
     return {
-        "app": args.app or "livechat_ext.web.host:create_app",
+        "app": args.app or "livechat_ext.web.host:create_served_app",
         "factory": args.factory or args.app is None,
         "app_dir": args.app_dir,
         "host": args.host,

@@ -25,6 +25,7 @@ SERVER_FRAME_TYPES = {
     "user_typing",
     "conversation_updated",
     "operator_status",
+    "operators_changed",
     "notification",
     "pong",
     "error",

@@ -182,10 +182,42 @@ class Client:
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [f for f in self.frames if f["type"] == type_]
 
+    def presence(self) -> list[dict[str, Any]]:
+        """Every presence change this client was told, in order: each
+        `operator_status` payload and each entry of an `operators_changed` (1.1)."""
+        return [entry for frame in self.frames for entry in presence_entries(frame)]
+
+    def presence_of(self, admin_id: str) -> list[dict[str, Any]]:
+        return [p for p in self.presence() if p["admin_id"] == admin_id]
+
+    async def wait_presence(
+        self, admin_id: str, status: str, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Wait until a presence frame (either kind) tells `admin_id` is `status`;
+        that operator's entry."""
+
+        def about(frame: dict[str, Any]) -> dict[str, Any] | None:
+            for entry in presence_entries(frame):
+                if entry["admin_id"] == admin_id and entry["status"] == status:
+                    return entry
+            return None
+
+        return about(await self.wait_for(lambda f: about(f) is not None, timeout))  # type: ignore[return-value]
+
     async def close(self) -> None:
         await self.ws.close()
         if self._reader is not None:
             await self._reader
+
+
+def presence_entries(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The presence changes a frame carries: one for `operator_status`, the list
+    of an `operators_changed`, none for any other frame."""
+    if frame["type"] == "operator_status":
+        return [frame["payload"]]
+    if frame["type"] == "operators_changed":
+        return list(frame["payload"]["operators"])
+    return []
 
 
 @dataclass

@@ -17,6 +17,11 @@ import uvicorn
 from bench.common import livechat_settings
 from livechat_ext.web.host import create_app
 
+try:  # as `livechat-ext serve` does once its app is built (absent before it existed)
+    from livechat_ext.web.deploy import tune_gc
+except ImportError:  # an older checkout (--base)
+    tune_gc = None  # type: ignore[assignment]
+
 
 def apply_patches(names: list[str]) -> None:
     """Candidate hot-path fixes, applied by monkeypatching so they can be measured
@@ -100,6 +105,7 @@ def main() -> None:
         help="comma list: sqlite-lock, orjson, "
         "raw-send, no-conversation-updated (see apply_patches)",
     )
+    p.add_argument("--no-gc-tuning", action="store_true", help="leave CPython's GC defaults")
     p.add_argument("--profile", help="write a pyinstrument HTML/text profile here on exit")
     a = p.parse_args()
     apply_patches([n.strip() for n in a.patch.split(",") if n.strip()])
@@ -109,6 +115,8 @@ def main() -> None:
     from livechat_ext.flows.outbound import NoDelivery
 
     app = create_app(s, delivery=NoDelivery())
+    if tune_gc is not None and not (a.no_gc_tuning or os.environ.get("BENCH_NO_GC_TUNING")):
+        tune_gc()
     profiler = None
     if a.profile:
         from pyinstrument import Profiler

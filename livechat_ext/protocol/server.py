@@ -91,6 +91,13 @@ class OperatorStatus(OperatorState):
     `auth_success.operators` entry (a class of its own names the frame type)."""
 
 
+class OperatorsChanged(ServerPayload):
+    """1.1 `operators_changed`: the presence changes of a short window, coalesced
+    (each operator at most once, in its latest state)."""
+
+    operators: list[OperatorState]
+
+
 class Notification(ServerPayload):
     kind: str
     title: str
@@ -121,6 +128,7 @@ PAYLOADS: dict[str, type[ServerPayload]] = {
     "user_typing": UserTyping,
     "conversation_updated": ConversationUpdated,
     "operator_status": OperatorStatus,
+    "operators_changed": OperatorsChanged,
     "notification": Notification,
     "pong": Pong,
     "error": ErrorPayload,
@@ -143,6 +151,25 @@ def encode(payload: ServerPayload, ref: str | None = None) -> str:
 
 
 _TYPE_OF = {model: name for name, model in PAYLOADS.items()}
+_EMPTY_LIST = '"operators":[]'
+
+
+def operator_entry(admin_id: str, status: str, last_seen: datetime | str | None, name: str) -> str:
+    """One `{admin_id, status, last_seen, name}` entry as JSON, the form of an
+    `auth_success.operators` item and an `operators_changed` item: made once
+    per change and kept, so a list of N operators is a join, not N dumps."""
+    seen = iso_ms(last_seen) if isinstance(last_seen, datetime) else last_seen
+    entry = {"admin_id": admin_id, "status": status, "last_seen": seen, "name": name}
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_with_operators(payload: ServerPayload, entries: str, ref: str | None = None) -> str:
+    """`encode` a payload whose `operators` is given as already-serialized entries
+    (`operator_entry`s joined with commas): `payload.operators` must be empty."""
+    text = encode(payload, ref)
+    # an empty list in a string value would be escaped ("\"operators\""): the
+    # first unescaped match is the payload's own field
+    return text.replace(_EMPTY_LIST, f'"operators":[{entries}]', 1)
 
 
 class ServerFrame(BaseModel):
@@ -200,11 +227,14 @@ __all__ = [
     "Notification",
     "OperatorState",
     "OperatorStatus",
+    "OperatorsChanged",
     "Pong",
     "ServerFrame",
     "ServerPayload",
     "UserTyping",
     "decode",
     "encode",
+    "encode_with_operators",
     "error",
+    "operator_entry",
 ]

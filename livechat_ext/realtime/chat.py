@@ -15,12 +15,13 @@ from ..flows.inbound import in_standby
 from ..flows.outbound import Outbound, Sticker
 from ..flows.workflow import Workflow
 from ..metrics import Metrics
+from ..models import Conversation
 from ..protocol.server import (
     AuthSuccess,
     ConversationJoined,
     ConversationUpdated,
-    OperatorState,
     encode,
+    encode_with_operators,
     error,
 )
 from ..session import (
@@ -42,11 +43,12 @@ from ..session import (
     Verified,
 )
 from ..settings import LiveChatSettings
-from ..store.base import ReadStore
+from ..store.base import Page, ReadStore
 from .access import Access
 from .connection import Connection
 from .deadlines import Deadlines
 from .hub import BROADCAST, Hub, admin_room, conversation_room
+from .shared_reads import SharedReads
 from .team import Team
 
 log = logging.getLogger("livechat_ext.realtime.chat")
@@ -88,6 +90,7 @@ class Chat:
             max_conversations=settings.max_conversations_per_connection,
         )
         self._live: dict[str, tuple[Connection, Session]] = {}
+        self._reads: SharedReads[tuple[Conversation | None, Page]] = SharedReads()
         self.deadlines = Deadlines(self._expire)
 
     # connection lifecycle -------------------------------------------------
@@ -238,22 +241,19 @@ class Chat:
                 self.hub.join(conn, admin_room(operator.admin_id))
                 self.hub.join(conn, BROADCAST)
                 self.team.presence.connected(operator.admin_id)
-            listed = await self.team.operators()
+            # what this node's sockets were told, cached between presence changes
+            listed = await self.team.operators_json(operator.admin_id, operator.display_name)
         except BaseException:
             conn.release()
             raise
-        operators = [s for s in listed if s.admin_id != operator.admin_id]
-        operators.append(
-            OperatorState(admin_id=operator.admin_id, status="online", name=operator.display_name)
-        )
         success = AuthSuccess(
             admin_id=operator.admin_id,
             session_id=conn.id,
             heartbeat_interval=self.settings.heartbeat_interval,
-            operators=sorted(operators, key=lambda s: s.admin_id),
+            operators=[],
             server_instance=self.hub.instance,
         )
-        self._release(conn, encode(success, auth.ref))
+        self._release(conn, encode_with_operators(success, listed, auth.ref))
 
     async def _join(self, conn: Connection, session: Session, join: Join) -> None:
         operator = session.operator
@@ -270,12 +270,9 @@ class Chat:
         self.hub.join(conn, room)
         self.hub.order.reading(room)
         try:
-            conversation = await self.store.get_conversation(line_user_id)
-            page = await self.store.history(
-                line_user_id,
-                limit=self.settings.history_limit,
-                after_seq=join.after_seq,
-                after_rev=join.after_rev,
+            conversation, page = await self._reads.read(
+                (line_user_id, join.after_seq, join.after_rev),
+                lambda: self._read_conversation(line_user_id, join.after_seq, join.after_rev),
             )
         except BaseException:
             self.hub.order.baseline(room, None)
@@ -295,6 +292,20 @@ class Chat:
             typing=self.team.typing.typing_in(line_user_id),
         )
         self._release(conn, encode(joined, join.ref))
+
+    async def _read_conversation(
+        self, line_user_id: str, after_seq: int | None, after_rev: int | None
+    ) -> tuple[Conversation | None, Page]:
+        """A conversation and its history page: one read for every join that
+        asked at the same time (a reconnect storm joins the same conversations)."""
+        conversation = await self.store.get_conversation(line_user_id)
+        page = await self.store.history(
+            line_user_id,
+            limit=self.settings.history_limit,
+            after_seq=after_seq,
+            after_rev=after_rev,
+        )
+        return conversation, page
 
     async def _leave(self, conn: Connection, session: Session, leave: Leave) -> None:
         self.hub.leave(conn, conversation_room(leave.line_user_id))

@@ -91,10 +91,9 @@ class Presence:
         """The status each operator was last announced with on this node."""
         return dict(self._remote)
 
-    def listed(self, admin_id: str, status: str) -> None:
-        """A socket was given `status` in a list (`auth_success`): what this node's
-        sockets know of an operator no announcement reached here yet."""
-        self._remote.setdefault(admin_id, status)
+    def told_status(self, admin_id: str) -> str | None:
+        """The status this node's sockets were last told for `admin_id`, if any."""
+        return self._remote.get(admin_id)
 
     def here(self, admin_id: str) -> bool:
         """Connected to this node, or within the grace after the last connection."""
@@ -104,7 +103,8 @@ class Presence:
         return self._counts.get(admin_id, 0)
 
     def snapshot(self) -> list[tuple[str, str, datetime | None]]:
-        """Every operator this node knows, with status and last_seen."""
+        """Every operator this node knows, with status and last_seen (O(N): for
+        tests and tools, not the connect path)."""
         known = set(self._counts) | set(self._pending_offline) | set(self._last_seen)
         known |= set(self._remote)
         out = []

@@ -1,17 +1,41 @@
 """The team's shared state: who is online (presence) and who is typing where,
-on this node and, through the cluster, on every node."""
+on this node and, through the cluster, on every node.
+
+Presence changes are coalesced (PROTOCOL.md 1.1, "Presence at scale"): a
+change on a quiet node goes out at once, alone, as `operator_status`; the
+changes that follow within the window are sent together, each operator once
+in its latest state, in one `operators_changed` serialized once for every
+socket and published once to the other nodes. The window is `presence_window`
+(0.25 s), longer on a node with many sockets (one second per
+`_SENDS_PER_SECOND` of them, at most 1 s as PROTOCOL.md allows), so a storm
+costs each node a bounded number of sends per second whatever its size: N
+arrivals are a few frames per second on each socket instead of N, and
+`auth_success.operators` is a join of entries serialized once per change, not
+N models dumped per authentication.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from ..background import Spawn
 from ..errors import BrokerError, describe
 from ..models import utcnow
 from ..operator import Operator
-from ..protocol.server import OperatorState, OperatorStatus, UserTyping, encode
+from ..protocol.server import (
+    OperatorsChanged,
+    OperatorState,
+    OperatorStatus,
+    UserTyping,
+    encode,
+    encode_with_operators,
+    operator_entry,
+)
 from ..settings import LiveChatSettings
 from .cluster_sync import ClusterSync
 from .deadlines import Deadlines
@@ -23,6 +47,10 @@ log = logging.getLogger("livechat_ext.realtime.team")
 
 _CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
 _SETTLE_SECONDS = 3.0  # at shutdown: the heartbeat expiry covers what is left
+PRESENCE_WINDOW = 0.25  # seconds of presence changes sent as one frame (PROTOCOL.md: <= 1 s)
+_MAX_WINDOW = 1.0
+_SENDS_PER_SECOND = 4000  # presence frames a node's flushes aim to stay under
+_OPERATORS_CHANGED = '{"type":"operators_changed"'
 
 
 def _cause(exc: BaseException, bound: asyncio.Timeout) -> str:
@@ -40,6 +68,8 @@ class Team:
         hub: Hub,
         spawn: Spawn,
         cluster_sync: ClusterSync | None = None,
+        *,
+        presence_window: float = PRESENCE_WINDOW,
     ) -> None:
         self.hub = hub
         self._spawn = spawn
@@ -48,6 +78,17 @@ class Team:
         # display names from tokens (this node's) and broker events (the others');
         # an operator never seen here is shown by admin id, as PROTOCOL.md allows
         self.names: dict[str, str] = {}
+        # coalescing: this node's changes not sent yet (admin_id -> status, last_seen)
+        self.presence_window = presence_window
+        self._pending: dict[str, tuple[str, datetime | None]] = {}
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._last_flush = float("-inf")
+        # what this node's sockets were told, as serialized entries: the operator
+        # list of auth_success is their join (sorted ids and entries kept until a change)
+        self._entries: dict[str, str] = {}
+        self._sorted: tuple[list[str], list[str]] | None = None
+        self._cluster_read: asyncio.Future[None] | None = None  # the first, shared
+        self.presence_frames = 0  # presence frames made (each serialized once): for tests
         self.typing = TypingTracker(settings.typing_timeout)
         self._typing_ends = Deadlines(self._typing_due)
         hub.add_listener(self._on_remote_event)
@@ -55,72 +96,124 @@ class Team:
 
     def remember(self, operator: Operator) -> None:
         """Keep the display name an operator's token gives (the latest wins)."""
-        self.names[operator.admin_id] = operator.display_name
+        admin_id, name = operator.admin_id, operator.display_name
+        if self.names.get(admin_id) == name:
+            return
+        self.names[admin_id] = name
+        told = self.presence.told_status(admin_id)
+        if told is not None:  # listed from now on with the new name
+            self._told(admin_id, told, self.presence.last_seen(admin_id), name)
 
     def name_of(self, admin_id: str) -> str:
         return self.names.get(admin_id, admin_id)
 
-    async def operators(self) -> list[OperatorState]:
-        """Every known operator with status: this node's view, merged with the cluster's."""
-        known = {a: (st, seen) for a, st, seen in self.presence.snapshot()}
-        sync = self.cluster_sync
-        if sync is not None:
-            try:
-                async with asyncio.timeout(_CLUSTER_READ_SECONDS) as bound:
-                    online = await sync.cluster.online_operators()
-            except (BrokerError, TimeoutError) as exc:
-                log.warning(
-                    "cluster unavailable for the operator list (%s); using this node's view",
-                    _cause(exc, bound),
-                    exc_info=exc,
-                )
-            else:
-                for admin_id, (status, seen) in list(known.items()):
-                    if (
-                        status == "online"
-                        and admin_id not in online
-                        and self.presence.connections(admin_id) == 0
-                    ):
-                        known[admin_id] = ("offline", seen)
-                for admin_id in online:
-                    known[admin_id] = ("online", None)
-        for admin_id, (status, _) in known.items():
-            self.presence.listed(admin_id, status)
-        return [
-            OperatorState(admin_id=a, status=st, last_seen=seen, name=self.name_of(a))
-            for a, (st, seen) in sorted(known.items())
-        ]
+    # what this node's sockets were told -------------------------------------------
 
-    async def reconcile(self) -> None:
+    def _told(self, admin_id: str, status: str, last_seen: Any, name: str) -> str:
+        """Record that this node's sockets are told `status` (by a frame about to be
+        delivered to them all); the operator's serialized entry."""
+        self.presence.remote(admin_id, status)
+        if status == "online":
+            last_seen = None
+        elif last_seen is None:
+            last_seen = self.presence.last_seen(admin_id)
+        entry = operator_entry(admin_id, status, last_seen, name)
+        if admin_id not in self._entries:
+            self._sorted = None
+        elif self._sorted is not None:
+            ids, entries = self._sorted
+            entries[bisect.bisect_left(ids, admin_id)] = entry
+        self._entries[admin_id] = entry
+        return entry
+
+    def _listing(self) -> tuple[list[str], list[str]]:
+        if self._sorted is None:
+            ids = sorted(self._entries)
+            self._sorted = (ids, [self._entries[a] for a in ids])
+        return self._sorted
+
+    async def _cluster_ready(self) -> None:
+        """Once after start, before the first list: learn from the cluster who is
+        online on other nodes (broker events and the heartbeat's reconciliation
+        keep it after that). One read, shared by the authentications waiting."""
+        if self.cluster_sync is None:
+            return
+        if self._cluster_read is None:
+            self._cluster_read = asyncio.ensure_future(self._first_cluster_read())
+        await asyncio.shield(self._cluster_read)
+
+    async def _first_cluster_read(self) -> None:
+        try:
+            await self.reconcile(log_each=False)
+        except Exception:  # never fail an authentication for it: the heartbeat retries
+            log.exception("reading the cluster's operators failed; using this node's view")
+
+    async def operators_json(self, admin_id: str, name: str) -> str:
+        """The `auth_success.operators` entries (joined, without brackets) for an
+        operator who just authenticated: what this node's sockets were told,
+        sorted by admin id, with the operator themself online. Cost: a join of
+        cached entries, linear in bytes, no model made or dumped."""
+        await self._cluster_ready()
+        ids, entries = self._listing()
+        i = bisect.bisect_left(ids, admin_id)
+        j = i + 1 if i < len(ids) and ids[i] == admin_id else i
+        own = operator_entry(admin_id, "online", None, name)
+        return ",".join([*entries[:i], own, *entries[j:]])
+
+    async def operators(self) -> list[OperatorState]:
+        """Every known operator with status (for the REST API): what this node's
+        sockets were told, plus this node's own operators not announced yet."""
+        await self._cluster_ready()
+        ids, entries = self._listing()
+        known = {a: json.loads(e) for a, e in zip(ids, entries, strict=True)}
+        for admin_id in self.presence.local_counts():
+            known[admin_id] = {
+                "admin_id": admin_id,
+                "status": "online",
+                "name": self.name_of(admin_id),
+            }
+        return [OperatorState.model_validate(known[a]) for a in sorted(known)]
+
+    async def reconcile(self, *, log_each: bool = True) -> None:
         """Tell this node's sockets the cluster's truth where it differs from what
         they were told: an announcement overtaken by an older one from another
         node (two nodes publish in no common order), or lost with a node that
         died between its cluster write and its publish. Runs at every heartbeat;
-        an operator whose state changed during the read waits for the next one."""
+        an operator whose state changed during the read waits for the next one,
+        as does one of this node's changes not sent yet. The corrections go to
+        this node's sockets only, as one frame."""
         sync = self.cluster_sync
         if sync is None:
             return
         mark = self.presence.changes
         try:
-            online = await asyncio.wait_for(sync.cluster.online_operators(), _CLUSTER_READ_SECONDS)
-        except Exception as exc:
-            log.warning("cluster unavailable for presence reconciliation: %s", exc)
+            async with asyncio.timeout(_CLUSTER_READ_SECONDS) as bound:
+                online = await sync.cluster.online_operators()
+        except (BrokerError, TimeoutError) as exc:
+            log.warning(
+                "cluster unavailable for presence reconciliation (%s); using this node's view",
+                _cause(exc, bound),
+                exc_info=exc,
+            )
             return
         told = self.presence.told()
+        corrected: list[tuple[str, str, datetime | None]] = []
         for admin_id in sorted(set(told) | online):
-            if self.presence.changed_since(admin_id, mark):
+            if self.presence.changed_since(admin_id, mark) or admin_id in self._pending:
                 continue
             here = self.presence.here(admin_id)
             truth = "online" if admin_id in online or here else "offline"
             if told.get(admin_id) == truth:
                 continue
-            log.info("presence of %s corrected to %s on this node", admin_id, truth)
+            if log_each:
+                log.info("presence of %s corrected to %s on this node", admin_id, truth)
             last_seen = None
             if truth == "offline":
                 last_seen = self.presence.last_seen(admin_id) or utcnow()
-            self.presence.remote(admin_id, truth)
-            frame = OperatorStatus(admin_id=admin_id, status=truth, last_seen=last_seen)
-            self.hub.deliver(BROADCAST, encode(frame))  # this node's sockets only
+            corrected.append((admin_id, truth, last_seen))
+        if corrected:
+            text = self._frame(corrected)
+            self.hub.deliver(BROADCAST, text)  # this node's sockets only
 
     async def room_open(self, line_user_id: str) -> bool:
         """Whether an operator has the conversation open on any node."""
@@ -196,13 +289,59 @@ class Team:
                 self.hub.deliver(conversation_room(ended.line_user_id), text)
         self._typing_ends.watch("typing", self.typing)
 
+    # presence changes, coalesced -------------------------------------------------
+
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
-        self.presence.remote(admin_id, status)  # our own events do not come back to us
-        name = self.name_of(admin_id)
-        text = encode(
-            OperatorStatus(admin_id=admin_id, status=status, last_seen=last_seen, name=name)
-        )
-        await self.hub.publish(BROADCAST, text, presence=(admin_id, status), name=name)
+        """Announce a change to every node's sockets: at once on a quiet node,
+        otherwise with the others of its window (see the module's docstring)."""
+        self._pending[admin_id] = (status, last_seen)
+        if self._flush_at is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_flush + self._window() - loop.time())
+            self._flush_at = loop.call_later(delay, self._flush)
+
+    def _window(self) -> float:
+        sockets = self.hub.members(BROADCAST)
+        return min(_MAX_WINDOW, max(self.presence_window, sockets / _SENDS_PER_SECOND))
+
+    def _frame(self, changes: list[tuple[str, str, datetime | None]]) -> str:
+        """Record `changes` as told and make their one frame: `operator_status`
+        for a single change (what a 1.0 client knows), else `operators_changed`."""
+        self.presence_frames += 1
+        entries = [self._told(a, st, seen, self.name_of(a)) for a, st, seen in changes]
+        if len(changes) == 1:
+            return encode(OperatorStatus.model_validate(json.loads(entries[0])))
+        return encode_with_operators(OperatorsChanged(operators=[]), ",".join(entries))
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        self._last_flush = asyncio.get_running_loop().time()
+        changes = [(a, st, seen) for a, (st, seen) in pending.items()]
+        text = self._frame(changes)
+        if len(changes) == 1:
+            admin_id, status, _ = changes[0]
+            # as before 1.1: other nodes (older ones too) read the change from the event
+            publish = self.hub.publish(
+                BROADCAST, text, presence=(admin_id, status), name=self.name_of(admin_id)
+            )
+        else:  # other nodes read the changes from the frame itself
+            publish = self.hub.publish(BROADCAST, text)
+        # delivered here when the task starts (tasks start in order: so do flushes)
+        self._spawn(publish)
+
+    async def flush_presence(self) -> None:
+        """Send what is pending now (shutdown, tests), delivered before returning."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        pending, self._pending = self._pending, {}
+        if pending:
+            self._last_flush = asyncio.get_running_loop().time()
+            text = self._frame([(a, st, seen) for a, (st, seen) in pending.items()])
+            await self.hub.publish(BROADCAST, text)
 
     def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
         sync = self.cluster_sync
@@ -237,6 +376,10 @@ class Team:
         about = event.typing[1] if event.typing else event.presence[0] if event.presence else None
         if about is not None and event.name:
             self.names[about] = event.name
+        if event.presence is None and event.room == BROADCAST:
+            if event.frame.startswith(_OPERATORS_CHANGED):
+                self._remote_changes(event.frame)
+                return
         if event.typing is not None:
             line_user_id, admin_id, is_typing = event.typing
             if is_typing:
@@ -245,12 +388,30 @@ class Team:
             else:
                 self.typing.stop(line_user_id, admin_id)
         if event.presence is not None:
-            self.presence.remote(*event.presence)
+            admin_id, status = event.presence
+            last_seen = utcnow() if status == "offline" else None
+            self._told(admin_id, status, last_seen, self.name_of(admin_id))
+
+    def _remote_changes(self, frame: str) -> None:
+        """Another node's `operators_changed`: this node's sockets get it as is."""
+        try:
+            operators = json.loads(frame)["payload"]["operators"]
+            for o in operators:
+                admin_id, name = str(o["admin_id"]), o.get("name")
+                if isinstance(name, str) and name:
+                    self.names[admin_id] = name
+                self._told(admin_id, str(o["status"]), o.get("last_seen"), self.name_of(admin_id))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed operators_changed from another node", exc_info=True)
 
     async def shutdown(self) -> None:
         """Announce now what the presence grace would have announced later."""
         for admin_id in self.presence.flush_pending():
-            self._announce_presence(admin_id, "offline", self.presence.last_seen(admin_id))
+            last_seen = self.presence.last_seen(admin_id)
+            if self.cluster_sync is None:  # queued now, sent by the flush below
+                await self.publish_presence(admin_id, "offline", last_seen)
+            else:  # after the cluster write (settled below)
+                self._announce_presence(admin_id, "offline", last_seen)
         if self.cluster_sync is not None:
             try:
                 async with asyncio.timeout(_SETTLE_SECONDS):
@@ -260,6 +421,8 @@ class Team:
                     "cluster updates still queued at shutdown; the heartbeat expiry "
                     "takes this node's operators offline"
                 )
+        await self.flush_presence()
+        self._cluster_read = None  # a restart reads the cluster again
         self.presence.close()
         self._typing_ends.close()
         self.typing.close()

@@ -1,5 +1,6 @@
 import type {
   AuthSuccessPayload,
+  OperatorPresence,
   ClientPayloads,
   ClientFrameTypeName,
   ServerFrame,
@@ -104,6 +105,12 @@ export declare class LiveChatClient {
   onDisconnect(handler: (code: number, reason: string) => void): () => void;
   onStateChange(handler: (state: ConnectionStateName, previous: ConnectionStateName) => void): () => void;
   onQueueChange(handler: (entries: QueueEntry[]) => void): () => void;
+  /**
+   * Presence changes, once per frame that carries any: one from an `operator_status`,
+   * each operator once (latest state) from an `operators_changed` (1.1). Apply them in
+   * order over `auth_success.operators`.
+   */
+  onPresence(handler: (changes: OperatorPresence[], frame: ServerFrame) => void): () => void;
   on<T extends ServerFrameTypeName>(type: T, handler: (payload: ServerPayloads[T], frame: ServerFrameOf<T>) => void): () => void;
 }
 

@@ -14,7 +14,7 @@
  * @module client
  */
 
-import { ClientFrameType as C, ServerFrameType as S, Limits } from './protocol.js';
+import { ClientFrameType as C, ServerFrameType as S, Limits, presenceChanges } from './protocol.js';
 import { ConnectionState } from './stateMachine.js';
 import { Connection } from './connection.js';
 import { MessageQueue, queueStorageKey } from './messageQueue.js';
@@ -305,6 +305,21 @@ export class LiveChatClient {
   /** @param {(entries: import('./messageQueue.js').QueueEntry[]) => void} handler @returns {() => void} */
   onQueueChange(handler) {
     return this._events.on('queuechange', handler);
+  }
+
+  /**
+   * Presence changes, once per frame that carries any: an `operator_status`
+   * gives one, an `operators_changed` (1.1, a window of changes coalesced by the
+   * server) gives each operator once in its latest state. Apply them in order
+   * over `auth_success.operators`.
+   * @param {(changes: import('./protocol.js').OperatorPresence[], frame: any) => void} handler
+   * @returns {() => void} unsubscribe
+   */
+  onPresence(handler) {
+    return this._events.on('message', (/** @type {any} */ frame) => {
+      const changes = presenceChanges(frame);
+      if (changes.length > 0) handler(changes, frame);
+    });
   }
 
   /**

@@ -20,6 +20,7 @@ export {
   Limits,
   makeFrame,
   parseFrame,
+  presenceChanges,
 } from './protocol.js';
 export { ReconnectStrategy, BLOCKING_CLOSE_CODES, getReconnectDelay } from './reconnectStrategy.js';
 export { ConnectionState, ConnectionStateMachine, IllegalTransitionError, TRANSITIONS } from './stateMachine.js';

@@ -28,6 +28,8 @@ export declare const ServerFrameType: Readonly<{
   USER_TYPING: 'user_typing';
   CONVERSATION_UPDATED: 'conversation_updated';
   OPERATOR_STATUS: 'operator_status';
+  /** 1.1: presence changes of a short window, coalesced. */
+  OPERATORS_CHANGED: 'operators_changed';
   NOTIFICATION: 'notification';
   PONG: 'pong';
   ERROR: 'error';
@@ -162,6 +164,8 @@ export interface Conversation {
 export interface OperatorPresence {
   admin_id: string;
   status: 'online' | 'offline';
+  /** When an offline operator was last seen (ISO-8601 UTC), null while online. */
+  last_seen?: string | null;
   /** 1.1: the display name from the operator's token, or the admin id. */
   name?: string;
 }
@@ -234,6 +238,8 @@ export interface MessageSentPayload { client_msg_id: string; message: Message }
 export interface UserTypingPayload { line_user_id: string; admin_id: string; is_typing: boolean; name?: string }
 export interface ConversationUpdatedPayload { conversation: Conversation }
 export interface OperatorStatusPayload { admin_id: string; status: 'online' | 'offline'; last_seen: string | null; name?: string }
+/** 1.1: the presence changes of a window (at most 1 s), each operator once, in its latest state. */
+export interface OperatorsChangedPayload { operators: OperatorPresence[] }
 export interface NotificationPayload {
   kind: string;
   title: string;
@@ -260,6 +266,7 @@ export interface ServerPayloads {
   user_typing: UserTypingPayload;
   conversation_updated: ConversationUpdatedPayload;
   operator_status: OperatorStatusPayload;
+  operators_changed: OperatorsChangedPayload;
   notification: NotificationPayload;
   pong: PongPayload;
   error: ErrorPayload;
@@ -288,3 +295,9 @@ export declare function makeFrame(type: string, payload?: Record<string, unknown
 
 /** Parse a text frame; null for binary data, invalid JSON or a frame without a type. */
 export declare function parseFrame(data: unknown): ServerFrame | null;
+
+/**
+ * The presence changes a server frame carries: an `operator_status` payload, the
+ * `operators` of an `operators_changed` (1.1), none for any other frame.
+ */
+export declare function presenceChanges(frame: { type: string; payload?: unknown }): OperatorPresence[];

@@ -39,6 +39,7 @@ export const ServerFrameType = Object.freeze({
   USER_TYPING: 'user_typing',
   CONVERSATION_UPDATED: 'conversation_updated',
   OPERATOR_STATUS: 'operator_status',
+  OPERATORS_CHANGED: 'operators_changed', // 1.1: presence changes coalesced
   NOTIFICATION: 'notification',
   PONG: 'pong',
   ERROR: 'error',
@@ -145,4 +146,21 @@ export function parseFrame(data) {
   if (value === null || typeof value !== 'object' || typeof value.type !== 'string') return null;
   if (value.payload === null || typeof value.payload !== 'object') value.payload = {};
   return value;
+}
+
+/**
+ * The presence changes a server frame carries (PROTOCOL.md 1.1, "Presence at
+ * scale"): the payload of an `operator_status`, the `operators` of an
+ * `operators_changed` (each operator once, in its latest state), none for any
+ * other frame. A 1.1 client handles both kinds.
+ * @param {{type: string, payload?: any}} frame
+ * @returns {Array<{admin_id: string, status: 'online' | 'offline', last_seen?: string | null, name?: string}>}
+ */
+export function presenceChanges(frame) {
+  const payload = frame?.payload;
+  if (frame?.type === ServerFrameType.OPERATOR_STATUS && payload && typeof payload.admin_id === 'string') return [payload];
+  if (frame?.type === ServerFrameType.OPERATORS_CHANGED && Array.isArray(payload?.operators)) {
+    return payload.operators.filter((/** @type {any} */ o) => o && typeof o.admin_id === 'string');
+  }
+  return [];
 }

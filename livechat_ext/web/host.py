@@ -18,3 +18,13 @@ def create_app(settings: LiveChatSettings | None = None, **kwargs: Any) -> FastA
     app.include_router(live_chat.router)
     app.state.live_chat = live_chat
     return app
+
+
+def create_served_app() -> FastAPI:
+    """`livechat-ext serve`'s app: `create_app()`, then the process's garbage
+    collector tuned for many connections (`deploy.tune_gc`)."""
+    from .deploy import tune_gc
+
+    app = create_app()
+    tune_gc()
+    return app

@@ -71,7 +71,7 @@ async def test_webhook_on_b_reaches_operator_on_a_and_typing_and_presence_cross(
         a, b = c.nodes
         alice = await Client.connect(a.ws_url, c.token("alice"))
         bob_watch = await Client.connect(b.ws_url, c.token("bob"))
-        await bob_watch.wait_type("operator_status", admin_id="bob", status="online")
+        await bob_watch.wait_presence("bob", "online")
         await alice.join("Ux")
         await bob_watch.join("Ux")
         assert await post(b, [text_event("Ux", "via B")]) == 200
@@ -80,7 +80,7 @@ async def test_webhook_on_b_reaches_operator_on_a_and_typing_and_presence_cross(
         await alice.send("typing_start", line_user_id="Ux")
         await bob_watch.wait_type("user_typing", admin_id="alice", is_typing=True)
         carol = await Client.connect(b.ws_url, c.token("carol"))
-        await alice.wait_type("operator_status", admin_id="carol", status="online")
+        await alice.wait_presence("carol", "online")
         snapshot = {
             o["admin_id"]: o["status"]
             for o in (await carol.auth(c.token("carol")))["payload"]["operators"]
@@ -89,7 +89,7 @@ async def test_webhook_on_b_reaches_operator_on_a_and_typing_and_presence_cross(
         joined = await carol.join("Ux")
         assert joined["payload"]["typing"] == ["alice"]
         await carol.close()
-        await alice.wait_type("operator_status", admin_id="carol", status="offline")
+        await alice.wait_presence("carol", "offline")
         for client in (alice, bob_watch):
             await client.close()
 
@@ -99,7 +99,7 @@ async def test_operator_on_both_processes_is_online_once(tmp_path, store_backend
         a, b = c.nodes
         watcher = await Client.connect(a.ws_url, c.token("watcher"))
         on_a = await Client.connect(a.ws_url, c.token("dana"))
-        await watcher.wait_type("operator_status", admin_id="dana", status="online")
+        await watcher.wait_presence("dana", "online")
         on_b = await Client.connect(b.ws_url, c.token("dana"))
         await registered_on_nodes(redis_url, c.prefix, "dana", 2)
         await on_a.close()
@@ -107,13 +107,9 @@ async def test_operator_on_both_processes_is_online_once(tmp_path, store_backend
         await on_b.request("ping", "pong")
         await watcher.request("ping", "pong")
         await on_b.close()
-        await watcher.wait_type("operator_status", admin_id="dana", status="offline")
-        statuses = [
-            f["payload"]["status"]
-            for f in watcher.of_type("operator_status")
-            if f["payload"]["admin_id"] == "dana"
-        ]
-        assert statuses == ["online", "offline"], watcher.of_type("operator_status")
+        await watcher.wait_presence("dana", "offline")
+        statuses = [p["status"] for p in watcher.presence_of("dana")]
+        assert statuses == ["online", "offline"], watcher.presence()
         for node in (a, b):  # both processes agree she is gone
             probe = await Client.connect(node.ws_url, c.token("probe"))
             ops = {
@@ -222,10 +218,8 @@ async def test_sigkill_takes_operators_offline_elsewhere(tmp_path, store_backend
         a.kill()
         # LIVECHAT_PRESENCE_TTL=2: dead 2 s after its last beat, reaped at B's next beat
         # (every 2/3 s); the bound allows for a loaded machine
-        offline = await watcher.wait_type(
-            "operator_status", admin_id="erin", status="offline", timeout=6
-        )
-        assert offline["payload"]["last_seen"]
+        offline = await watcher.wait_presence("erin", "offline", timeout=6)
+        assert offline["last_seen"]
         assert doomed.close_code is None or doomed.close_code != 1000
         await watcher.close()
 
@@ -450,8 +444,8 @@ async def test_names_cross_nodes_with_presence_and_typing(tmp_path, store_backen
         a, b = c.nodes
         bob = await Client.connect(b.ws_url, mint_token(c.settings, "bob", name="Bob"))
         alice = await Client.connect(a.ws_url, mint_token(c.settings, "alice", name="Alice T."))
-        online = await bob.wait_type("operator_status", admin_id="alice", status="online")
-        assert online["payload"]["name"] == "Alice T."
+        online = await bob.wait_presence("alice", "online")
+        assert online["name"] == "Alice T."
         await alice.join("Un")
         await bob.join("Un")
         await alice.send("typing_start", line_user_id="Un")

@@ -10,7 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from tests.cluster import Cluster, Node, cluster
-from tests.helpers import Client
+from tests.helpers import Client, presence_entries
 
 # a node silent for 2 s is dead; offline is announced 0.2 s after the last close
 FAST_PRESENCE = {"LIVECHAT_PRESENCE_TTL": "2", "LIVECHAT_PRESENCE_GRACE": "0.2"}
@@ -23,8 +23,8 @@ def view(client: Client) -> dict[str, str]:
     start = next(i for i, f in enumerate(frames) if f["type"] == "auth_success")
     seen = {o["admin_id"]: o["status"] for o in frames[start]["payload"]["operators"]}
     for frame in frames[start + 1 :]:
-        if frame["type"] == "operator_status":
-            seen[frame["payload"]["admin_id"]] = frame["payload"]["status"]
+        for entry in presence_entries(frame):
+            seen[entry["admin_id"]] = entry["status"]
     return seen
 
 

@@ -123,7 +123,7 @@ async def test_third_tab_keeps_operator_online_until_last_closes(tmp_path):
         presence = srv.live_chat.team.presence
         watcher = await Client.connect(srv.ws_url, srv.token("watcher"))
         tabs = [await Client.connect(srv.ws_url, srv.token("alice")) for _ in range(3)]
-        await watcher.wait_type("operator_status", admin_id="alice", status="online")
+        await watcher.wait_presence("alice", "online")
         snapshot = (await watcher.auth(srv.token("watcher")))["payload"]["operators"]
         alice = {"admin_id": "alice", "status": "online", "last_seen": None, "name": "alice"}
         assert alice in snapshot
@@ -138,17 +138,11 @@ async def test_third_tab_keeps_operator_online_until_last_closes(tmp_path):
             for o in (await probe.auth(srv.token("probe")))["payload"]["operators"]
         }
         assert ops["alice"] == "online"
-        assert [
-            f for f in watcher.of_type("operator_status") if f["payload"]["admin_id"] == "alice"
-        ][-1]["payload"]["status"] == "online"
+        assert watcher.presence_of("alice")[-1]["status"] == "online"
         await tabs[2].close()
-        offline = await watcher.wait_type("operator_status", admin_id="alice", status="offline")
-        assert offline["payload"]["last_seen"].endswith("Z")
-        statuses = [
-            f["payload"]["status"]
-            for f in watcher.of_type("operator_status")
-            if f["payload"]["admin_id"] == "alice"
-        ]
+        offline = await watcher.wait_presence("alice", "offline")
+        assert offline["last_seen"].endswith("Z")
+        statuses = [p["status"] for p in watcher.presence_of("alice")]
         assert statuses == ["online", "offline"]
         await watcher.close()
         await probe.close()
@@ -158,16 +152,12 @@ async def test_reload_within_grace_is_not_announced(tmp_path):
     async with serve(LiveChat(make_settings(tmp_path, presence_grace=30))) as srv:
         watcher = await Client.connect(srv.ws_url, srv.token("watcher"))
         tab = await Client.connect(srv.ws_url, srv.token("alice"))
-        await watcher.wait_type("operator_status", admin_id="alice", status="online")
+        await watcher.wait_presence("alice", "online")
         await tab.close()
         tab = await Client.connect(srv.ws_url, srv.token("alice"))
         await tab.close()
         assert srv.live_chat.team.presence.is_online("alice")
-        assert [
-            f["payload"]["status"]
-            for f in watcher.of_type("operator_status")
-            if f["payload"]["admin_id"] == "alice"
-        ] == ["online"]
+        assert [p["status"] for p in watcher.presence_of("alice")] == ["online"]
         await watcher.close()
 
 

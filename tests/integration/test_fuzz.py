@@ -43,6 +43,7 @@ AUTH_ERROR_CODES = {"invalid_token", "token_expired", "auth_timeout"}
 # Frames a connection may get at any time, not as the answer to its own frame.
 UNSOLICITED = {
     "operator_status",
+    "operators_changed",
     "conversation_updated",
     "user_typing",
     "message_received",
@@ -693,6 +694,7 @@ async def assert_clean(srv: Server, baseline: int) -> None:
     await eventually(lambda: len(asyncio.all_tasks()) <= baseline, timeout=10)
     if lc.team.cluster_sync is not None:  # presence changes are applied in order, queued
         await lc.team.cluster_sync.settle()
+    await lc.team.flush_presence()  # the last window's changes, sent now
     assert len(lc.team.typing) == 0
     assert all(not lc.team.presence.is_online(a) for a in ADMINS)
 

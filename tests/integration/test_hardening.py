@@ -87,12 +87,9 @@ async def test_a_refused_tab_does_not_take_the_operator_offline(tmp_path):
         await eventually(lambda: len(srv.live_chat.hub.connections) == 2)
         assert srv.live_chat.team.presence.local_counts() == {"dana": 1, "watcher": 1}
         await dana.close()  # her last tab: now she goes offline, once
-        gone = await watcher.wait_type("operator_status", admin_id="dana", status="offline")
-        assert gone["payload"]["last_seen"]
-        about_dana = [
-            f for f in watcher.of_type("operator_status") if f["payload"]["admin_id"] == "dana"
-        ]
-        assert about_dana == [gone]
+        gone = await watcher.wait_presence("dana", "offline")
+        assert gone["last_seen"]
+        assert watcher.presence_of("dana") == [gone]
         await watcher.close()
 
 

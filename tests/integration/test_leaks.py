@@ -47,6 +47,7 @@ async def test_thousand_cycles_leave_no_connection_room_or_task(tmp_path):
         await eventually(lambda: len(asyncio.all_tasks()) <= baseline, timeout=10)
         if chat.cluster_sync is not None:  # presence changes are applied in order, queued
             await chat.cluster_sync.settle()
+        await chat.flush_presence()  # the last window's changes, sent now
         assert all(not chat.presence.is_online(f"op{i}") for i in range(10))
         assert chat.typing.typing_in("U0") == [] and len(chat.typing) == 0
         # A finished task leaves the set in its done-callback, one loop turn later.

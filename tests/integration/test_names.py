@@ -12,11 +12,11 @@ async def test_presence_and_typing_carry_the_name_from_the_token(tmp_path):
     async with serve(LiveChat(make_settings(tmp_path, presence_grace=0))) as srv:
         watcher = await Client.connect(srv.ws_url, srv.token("watcher", name="Wanda"))
         alice = await Client.connect(srv.ws_url, srv.token("alice", name="Alice Tanaka"))
-        online = await watcher.wait_type("operator_status", admin_id="alice", status="online")
-        assert online["payload"]["name"] == "Alice Tanaka"
+        online = await watcher.wait_presence("alice", "online")
+        assert online["name"] == "Alice Tanaka"
         bob = await Client.connect(srv.ws_url, srv.token("bob"))  # a token without `name`
-        online = await watcher.wait_type("operator_status", admin_id="bob", status="online")
-        assert online["payload"]["name"] == "bob"
+        online = await watcher.wait_presence("bob", "online")
+        assert online["name"] == "bob"
 
         probe = await Client.connect(srv.ws_url)
         success = await probe.auth(srv.token("probe", name="Pat"))
@@ -29,8 +29,8 @@ async def test_presence_and_typing_carry_the_name_from_the_token(tmp_path):
         typing = await watcher.wait_type("user_typing", admin_id="alice", is_typing=True)
         assert typing["payload"]["name"] == "Alice Tanaka"
         await alice.close()
-        offline = await watcher.wait_type("operator_status", admin_id="alice", status="offline")
-        assert offline["payload"]["name"] == "Alice Tanaka"
+        offline = await watcher.wait_presence("alice", "offline")
+        assert offline["name"] == "Alice Tanaka"
         for client in (watcher, bob, probe):
             await client.close()
 

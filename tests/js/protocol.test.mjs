@@ -24,6 +24,7 @@ const CLIENT_TYPES = [
 const SERVER_TYPES = [
   'auth_success', 'auth_error', 'conversation_joined', 'conversation_left', 'message_received', 'message_sent',
   'user_typing', 'conversation_updated', 'operator_status', 'notification', 'pong', 'error', 'message_updated',
+  'operators_changed',
 ];
 const ERROR_CODES = [
   'bad_frame', 'invalid_json', 'invalid_message', 'unknown_type', 'not_authenticated', 'forbidden',

@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * Who is online: seeded by `auth_success.operators`, kept by `operator_status`.
+ * Who is online: seeded by `auth_success.operators`, kept by `operator_status`
+ * and `operators_changed` (1.1: many changes in one frame, drawn once).
  *
  * @module console/presence
  */
@@ -35,9 +36,19 @@ export class Presence {
 
   /** @param {{admin_id: string, status: string, last_seen?: string | null, name?: string}} payload */
   update(payload) {
-    this.names.learn(payload.admin_id, payload.name);
-    this.operators.set(payload.admin_id, { status: payload.status, lastSeen: payload.last_seen ?? null });
-    this.render();
+    this.apply([payload]);
+  }
+
+  /**
+   * Presence changes in order (an `operators_changed` gives many): the list is drawn once.
+   * @param {Array<{admin_id: string, status: string, last_seen?: string | null, name?: string}>} changes
+   */
+  apply(changes) {
+    for (const o of changes) {
+      this.names.learn(o.admin_id, o.name);
+      this.operators.set(o.admin_id, { status: o.status, lastSeen: o.last_seen ?? null });
+    }
+    if (changes.length > 0) this.render();
   }
 
   render() {

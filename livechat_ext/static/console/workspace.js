@@ -179,7 +179,7 @@ export class Workspace {
         this._markRead();
       }
     });
-    c.on('operator_status', (p) => this.presence.update(p));
+    c.onPresence((changes) => this.presence.apply(changes)); // operator_status and operators_changed
     c.on('notification', (p) => {
       if (p.kind === 'new_message' && p.line_user_id === this.openId && document.visibilityState === 'visible') return;
       this.notifier.notify(p);
