@@ -23,7 +23,7 @@ from ..protocol.server import (
 )
 from ..realtime.hub import BROADCAST, Hub, conversation_room
 from ..settings import LiveChatSettings
-from ..store.base import InboundStore, NewInbound, ReadStore
+from ..store.base import InboundResult, InboundStore, NewInbound, ReadStore
 from .updates import ConversationUpdates
 
 if TYPE_CHECKING:
@@ -143,11 +143,36 @@ class Inbound:
 
     async def ingest_events(self, events: list[InboundEvent]) -> int:
         """Store and fan out verified events in order; how many were new.
-        Raises `StoreError`."""
+        Raises `StoreError`.
+
+        Messages next to each other in the list are stored in one transaction
+        (group commit), then shown one by one in order; any other event is handled
+        where it stands, after the messages before it."""
         new = 0
+        messages: list[tuple[InboundEvent, NewInbound]] = []
         for event in events:
+            message = self._as_message(event)
+            if message is not None:
+                messages.append((event, message))
+                continue
+            new += await self._store_messages(messages)
+            messages = []
             outcome = await self.handle(event)
             new += outcome in ("stored", "recorded")
+            self._count(outcome)
+        return new + await self._store_messages(messages)
+
+    async def _store_messages(self, messages: list[tuple[InboundEvent, NewInbound]]) -> int:
+        if not messages:
+            return 0
+        if len(messages) == 1:
+            results = [await self.store.add_inbound(messages[0][1])]
+        else:
+            results = await self.store.add_inbound_many([message for _, message in messages])
+        new = 0
+        for (event, _), stored in zip(messages, results, strict=True):
+            outcome = await self._stored(event, stored)
+            new += outcome == "stored"
             self._count(outcome)
         return new
 
@@ -175,8 +200,9 @@ class Inbound:
             return "stored" if applied else "skipped"
         if event.type == "unsend":
             return "stored" if await self._unsend(event, user) else "skipped"
-        if event.type in _CHAT_EVENTS:
-            return await self._store(event, user)
+        message = self._as_message(event)
+        if message is not None:
+            return await self._stored(event, await self.store.add_inbound(message))
         if not await self.store.record_event(event.webhook_event_id):
             return "skipped"
         log.debug("recorded a %s event %s quietly", event.type, event.webhook_event_id)
@@ -196,9 +222,15 @@ class Inbound:
         )
         return True
 
-    async def _store(self, event: InboundEvent, user: str) -> Outcome:
-        """A message, or a postback (an action the user took, kept as an
-        `unsupported` message whose `data.event_type` says so)."""
+    def _as_message(self, event: InboundEvent) -> NewInbound | None:
+        """What a message or postback event stores (a postback is an action the user
+        took, kept as an `unsupported` message whose `data.event_type` says so);
+        None for any other event, or one `handle` skips."""
+        user = event.line_user_id
+        if event.type not in _CHAT_EVENTS or event.source_type != "user" or not user:
+            return None
+        if not valid_line_user_id(user):
+            return None
         data = dict(event.data)
         if event.mode != "active":
             data["mode"] = event.mode  # standby: another channel owns the chat
@@ -207,22 +239,24 @@ class Inbound:
             if event.postback_params:
                 postback["params"] = event.postback_params
             data.update(event_type="postback", postback=postback)
-        stored = await self.store.add_inbound(
-            NewInbound(
-                line_user_id=user,
-                kind=event.kind or MessageKind.UNSUPPORTED,
-                text=event.text,
-                data=data,
-                webhook_event_id=event.webhook_event_id,
-                created_at=event.timestamp,
-            )
+        return NewInbound(
+            line_user_id=user,
+            kind=event.kind or MessageKind.UNSUPPORTED,
+            text=event.text,
+            data=data,
+            webhook_event_id=event.webhook_event_id,
+            created_at=event.timestamp,
         )
+
+    async def _stored(self, event: InboundEvent, stored: InboundResult | None) -> Outcome:
+        """A message was stored (None: it was before, a redelivery): show it."""
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return "skipped"
+        user = stored.message.line_user_id
         # a new user's name comes from LINE's profile: notify once it is known
         named_later = stored.new_conversation and self.line is not None
-        await self._fan_out(stored.message, notify=not named_later)
+        await self._fan_out(stored.message, notify=not named_later, name=stored.display_name)
         if named_later:
             self._spawn(self._notify_after_profile(stored.message))
         elif stored.display_name is None:  # whoever wrote first, the user or an operator
@@ -233,25 +267,25 @@ class Inbound:
         """A broadcast about one conversation: only operators allowed to see it get it."""
         await self.hub.publish(BROADCAST, encode(payload), scope=line_user_id)
 
-    async def _fan_out(self, message: Message, *, notify: bool = True) -> None:
+    async def _fan_out(self, message: Message, *, notify: bool, name: str | None) -> None:
         user = message.line_user_id
         await self.hub.publish(
             conversation_room(user), encode(MessageReceived(message=message)), seq=message.seq
         )
         await self.updates.changed(user)
         if notify:
-            await self._notify_message(message)
+            await self._notify_message(message, name)
 
     async def _notify_after_profile(self, message: Message) -> None:
         await self._fetch_profile(message.line_user_id)
-        await self._notify_message(message)
+        conversation = await self.store.get_conversation(message.line_user_id)
+        await self._notify_message(message, conversation.display_name if conversation else None)
 
-    async def _notify_message(self, message: Message) -> None:
-        """`new_message` (or `postback`) for operators who do not have it open."""
+    async def _notify_message(self, message: Message, name: str | None) -> None:
+        """`new_message` (or `postback`) for operators who do not have it open;
+        `name` is the conversation's display name (None: none yet)."""
         user = message.line_user_id
         if not await self._room_open(user):
-            conversation = await self.store.get_conversation(user)
-            name = conversation.display_name if conversation else None
             postback = is_postback(message)
             await self._tell_operators(
                 user,

@@ -3,6 +3,7 @@ webhook event ids and send idempotency."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -73,6 +74,12 @@ class InboundStore(Protocol):
         Returns None when a message with this `webhook_event_id` was stored
         before (a redelivery): the message's unique event id is the record.
         """
+
+    async def add_inbound_many(self, news: Sequence[NewInbound]) -> list[InboundResult | None]:
+        """`add_inbound` for each message in order, in one transaction when none was
+        stored before (a webhook's messages commit together); a result per message,
+        None for one stored before. Never stores a message twice, also when
+        another node stores some of them at the same time."""
 
     async def record_event(self, webhook_event_id: str) -> bool:
         """Remember the id of a webhook event that stores no message (follow,

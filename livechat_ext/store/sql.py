@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -106,6 +107,8 @@ class SqlStore:
         # write by itself; a host's engine may run in autocommit, so its write
         # transactions always begin explicitly.
         self._implicit_begin = owns_engine
+        self._compiled_cache: dict[tuple[Any, tuple[str, ...]], _Compiled] = {}
+        self._insert_message_stmt = insert(messages)
         # built once, values bound at execution: SQLAlchemy then reuses the compiled form
         upsert = self._insert(conversations)
         col = conversations.c
@@ -167,29 +170,109 @@ class SqlStore:
 
     @_whole
     async def add_inbound(self, new: NewInbound) -> InboundResult | None:
-        # the message returned is the one stored: with U+FFFD for NUL (see NulFreeText)
-        new = replace(
-            new,
-            line_user_id=without_nul(new.line_user_id),
-            text=without_nul(new.text),
-            data=without_nul(dict(new.data)),
-            webhook_event_id=without_nul(new.webhook_event_id),
-        )
+        return await self._add_inbound(_stored_form(new), self._clock())
+
+    @_whole
+    async def add_inbound_many(self, news: Sequence[NewInbound]) -> list[InboundResult | None]:
+        news = [_stored_form(new) for new in news]
         now = self._clock()
+        if len(news) <= 1:
+            return [await self._add_inbound(new, now) for new in news]
+        try:
+            async with self._tx(write=True, reads_first=False) as conn:
+                return list(await self._insert_inbound(conn, news, now))
+        except _ConflictError:
+            # one of them was stored before (a redelivery, or another node has it
+            # now): nothing of the batch was kept, so each is stored on its own
+            return [await self._add_inbound(new, now) for new in news]
+
+    async def _add_inbound(self, new: NewInbound, now: datetime) -> InboundResult | None:
         event_id = new.webhook_event_id
         try:
             # the message's own unique webhook_event_id is the record of the event
             async with self._tx(write=True, reads_first=False) as conn:
-                seq, rev, name = await self._next_seq(conn, new.line_user_id, now, inbound=True)
-                row = new_message_row(new.line_user_id, seq, rev, as_utc(new.created_at or now))
-                row.update(kind=new.kind, text=new.text, data=dict(new.data))
-                row.update(webhook_event_id=event_id, sender_id=new.line_user_id)
-                await conn.execute(insert(messages), row)
+                [stored] = await self._insert_inbound(conn, [new], now)
         except _ConflictError:
             if event_id is not None and await self._event_in_messages(event_id):
                 return None
             raise
-        return InboundResult(message_from_row(row), seq == 1, name)
+        return stored
+
+    async def _insert_inbound(
+        self, conn: AsyncConnection, news: list[NewInbound], now: datetime
+    ) -> list[InboundResult]:
+        """Each message with the conversation's next seq (one upsert that creates the
+        conversation if needed, one insert), in the caller's transaction."""
+        seq_rows, rows = [], []
+        for new in news:
+            seq_row = {"line_user_id": new.line_user_id, "followed": True, "last_seq": 1}
+            seq_row.update(last_rev=1, created_at=now, updated_at=now, unread_count=1)
+            seq_rows.append(seq_row)
+            row = new_message_row(new.line_user_id, 0, 0, as_utc(new.created_at or now))
+            row.update(kind=new.kind, text=new.text, data=dict(new.data))
+            row.update(webhook_event_id=new.webhook_event_id, sender_id=new.line_user_id)
+            rows.append(row)
+        taken = await self._one_trip_inbound(conn, seq_rows, rows)
+        if taken is None:  # not aiosqlite: a statement at a time
+            taken = []
+            for seq_row, row in zip(seq_rows, rows, strict=True):
+                result = await conn.execute(self._next_inbound_seq_stmt, seq_row)
+                seq, rev, name = result.one()
+                row.update(seq=int(seq), rev=int(rev))
+                await conn.execute(self._insert_message_stmt, row)
+                taken.append((int(seq), int(rev), name))
+        results = []
+        for row, (seq, rev, name) in zip(rows, taken, strict=True):
+            row.update(seq=seq, rev=rev)
+            results.append(InboundResult(message_from_row(row), seq == 1, name))
+        return results
+
+    async def _one_trip_inbound(
+        self, conn: AsyncConnection, seq_rows: list[dict[str, Any]], rows: list[dict[str, Any]]
+    ) -> list[tuple[int, int, str | None]] | None:
+        """On aiosqlite, the statements of `_insert_inbound` as one call on the
+        driver's thread instead of three or four round trips to it per statement
+        (each costs about 60 µs of CPU); None when the driver is not aiosqlite.
+        The statements are SQLAlchemy's, compiled once, their values bound by its
+        own bind processors; the transaction stays the caller's."""
+        if not self._sqlite:
+            return None
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        run = getattr(driver, "_execute", None)
+        if run is None or not hasattr(driver, "_conn"):
+            return None
+        upsert = self._compiled(self._next_inbound_seq_stmt, seq_rows[0])
+        add = self._compiled(self._insert_message_stmt, rows[0])
+
+        def write(db: sqlite3.Connection) -> list[tuple[int, int, str | None]]:
+            cursor = db.cursor()
+            try:
+                taken = []
+                for seq_row, row in zip(seq_rows, rows, strict=True):
+                    seq, rev, name = cursor.execute(upsert.sql, upsert.bind(seq_row)).fetchone()
+                    row.update(seq=seq, rev=rev)
+                    cursor.execute(add.sql, add.bind(row))
+                    taken.append((int(seq), int(rev), name))
+                return taken
+            finally:
+                cursor.close()
+
+        try:
+            taken: list[tuple[int, int, str | None]] = await run(write, driver._conn)
+        except sqlite3.IntegrityError as exc:
+            raise _ConflictError(f"{type(exc).__name__}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"{type(exc).__name__}: {exc}") from exc
+        return taken
+
+    def _compiled(self, stmt: Any, row: dict[str, Any]) -> _Compiled:
+        key = (stmt, tuple(row))
+        found = self._compiled_cache.get(key)
+        if found is None:
+            found = _Compiled(stmt.compile(dialect=self._engine.dialect, column_keys=list(row)))
+            self._compiled_cache[key] = found
+        return found
 
     @_whole
     async def record_event(self, webhook_event_id: str) -> bool:
@@ -565,6 +648,38 @@ class SqlStore:
         stmt = conversation_select().where(conversations.c.line_user_id == line_user_id)
         row = (await conn.execute(stmt)).mappings().first()
         return None if row is None else conversation_from_row(row)
+
+
+def _stored_form(new: NewInbound) -> NewInbound:
+    """The message as it is stored: with U+FFFD for NUL (see NulFreeText)."""
+    return replace(
+        new,
+        line_user_id=without_nul(new.line_user_id),
+        text=without_nul(new.text),
+        data=without_nul(dict(new.data)),
+        webhook_event_id=without_nul(new.webhook_event_id),
+    )
+
+
+class _Compiled:
+    """A statement compiled once for SQLite's driver: its SQL and how a row's
+    values become its positional parameters (SQLAlchemy's bind processors)."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.sql = str(compiled)
+        self._compiled = compiled
+        self._names = tuple(compiled.positiontup)
+        processors = compiled._bind_processors
+        self._processors = tuple(processors.get(name) for name in self._names)
+
+    def bind(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        params = self._compiled.construct_params(row)
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(
+                (params[name] for name in self._names), self._processors, strict=True
+            )
+        )
 
 
 def _describe(exc: SQLAlchemyError | OSError | TimeoutError) -> str:
