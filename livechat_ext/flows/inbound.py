@@ -36,6 +36,16 @@ EVENT_ID_RETENTION = timedelta(days=7)
 redelivers for minutes, not days); older follow, unfollow and unsend events are
 refused by their timestamp."""
 
+PROFILE_RETRY_FIRST = timedelta(seconds=30)
+"""How long a user's profile is not asked for again after LINE failed to give it
+(unreachable, 5xx, 429); doubled after each failure, up to `PROFILE_RETRY_MAX`."""
+PROFILE_RETRY_MAX = timedelta(hours=1)
+PROFILE_MISSING_RETRY = timedelta(days=1)
+"""How long a profile LINE has not (404: the user blocked the account, or it is
+not a user LINE knows) is not asked for again."""
+PROFILE_BACKOFF_USERS = 10_000
+"""How many users' back-offs are kept; beyond, the oldest are forgotten."""
+
 Outcome = Literal["stored", "recorded", "skipped", "stale", "invalid"]
 """What became of a webhook event (the `outcome` of the `livechat_webhook_events`
 metric, with `invalid` for an unreadable event and `refused` for a refused request)."""
@@ -109,7 +119,9 @@ class Inbound:
         self.clock = clock
         self._spawn = spawn
         self._room_open = room_open
-        self._profiles_tried: set[str] = set()
+        self._profiles_tried: set[str] = set()  # a look-up runs
+        # when LINE may be asked again for a profile, and the delay that gave it
+        self._profile_backoff: dict[str, tuple[datetime, timedelta]] = {}
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
@@ -255,11 +267,12 @@ class Inbound:
             return "skipped"
         user = stored.message.line_user_id
         # a new user's name comes from LINE's profile: notify once it is known
-        named_later = stored.new_conversation and self.line is not None
+        nameless = stored.display_name is None
+        named_later = nameless and stored.new_conversation and self.line is not None
         await self._fan_out(stored.message, notify=not named_later, name=stored.display_name)
         if named_later:
             self._spawn(self._notify_after_profile(stored.message))
-        elif stored.display_name is None:  # whoever wrote first, the user or an operator
+        elif nameless:  # whoever wrote first, the user or an operator
             self.profile_wanted(user)
         return "stored"
 
@@ -277,9 +290,12 @@ class Inbound:
             await self._notify_message(message, name)
 
     async def _notify_after_profile(self, message: Message) -> None:
-        await self._fetch_profile(message.line_user_id)
-        conversation = await self.store.get_conversation(message.line_user_id)
-        await self._notify_message(message, conversation.display_name if conversation else None)
+        user = message.line_user_id
+        name = await self._fetch_profile(user, nameless=True)
+        if name is None:  # no look-up now (one runs, or LINE failed): the store may know it
+            conversation = await self.store.get_conversation(user)
+            name = conversation.display_name if conversation else None
+        await self._notify_message(message, name)
 
     async def _notify_message(self, message: Message, name: str | None) -> None:
         """`new_message` (or `postback`) for operators who do not have it open;
@@ -365,24 +381,53 @@ class Inbound:
 
     def profile_wanted(self, line_user_id: str) -> None:
         """A conversation has no display name: fetch the LINE user's profile in the
-        background, unless a fetch for them runs or LINE had none (404)."""
-        if self.line is not None and line_user_id not in self._profiles_tried:
+        background, unless a fetch for them runs or must wait (see `_ask_line`)."""
+        if self.line is not None and self._ask_line(line_user_id):
             self._spawn(self._fetch_profile(line_user_id))
 
-    async def _fetch_profile(self, line_user_id: str) -> None:
+    def _ask_line(self, line_user_id: str) -> bool:
+        """Whether LINE may be asked for this user's profile now: not while a
+        look-up for them runs, nor before their back-off after a failure (or a 404)
+        is over."""
+        if line_user_id in self._profiles_tried:
+            return False
+        waiting = self._profile_backoff.get(line_user_id)
+        return waiting is None or self.clock() >= waiting[0]
+
+    def _profile_failed(self, line_user_id: str, *, missing: bool) -> None:
+        """Back off from asking for this user's profile: a failure waits
+        `PROFILE_RETRY_FIRST`, doubling up to `PROFILE_RETRY_MAX`; a 404 waits
+        `PROFILE_MISSING_RETRY`. At most `PROFILE_BACKOFF_USERS` users are kept
+        (the longest known dropped first)."""
+        previous = self._profile_backoff.pop(line_user_id, None)
+        if missing:
+            delay = PROFILE_MISSING_RETRY
+        elif previous is None:
+            delay = PROFILE_RETRY_FIRST
+        else:
+            delay = min(previous[1] * 2, PROFILE_RETRY_MAX)
+        self._profile_backoff[line_user_id] = (self.clock() + delay, delay)
+        while len(self._profile_backoff) > PROFILE_BACKOFF_USERS:
+            del self._profile_backoff[next(iter(self._profile_backoff))]
+
+    async def _fetch_profile(self, line_user_id: str, *, nameless: bool = False) -> str | None:
+        """Ask LINE for the user's profile and store it; the display name known
+        afterwards (None: none). `nameless`: the store has no name for them (a
+        conversation just created), so it is not read first."""
         line = self.line
-        if line is None or line_user_id in self._profiles_tried:
-            return
+        if line is None or not self._ask_line(line_user_id):
+            return None
         self._profiles_tried.add(line_user_id)  # one look-up at a time per user
         try:
-            known = await self.store.get_conversation(line_user_id)
-            if known is not None and known.display_name:
-                self._profiles_tried.discard(line_user_id)
-                return  # a follow event fetched it already: the store is the cache
+            if not nameless:
+                known = await self.store.get_conversation(line_user_id)
+                if known is not None and known.display_name:
+                    return known.display_name  # a follow event fetched it: the store is the cache
             with self._timed("profile"):
                 profile = await line.get_profile(line_user_id)
             if profile is None:
-                return  # LINE cannot give it (404): do not ask again
+                self._profile_failed(line_user_id, missing=True)  # LINE has none (404)
+                return None
             conversation = await self.store.update_conversation(
                 line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
             )
@@ -390,11 +435,14 @@ class Inbound:
             log.warning(
                 "profile of %s not available (%s)", line_user_id, describe(exc), exc_info=exc
             )
-            self._profiles_tried.discard(line_user_id)  # a later message tries again
-            return
-        self._profiles_tried.discard(line_user_id)  # stored: the store is the cache now
+            self._profile_failed(line_user_id, missing=False)  # a later message tries again
+            return None
+        finally:
+            self._profiles_tried.discard(line_user_id)
+        self._profile_backoff.pop(line_user_id, None)  # stored: the store is the cache now
         if conversation.display_name:
             await self.updates.changed(line_user_id)
+        return conversation.display_name
 
     def _timed(self, call: str) -> AbstractContextManager[None]:
         return self.metrics.line_call(call) if self.metrics else nullcontext()
