@@ -3,6 +3,7 @@ loading animation on the side."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -43,6 +44,9 @@ PROFILE_RETRY_MAX = timedelta(hours=1)
 PROFILE_MISSING_RETRY = timedelta(days=1)
 """How long a profile LINE has not (404: the user blocked the account, or it is
 not a user LINE knows) is not asked for again."""
+PROFILE_LOOKUPS = 4
+"""Profile look-ups at once: a webhook of many new users starts one each, and the
+rest wait their turn instead of crowding the store while later webhooks come in."""
 PROFILE_BACKOFF_USERS = 10_000
 """How many users' back-offs are kept; beyond, the oldest are forgotten."""
 
@@ -122,6 +126,7 @@ class Inbound:
         self._profiles_tried: set[str] = set()  # a look-up runs
         # when LINE may be asked again for a profile, and the delay that gave it
         self._profile_backoff: dict[str, tuple[datetime, timedelta]] = {}
+        self._profile_slots = asyncio.Semaphore(PROFILE_LOOKUPS)
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
@@ -269,7 +274,7 @@ class Inbound:
         # a new user's name comes from LINE's profile: notify once it is known
         nameless = stored.display_name is None
         named_later = nameless and stored.new_conversation and self.line is not None
-        await self._fan_out(stored.message, notify=not named_later, name=stored.display_name)
+        await self._fan_out(stored, notify=not named_later)
         if named_later:
             self._spawn(self._notify_after_profile(stored.message))
         elif nameless:  # whoever wrote first, the user or an operator
@@ -280,14 +285,15 @@ class Inbound:
         """A broadcast about one conversation: only operators allowed to see it get it."""
         await self.hub.publish(BROADCAST, encode(payload), scope=line_user_id)
 
-    async def _fan_out(self, message: Message, *, notify: bool, name: str | None) -> None:
+    async def _fan_out(self, stored: InboundResult, *, notify: bool) -> None:
+        message = stored.message
         user = message.line_user_id
         await self.hub.publish(
             conversation_room(user), encode(MessageReceived(message=message)), seq=message.seq
         )
-        await self.updates.changed(user)
+        await self.updates.changed(user, stored.conversation)
         if notify:
-            await self._notify_message(message, name)
+            await self._notify_message(message, stored.display_name)
 
     async def _notify_after_profile(self, message: Message) -> None:
         user = message.line_user_id
@@ -423,8 +429,9 @@ class Inbound:
                 known = await self.store.get_conversation(line_user_id)
                 if known is not None and known.display_name:
                     return known.display_name  # a follow event fetched it: the store is the cache
-            with self._timed("profile"):
-                profile = await line.get_profile(line_user_id)
+            async with self._profile_slots:
+                with self._timed("profile"):
+                    profile = await line.get_profile(line_user_id)
             if profile is None:
                 self._profile_failed(line_user_id, missing=True)  # LINE has none (404)
                 return None

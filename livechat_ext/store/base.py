@@ -31,11 +31,13 @@ class NewInbound:
 class InboundResult:
     """What `add_inbound` stored; `new_conversation` is true for the conversation's
     first message (seq 1), also when a follow event created the conversation before.
-    `display_name` is the conversation's as the message was stored (None: none yet)."""
+    `display_name` is the conversation's as the message was stored (None: none yet),
+    `conversation` the whole conversation as the message left it (None: not known)."""
 
     message: Message
     new_conversation: bool
     display_name: str | None = None
+    conversation: Conversation | None = None
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,20 @@ from .schema import (
 )
 from .workflow import ReadChange, next_rev, raise_read_seq, set_fields
 
+_INBOUND_RETURNS = tuple(
+    conversations.c[name]
+    for name in (
+        "last_seq",
+        "last_rev",
+        "display_name",
+        "picture_url",
+        "followed",
+        "assignee",
+        "read_seq",
+        "unread_count",
+    )
+)
+_Returned = tuple[Any, ...]  # the values of _INBOUND_RETURNS
 _SCHEMA_LOCK_KEY = 0x6C69766563686174  # "livechat": serialises create_schema on PostgreSQL
 _DIALECTS = ("sqlite", "postgresql")
 _P = ParamSpec("_P")
@@ -129,9 +143,10 @@ class SqlStore:
             "status": ConversationStatus.OPEN.value,
             "assignee": case((resolved, None), else_=col.assignee),
         }
+        # and the conversation as the message leaves it (its conversation_updated)
         self._next_inbound_seq_stmt = upsert.on_conflict_do_update(
             index_elements=[col.line_user_id], set_=inbound_step
-        ).returning(col.last_seq, col.last_rev, col.display_name)
+        ).returning(*_INBOUND_RETURNS)
 
     async def start(self) -> None:
         await self.ping()
@@ -216,20 +231,35 @@ class SqlStore:
         if taken is None:  # not aiosqlite: a statement at a time
             taken = []
             for seq_row, row in zip(seq_rows, rows, strict=True):
-                result = await conn.execute(self._next_inbound_seq_stmt, seq_row)
-                seq, rev, name = result.one()
-                row.update(seq=int(seq), rev=int(rev))
+                one = (await conn.execute(self._next_inbound_seq_stmt, seq_row)).one()
+                row.update(seq=int(one[0]), rev=int(one[1]))
                 await conn.execute(self._insert_message_stmt, row)
-                taken.append((int(seq), int(rev), name))
+                taken.append(tuple(one))
         results = []
-        for row, (seq, rev, name) in zip(rows, taken, strict=True):
-            row.update(seq=seq, rev=rev)
-            results.append(InboundResult(message_from_row(row), seq == 1, name))
+        for row, returned in zip(rows, taken, strict=True):
+            seq, rev, name, picture, followed, assignee, read_seq, unread = returned
+            row.update(seq=int(seq), rev=int(rev))
+            message = message_from_row(row)
+            conversation = Conversation(
+                line_user_id=message.line_user_id,
+                display_name=name,
+                picture_url=picture,
+                last_message=message,
+                last_seq=message.seq,
+                last_rev=message.rev,
+                status=ConversationStatus.OPEN,
+                assignee=assignee,
+                read_seq=int(read_seq),
+                unread_count=int(unread),
+                updated_at=now,
+                followed=bool(followed),
+            )
+            results.append(InboundResult(message, message.seq == 1, name, conversation))
         return results
 
     async def _one_trip_inbound(
         self, conn: AsyncConnection, seq_rows: list[dict[str, Any]], rows: list[dict[str, Any]]
-    ) -> list[tuple[int, int, str | None]] | None:
+    ) -> list[_Returned] | None:
         """On aiosqlite, the statements of `_insert_inbound` as one call on the
         driver's thread instead of three or four round trips to it per statement
         (each costs about 60 µs of CPU); None when the driver is not aiosqlite.
@@ -245,21 +275,21 @@ class SqlStore:
         upsert = self._compiled(self._next_inbound_seq_stmt, seq_rows[0])
         add = self._compiled(self._insert_message_stmt, rows[0])
 
-        def write(db: sqlite3.Connection) -> list[tuple[int, int, str | None]]:
+        def write(db: sqlite3.Connection) -> list[_Returned]:
             cursor = db.cursor()
             try:
                 taken = []
                 for seq_row, row in zip(seq_rows, rows, strict=True):
-                    seq, rev, name = cursor.execute(upsert.sql, upsert.bind(seq_row)).fetchone()
-                    row.update(seq=seq, rev=rev)
+                    returned = cursor.execute(upsert.sql, upsert.bind(seq_row)).fetchone()
+                    row.update(seq=returned[0], rev=returned[1])
                     cursor.execute(add.sql, add.bind(row))
-                    taken.append((int(seq), int(rev), name))
+                    taken.append(returned)
                 return taken
             finally:
                 cursor.close()
 
         try:
-            taken: list[tuple[int, int, str | None]] = await run(write, driver._conn)
+            taken: list[_Returned] = await run(write, driver._conn)
         except sqlite3.IntegrityError as exc:
             raise _ConflictError(f"{type(exc).__name__}: {exc}") from exc
         except sqlite3.Error as exc:
@@ -611,15 +641,14 @@ class SqlStore:
         return stored.first() is not None
 
     async def _next_seq(
-        self, conn: AsyncConnection, line_user_id: str, now: datetime, *, inbound: bool = False
+        self, conn: AsyncConnection, line_user_id: str, now: datetime
     ) -> tuple[int, int, str | None]:
-        """The conversation's next seq and rev, creating the conversation if
-        missing, in one upsert (seq 1 is the conversation's first message), and its
-        display name (None while it has none)."""
+        """The conversation's next seq and rev for an operator's message, creating
+        the conversation if missing, in one upsert (seq 1 is the conversation's
+        first message), and its display name (None while it has none)."""
         row = {"line_user_id": line_user_id, "followed": True, "last_seq": 1, "last_rev": 1}
-        row.update(created_at=now, updated_at=now, unread_count=1 if inbound else 0)
-        stmt = self._next_inbound_seq_stmt if inbound else self._next_seq_stmt
-        seq, rev, name = (await conn.execute(stmt, row)).one()
+        row.update(created_at=now, updated_at=now, unread_count=0)
+        seq, rev, name = (await conn.execute(self._next_seq_stmt, row)).one()
         return int(seq), int(rev), name
 
     async def _next_rev(self, conn: AsyncConnection, line_user_id: str, count: int = 1) -> int:

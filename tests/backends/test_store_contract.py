@@ -19,6 +19,7 @@ from sqlalchemy.util import await_only
 
 from livechat_ext.errors import ConfigError, StoreError
 from livechat_ext.models import (
+    ConversationStatus,
     Direction,
     MessageKind,
     MessageStatus,
@@ -253,6 +254,27 @@ async def test_an_inbound_message_is_two_statements(store: Store) -> None:
     assert second is not None and not second.new_conversation and second.message.seq == 2
     assert [s for s in statements if s.startswith("INSERT")] == [UPSERT, INSERT, UPSERT, INSERT]
     assert not [s for s in statements if s.startswith(("SELECT", "BEGIN IMMEDIATE"))]
+
+
+async def test_an_inbound_message_returns_its_conversation_as_stored(store: Store) -> None:
+    """The conversation_updated a message makes is sent from what the write
+    returned, not read again: it must be what a read gives."""
+    await store.update_conversation("U1", display_name="Pat", picture_url="https://p/1.png")
+    await store.assign("U1", "alice")
+    await store.add_inbound(text_in("U1", "one", "ev-1"))
+    await store.mark_read("U1", 1)
+    await store.set_conversation_status("U1", ConversationStatus.RESOLVED)
+    reopened = await store.add_inbound(text_in("U1", "reopens", "ev-2"))
+    assert reopened is not None and reopened.conversation is not None
+    assert reopened.conversation == await store.get_conversation("U1")
+    assert reopened.conversation.status is ConversationStatus.OPEN
+    assert reopened.conversation.assignee is None and reopened.conversation.read_seq == 1
+    assert reopened.conversation.display_name == "Pat"
+    batch = await store.add_inbound_many([text_in("U2", "a", "ev-3"), text_in("U1", "b", "ev-4")])
+    assert [r.conversation if r else None for r in batch] == [
+        await store.get_conversation("U2"),
+        await store.get_conversation("U1"),
+    ]
 
 
 async def test_a_batch_of_messages_is_one_transaction(store: Store) -> None:
