@@ -21,7 +21,9 @@ from sqlalchemy import and_, case, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.schema import Table
+from sqlalchemy.util import greenlet_spawn
 
 from ..errors import ConfigError, StoreError
 from ..models import (
@@ -123,6 +125,8 @@ class SqlStore:
         self._implicit_begin = owns_engine
         self._compiled_cache: dict[tuple[Any, tuple[str, ...]], _Compiled] = {}
         self._insert_message_stmt = insert(messages)
+        self._writer: PoolProxiedConnection | None = None  # see `_one_call`
+        self._writer_unavailable = False
         # built once, values bound at execution: SQLAlchemy then reuses the compiled form
         upsert = self._insert(conversations)
         col = conversations.c
@@ -154,6 +158,7 @@ class SqlStore:
     async def close(self) -> None:
         if self._writes:  # cut off by a cancel: let them end before the engine does
             await asyncio.wait(set(self._writes))
+        await self._release_writer()
         if self._owns_engine:
             await self._engine.dispose()
 
@@ -194,8 +199,7 @@ class SqlStore:
         if len(news) <= 1:
             return [await self._add_inbound(new, now) for new in news]
         try:
-            async with self._tx(write=True, reads_first=False) as conn:
-                return list(await self._insert_inbound(conn, news, now))
+            return list(await self._write_inbound(news, now))
         except _ConflictError:
             # one of them was stored before (a redelivery, or another node has it
             # now): nothing of the batch was kept, so each is stored on its own
@@ -205,19 +209,16 @@ class SqlStore:
         event_id = new.webhook_event_id
         try:
             # the message's own unique webhook_event_id is the record of the event
-            async with self._tx(write=True, reads_first=False) as conn:
-                [stored] = await self._insert_inbound(conn, [new], now)
+            [stored] = await self._write_inbound([new], now)
         except _ConflictError:
             if event_id is not None and await self._event_in_messages(event_id):
                 return None
             raise
         return stored
 
-    async def _insert_inbound(
-        self, conn: AsyncConnection, news: list[NewInbound], now: datetime
-    ) -> list[InboundResult]:
+    async def _write_inbound(self, news: list[NewInbound], now: datetime) -> list[InboundResult]:
         """Each message with the conversation's next seq (one upsert that creates the
-        conversation if needed, one insert), in the caller's transaction."""
+        conversation if needed, one insert), all in one transaction."""
         seq_rows, rows = [], []
         for new in news:
             seq_row = {"line_user_id": new.line_user_id, "followed": True, "last_seq": 1}
@@ -227,14 +228,18 @@ class SqlStore:
             row.update(kind=new.kind, text=new.text, data=dict(new.data))
             row.update(webhook_event_id=new.webhook_event_id, sender_id=new.line_user_id)
             rows.append(row)
-        taken = await self._one_trip_inbound(conn, seq_rows, rows)
-        if taken is None:  # not aiosqlite: a statement at a time
-            taken = []
-            for seq_row, row in zip(seq_rows, rows, strict=True):
-                one = (await conn.execute(self._next_inbound_seq_stmt, seq_row)).one()
-                row.update(seq=int(one[0]), rev=int(one[1]))
-                await conn.execute(self._insert_message_stmt, row)
-                taken.append(tuple(one))
+        write = self._inbound_statements(seq_rows, rows) if self._sqlite else None
+        taken = None if write is None else await self._one_call(write)
+        if taken is None:
+            async with self._tx(write=True, reads_first=False) as conn:
+                taken = None if write is None else await self._one_call(write, conn)
+                if taken is None:  # not aiosqlite: a statement at a time
+                    taken = []
+                    for seq_row, row in zip(seq_rows, rows, strict=True):
+                        one = (await conn.execute(self._next_inbound_seq_stmt, seq_row)).one()
+                        row.update(seq=int(one[0]), rev=int(one[1]))
+                        await conn.execute(self._insert_message_stmt, row)
+                        taken.append(tuple(one))
         results = []
         for row, returned in zip(rows, taken, strict=True):
             seq, rev, name, picture, followed, assignee, read_seq, unread = returned
@@ -257,21 +262,12 @@ class SqlStore:
             results.append(InboundResult(message, message.seq == 1, name, conversation))
         return results
 
-    async def _one_trip_inbound(
-        self, conn: AsyncConnection, seq_rows: list[dict[str, Any]], rows: list[dict[str, Any]]
-    ) -> list[_Returned] | None:
-        """On aiosqlite, the statements of `_insert_inbound` as one call on the
-        driver's thread instead of three or four round trips to it per statement
-        (each costs about 60 µs of CPU); None when the driver is not aiosqlite.
-        The statements are SQLAlchemy's, compiled once, their values bound by its
-        own bind processors; the transaction stays the caller's."""
-        if not self._sqlite:
-            return None
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        run = getattr(driver, "_execute", None)
-        if run is None or not hasattr(driver, "_conn"):
-            return None
+    def _inbound_statements(
+        self, seq_rows: list[dict[str, Any]], rows: list[dict[str, Any]]
+    ) -> Callable[[sqlite3.Connection], list[_Returned]]:
+        """`_write_inbound`'s statements as one function for SQLite's driver thread.
+        They are SQLAlchemy's, compiled once, their values bound by its own bind
+        processors."""
         upsert = self._compiled(self._next_inbound_seq_stmt, seq_rows[0])
         add = self._compiled(self._insert_message_stmt, rows[0])
 
@@ -288,13 +284,72 @@ class SqlStore:
             finally:
                 cursor.close()
 
+        return write
+
+    async def _one_call(
+        self,
+        write: Callable[[sqlite3.Connection], _R],
+        conn: AsyncConnection | None = None,
+    ) -> _R | None:
+        """`write` as one call on aiosqlite's thread instead of three or four round
+        trips to it per statement, and without SQLAlchemy's connection, transaction
+        and pool steps around it (together about 0.4 ms of CPU a transaction).
+
+        Without `conn`: in a transaction of its own (BEGIN IMMEDIATE, `write`,
+        COMMIT in that one call) on the connection this store keeps for it, when it
+        owns a SQLite file engine. With `conn`: inside that transaction. None when
+        neither can be done (then the caller runs the statements itself)."""
+        if conn is not None:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            run = write
+        else:
+            if self._writer_unavailable:
+                return None
+            assert self._write_lock is not None  # SQLite
+            async with self._write_lock:
+                driver = await self._kept_writer()
+                if driver is None:
+                    return None
+                return await self._driver_call(driver, functools.partial(_in_transaction, write))
+        if not _calls_on_thread(driver):
+            return None
+        return await self._driver_call(driver, run)
+
+    async def _driver_call(self, driver: Any, write: Callable[[sqlite3.Connection], _R]) -> _R:
         try:
-            taken: list[_Returned] = await run(write, driver._conn)
+            result: _R = await driver._execute(write, driver._conn)
         except sqlite3.IntegrityError as exc:
             raise _ConflictError(f"{type(exc).__name__}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}") from exc
-        return taken
+        return result
+
+    async def _kept_writer(self) -> Any | None:
+        """The aiosqlite connection kept for `_one_call`, checked out of the pool on
+        first use; None (for good) when the engine is not ours, is in memory (one
+        connection for everything), or the driver cannot take a call."""
+        if self._writer is None:
+            url = self._engine.url
+            memory = url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+            if not self._owns_engine or memory:
+                self._writer_unavailable = True
+                return None
+            try:
+                self._writer = await self._engine.raw_connection()
+            except (SQLAlchemyError, OSError) as exc:
+                raise StoreError(_describe(exc)) from exc
+        driver = self._writer.driver_connection
+        if not _calls_on_thread(driver):
+            self._writer_unavailable = True
+            await self._release_writer()
+            return None
+        return driver
+
+    async def _release_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await greenlet_spawn(writer.close)
 
     def _compiled(self, stmt: Any, row: dict[str, Any]) -> _Compiled:
         key = (stmt, tuple(row))
@@ -677,6 +732,23 @@ class SqlStore:
         stmt = conversation_select().where(conversations.c.line_user_id == line_user_id)
         row = (await conn.execute(stmt)).mappings().first()
         return None if row is None else conversation_from_row(row)
+
+
+def _calls_on_thread(driver: Any) -> bool:
+    """Whether `driver` is an aiosqlite connection that runs a call on its thread."""
+    return callable(getattr(driver, "_execute", None)) and hasattr(driver, "_conn")
+
+
+def _in_transaction(write: Callable[[sqlite3.Connection], _R], db: sqlite3.Connection) -> _R:
+    """`write` in a transaction of its own, committed (rolled back if it raises)."""
+    db.execute("BEGIN IMMEDIATE")  # the write lock first, waiting for it (busy_timeout)
+    try:
+        result = write(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+    return result
 
 
 def _stored_form(new: NewInbound) -> NewInbound:

@@ -216,6 +216,7 @@ async def statements_run(store: Store) -> AsyncIterator[list[str]]:
 
     engine = store._engine.sync_engine
     if engine.dialect.name == "sqlite":
+        await store._release_writer()
         await store._engine.dispose()  # every connection from now on is traced
 
         def trace(dbapi_connection: Any, _record: object) -> None:
@@ -227,6 +228,7 @@ async def statements_run(store: Store) -> AsyncIterator[list[str]]:
             yield statements
         finally:
             event.remove(engine, "connect", trace)
+            await store._release_writer()
             await store._engine.dispose()
         return
 
@@ -245,15 +247,14 @@ UPSERT, INSERT = "INSERT INTO LIVECHAT_CONVERSATIONS", "INSERT INTO LIVECHAT_MES
 
 async def test_an_inbound_message_is_two_statements(store: Store) -> None:
     """Every webhook's hot path: one upsert gives the seq (creating the conversation
-    if needed), one insert stores the message; no BEGIN IMMEDIATE round trip and no
-    separate event-id insert."""
+    if needed), one insert stores the message; no separate event-id insert, no read."""
     async with statements_run(store) as statements:
         first = await store.add_inbound(text_in("U1", "one", "ev-1"))
         second = await store.add_inbound(text_in("U1", "two", "ev-2"))
     assert first is not None and first.new_conversation and first.message.seq == 1
     assert second is not None and not second.new_conversation and second.message.seq == 2
     assert [s for s in statements if s.startswith("INSERT")] == [UPSERT, INSERT, UPSERT, INSERT]
-    assert not [s for s in statements if s.startswith(("SELECT", "BEGIN IMMEDIATE"))]
+    assert not [s for s in statements if s.startswith("SELECT")]
 
 
 async def test_an_inbound_message_returns_its_conversation_as_stored(store: Store) -> None:
@@ -301,6 +302,9 @@ async def test_a_batch_of_messages_is_one_transaction(store: Store) -> None:
     finally:
         event.remove(engine, "begin", begin)
         event.remove(engine, "commit", commit)
+    if engine.dialect.name == "sqlite":  # past SQLAlchemy: as the database saw them
+        began = [s for s in statements if s.startswith("BEGIN")]
+        committed = [s for s in statements if s.startswith("COMMIT")]
     assert (len(began), len(committed)) == (1, 1)
     assert [s for s in statements if s.startswith("INSERT")] == [UPSERT, INSERT] * 100
     assert all(result is not None for result in stored)
@@ -340,8 +344,9 @@ async def test_a_batch_delivered_to_two_nodes_at_once_is_stored_once(
 
 
 async def test_a_batch_on_sqlite_is_one_call_to_the_driver_thread(store: Store) -> None:
-    """aiosqlite runs each call on its thread, at about 60 µs of CPU a round trip:
-    a batch of any size takes the same few (the statements, the commit)."""
+    """aiosqlite runs each call on its thread, and SQLAlchemy's connection,
+    transaction and pool steps around each cost more again: a message, or a batch
+    of any size, is one call (BEGIN IMMEDIATE, the statements, COMMIT)."""
     assert isinstance(store, SqlStore)
     if store._engine.dialect.name != "sqlite":
         pytest.skip("aiosqlite only")
@@ -361,7 +366,7 @@ async def test_a_batch_on_sqlite_is_one_call_to_the_driver_thread(store: Store) 
         await store.add_inbound_many([text_in(f"U{i}", "hi", f"ev-{i + 1}") for i in range(50)])
         batch, calls = calls, 0
         await store.add_inbound(text_in("U1", "one", "ev-one"))
-    assert batch <= 3 and calls <= 3
+    assert (batch, calls) == (1, 1)
 
 
 async def test_messages_without_event_id_are_never_deduplicated(store: Store) -> None:
