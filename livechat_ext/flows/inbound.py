@@ -14,7 +14,7 @@ from ..background import Spawn
 from ..errors import DeliveryError, InvalidWebhookError, StoreError, describe
 from ..line.webhook import InboundEvent, read_webhook
 from ..metrics import Metrics
-from ..models import Message, MessageKind, utcnow, valid_line_user_id
+from ..models import Conversation, Message, MessageKind, utcnow, valid_line_user_id
 from ..protocol.server import (
     MessageReceived,
     MessageUpdated,
@@ -274,7 +274,12 @@ class Inbound:
         # a new user's name comes from LINE's profile: notify once it is known
         nameless = stored.display_name is None
         named_later = nameless and stored.new_conversation and self.line is not None
-        await self._fan_out(stored, notify=not named_later)
+        await self._fan_out(
+            stored.message,
+            notify=not named_later,
+            name=stored.display_name,
+            conversation=stored.conversation,
+        )
         if named_later:
             self._spawn(self._notify_after_profile(stored.message))
         elif nameless:  # whoever wrote first, the user or an operator
@@ -285,15 +290,23 @@ class Inbound:
         """A broadcast about one conversation: only operators allowed to see it get it."""
         await self.hub.publish(BROADCAST, encode(payload), scope=line_user_id)
 
-    async def _fan_out(self, stored: InboundResult, *, notify: bool) -> None:
-        message = stored.message
+    async def _fan_out(
+        self,
+        message: Message,
+        *,
+        notify: bool = True,
+        name: str | None = None,
+        conversation: Conversation | None = None,
+    ) -> None:
+        """Show a stored message; `name` is the conversation's display name for the
+        notification, `conversation` its state after the message (None: read it)."""
         user = message.line_user_id
         await self.hub.publish(
             conversation_room(user), encode(MessageReceived(message=message)), seq=message.seq
         )
-        await self.updates.changed(user, stored.conversation)
+        await self.updates.changed(user, conversation)
         if notify:
-            await self._notify_message(message, stored.display_name)
+            await self._notify_message(message, name)
 
     async def _notify_after_profile(self, message: Message) -> None:
         user = message.line_user_id
