@@ -154,6 +154,12 @@ class SqlStore:
 
     async def start(self) -> None:
         await self.ping()
+        if self._sqlite:  # the first webhook after start-up as fast as the rest
+            assert self._write_lock is not None
+            seq_rows, rows = _inbound_rows([NewInbound("U", MessageKind.TEXT, None)], utcnow())
+            self._inbound_statements(seq_rows, rows)  # compiled now, not on the first message
+            async with self._write_lock:
+                await self._kept_writer()
 
     async def close(self) -> None:
         if self._writes:  # cut off by a cancel: let them end before the engine does
@@ -219,15 +225,7 @@ class SqlStore:
     async def _write_inbound(self, news: list[NewInbound], now: datetime) -> list[InboundResult]:
         """Each message with the conversation's next seq (one upsert that creates the
         conversation if needed, one insert), all in one transaction."""
-        seq_rows, rows = [], []
-        for new in news:
-            seq_row = {"line_user_id": new.line_user_id, "followed": True, "last_seq": 1}
-            seq_row.update(last_rev=1, created_at=now, updated_at=now, unread_count=1)
-            seq_rows.append(seq_row)
-            row = new_message_row(new.line_user_id, 0, 0, as_utc(new.created_at or now))
-            row.update(kind=new.kind, text=new.text, data=dict(new.data))
-            row.update(webhook_event_id=new.webhook_event_id, sender_id=new.line_user_id)
-            rows.append(row)
+        seq_rows, rows = _inbound_rows(news, now)
         write = self._inbound_statements(seq_rows, rows) if self._sqlite else None
         taken = None if write is None else await self._one_call(write)
         if taken is None:
@@ -749,6 +747,22 @@ def _in_transaction(write: Callable[[sqlite3.Connection], _R], db: sqlite3.Conne
         raise
     db.commit()
     return result
+
+
+def _inbound_rows(
+    news: list[NewInbound], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The seq upserts' rows and the messages' rows (seq and rev still 0)."""
+    seq_rows, rows = [], []
+    for new in news:
+        seq_row = {"line_user_id": new.line_user_id, "followed": True, "last_seq": 1}
+        seq_row.update(last_rev=1, created_at=now, updated_at=now, unread_count=1)
+        seq_rows.append(seq_row)
+        row = new_message_row(new.line_user_id, 0, 0, as_utc(new.created_at or now))
+        row.update(kind=new.kind, text=new.text, data=dict(new.data))
+        row.update(webhook_event_id=new.webhook_event_id, sender_id=new.line_user_id)
+        rows.append(row)
+    return seq_rows, rows
 
 
 def _stored_form(new: NewInbound) -> NewInbound:
