@@ -487,6 +487,35 @@ async def test_a_write_whose_caller_is_cancelled_mid_statement_completes(store: 
     assert [(m.seq, m.client_msg_id) for m in page.messages] == [(1, "c-1"), (2, "c-2")]
 
 
+async def test_an_inbound_write_whose_caller_is_cancelled_completes(store: Store) -> None:
+    """A webhook whose client goes away cancels its handler while the message's one
+    call runs on aiosqlite's thread: the message is stored all the same (LINE's
+    redelivery then finds it), and the store goes on writing."""
+    assert isinstance(store, SqlStore)
+    if store._engine.dialect.name != "sqlite":
+        pytest.skip("aiosqlite only")
+    import aiosqlite
+
+    writing: asyncio.Task[object] | None = None
+    original = aiosqlite.Connection._execute
+
+    async def cancel_the_writer(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if writing is not None:
+            writing.cancel()  # lands while the call is queued for the thread
+        return await original(self, fn, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aiosqlite.Connection, "_execute", cancel_the_writer)
+        writing = asyncio.create_task(store.add_inbound(text_in("U1", "cut short", "ev-1")))
+        with pytest.raises(asyncio.CancelledError):
+            await writing
+        writing = None
+    assert await store.add_inbound(text_in("U1", "cut short", "ev-1")) is None  # redelivered
+    assert await store.add_inbound(text_in("U1", "next", "ev-2")) is not None
+    page = await store.history("U1", limit=10)
+    assert [(m.seq, m.text) for m in page.messages] == [(1, "cut short"), (2, "next")]
+
+
 async def test_undelivered_outbound_lists_old_pending_ones(store: Store, clock: FakeClock) -> None:
     old = (await store.add_outbound("U1", "c-1", "admin-1", "old")).message
     done = (await store.add_outbound("U1", "c-2", "admin-1", "done")).message
