@@ -680,6 +680,13 @@ def check_targets(res: dict[str, Any]) -> list[str]:
                     f"{TARGETS[name].label}: CPU/delivery (R) ≤ 1.3× memory "
                     f"broker: {c / base:.2f}×",
                 )
+    if res.get("webhook"):
+        w = res["webhook"]
+        line(
+            w["met"],
+            f"100-event webhook of 100 new users answered ≤ 0.3 s: median "
+            f"{w['median_s']:.3f} s, first after start {w['first_after_start_median_s']:.3f} s",
+        )
     return out
 
 
@@ -809,6 +816,9 @@ def main() -> int:
         action="store_true",
         help="also run bench/connect_storm.py (2000 operators connect at once)",
     )
+    p.add_argument(
+        "--webhook", action="store_true", help="also bench/webhook_batch.py (100-event webhooks)"
+    )
     a = p.parse_args()
     if a.quick:
         a.reps, a.duration, a.flat_duration, a.idle = 1, 3.0, 2.0, min(a.idle, 500)
@@ -844,6 +854,7 @@ def main() -> int:
     started = time.monotonic()
     runs: dict[str, list[dict[str, Any]]] = {}
     idle_runs: dict[str, list[dict[str, Any]]] = {}
+    webhook: dict[str, Any] | None = None
     order = names + two
     try:
         for rep in range(a.reps):
@@ -873,6 +884,10 @@ def main() -> int:
                 str(Path(a.out) / "connect_storm.json"),
             ]
             subprocess.run(storm, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
+        if a.webhook:  # a webhook of 100 new users answered in <= 0.3 s, first one included
+            from bench import webhook_batch
+
+            webhook = webhook_batch.main(["--store-dir", str(STORE_DIR or tmp)])
     finally:
         cleanup()
     room: dict[str, dict[str, Any]] = {}
@@ -896,6 +911,7 @@ def main() -> int:
         "runs": runs,
         "idle_runs": idle_runs,
         "two_workers_skipped": skipped,
+        "webhook": webhook,
         "minutes": round((time.monotonic() - started) / 60, 1),
     }
     for rows in runs.values():

@@ -3,6 +3,7 @@ loading animation on the side."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -13,7 +14,7 @@ from ..background import Spawn
 from ..errors import DeliveryError, InvalidWebhookError, StoreError, describe
 from ..line.webhook import InboundEvent, read_webhook
 from ..metrics import Metrics
-from ..models import Message, MessageKind, utcnow, valid_line_user_id
+from ..models import Conversation, Message, MessageKind, utcnow, valid_line_user_id
 from ..protocol.server import (
     MessageReceived,
     MessageUpdated,
@@ -23,7 +24,7 @@ from ..protocol.server import (
 )
 from ..realtime.hub import BROADCAST, Hub, conversation_room
 from ..settings import LiveChatSettings
-from ..store.base import InboundStore, NewInbound, ReadStore
+from ..store.base import InboundResult, InboundStore, NewInbound, ReadStore
 from .media import with_content_urls
 from .updates import ConversationUpdates
 
@@ -37,6 +38,19 @@ EVENT_ID_RETENTION = timedelta(days=7)
 """How long the ids of webhook events that store no message are kept (LINE
 redelivers for minutes, not days); older follow, unfollow and unsend events are
 refused by their timestamp."""
+
+PROFILE_RETRY_FIRST = timedelta(seconds=30)
+"""How long a user's profile is not asked for again after LINE failed to give it
+(unreachable, 5xx, 429); doubled after each failure, up to `PROFILE_RETRY_MAX`."""
+PROFILE_RETRY_MAX = timedelta(hours=1)
+PROFILE_MISSING_RETRY = timedelta(days=1)
+"""How long a profile LINE has not (404: the user blocked the account, or it is
+not a user LINE knows) is not asked for again."""
+PROFILE_LOOKUPS = 4
+"""Profile look-ups at once: a webhook of many new users starts one each, and the
+rest wait their turn instead of crowding the store while later webhooks come in."""
+PROFILE_BACKOFF_USERS = 10_000
+"""How many users' back-offs are kept; beyond, the oldest are forgotten."""
 
 Outcome = Literal["stored", "recorded", "skipped", "stale", "invalid"]
 """What became of a webhook event (the `outcome` of the `livechat_webhook_events`
@@ -113,7 +127,10 @@ class Inbound:
         self.clock = clock
         self._spawn = spawn
         self._room_open = room_open
-        self._profiles_tried: set[str] = set()
+        self._profiles_tried: set[str] = set()  # a look-up runs
+        # when LINE may be asked again for a profile, and the delay that gave it
+        self._profile_backoff: dict[str, tuple[datetime, timedelta]] = {}
+        self._profile_slots = asyncio.Semaphore(PROFILE_LOOKUPS)
 
     async def ingest(self, body: bytes, signature: str | None) -> int:
         """Verify and handle one webhook request; returns how many events were new.
@@ -147,11 +164,36 @@ class Inbound:
 
     async def ingest_events(self, events: list[InboundEvent]) -> int:
         """Store and fan out verified events in order; how many were new.
-        Raises `StoreError`."""
+        Raises `StoreError`.
+
+        Messages next to each other in the list are stored in one transaction
+        (group commit), then shown one by one in order; any other event is handled
+        where it stands, after the messages before it."""
         new = 0
+        messages: list[tuple[InboundEvent, NewInbound]] = []
         for event in events:
+            message = self._as_message(event)
+            if message is not None:
+                messages.append((event, message))
+                continue
+            new += await self._store_messages(messages)
+            messages = []
             outcome = await self.handle(event)
             new += outcome in ("stored", "recorded")
+            self._count(outcome)
+        return new + await self._store_messages(messages)
+
+    async def _store_messages(self, messages: list[tuple[InboundEvent, NewInbound]]) -> int:
+        if not messages:
+            return 0
+        if len(messages) == 1:
+            results = [await self.store.add_inbound(messages[0][1])]
+        else:
+            results = await self.store.add_inbound_many([message for _, message in messages])
+        new = 0
+        for (event, message), stored in zip(messages, results, strict=True):
+            outcome = await self._stored(event, message, stored)
+            new += outcome == "stored"
             self._count(outcome)
         return new
 
@@ -179,8 +221,9 @@ class Inbound:
             return "stored" if applied else "skipped"
         if event.type == "unsend":
             return "stored" if await self._unsend(event, user) else "skipped"
-        if event.type in _CHAT_EVENTS:
-            return await self._store(event, user)
+        message = self._as_message(event)
+        if message is not None:
+            return await self._stored(event, message, await self.store.add_inbound(message))
         if not await self.store.record_event(event.webhook_event_id):
             return "skipped"
         log.debug("recorded a %s event %s quietly", event.type, event.webhook_event_id)
@@ -200,9 +243,15 @@ class Inbound:
         )
         return True
 
-    async def _store(self, event: InboundEvent, user: str) -> Outcome:
-        """A message, or a postback (an action the user took, kept as an
-        `unsupported` message whose `data.event_type` says so)."""
+    def _as_message(self, event: InboundEvent) -> NewInbound | None:
+        """What a message or postback event stores (a postback is an action the user
+        took, kept as an `unsupported` message whose `data.event_type` says so);
+        None for any other event, or one `handle` skips."""
+        user = event.line_user_id
+        if event.type not in _CHAT_EVENTS or event.source_type != "user" or not user:
+            return None
+        if not valid_line_user_id(user):
+            return None
         data = dict(event.data)
         if event.mode != "active":
             data["mode"] = event.mode  # standby: another channel owns the chat
@@ -214,27 +263,38 @@ class Inbound:
         kind = event.kind or MessageKind.UNSUPPORTED
         if self.media is not None:  # content_url / preview_url
             data = with_content_urls(kind, data)
-        stored = await self.store.add_inbound(
-            NewInbound(
-                line_user_id=user,
-                kind=kind,
-                text=event.text,
-                data=data,
-                webhook_event_id=event.webhook_event_id,
-                created_at=event.timestamp,
-            )
+        return NewInbound(
+            line_user_id=user,
+            kind=kind,
+            text=event.text,
+            data=data,
+            webhook_event_id=event.webhook_event_id,
+            created_at=event.timestamp,
         )
+
+    async def _stored(
+        self, event: InboundEvent, message: NewInbound, stored: InboundResult | None
+    ) -> Outcome:
+        """`message` was stored (`stored` None: it was before, a redelivery): its
+        content is fetched, and it is shown."""
         if self.media is not None:  # also for a redelivery: the first may have stopped here
-            await self.media.arrived(user, kind, data)
+            await self.media.arrived(message.line_user_id, message.kind, message.data)
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return "skipped"
+        user = stored.message.line_user_id
         # a new user's name comes from LINE's profile: notify once it is known
-        named_later = stored.new_conversation and self.line is not None
-        await self._fan_out(stored.message, notify=not named_later)
+        nameless = stored.display_name is None
+        named_later = nameless and stored.new_conversation and self.line is not None
+        await self._fan_out(
+            stored.message,
+            notify=not named_later,
+            name=stored.display_name,
+            conversation=stored.conversation,
+        )
         if named_later:
             self._spawn(self._notify_after_profile(stored.message))
-        elif stored.display_name is None:  # whoever wrote first, the user or an operator
+        elif nameless:  # whoever wrote first, the user or an operator
             self.profile_wanted(user)
         return "stored"
 
@@ -242,25 +302,37 @@ class Inbound:
         """A broadcast about one conversation: only operators allowed to see it get it."""
         await self.hub.publish(BROADCAST, encode(payload), scope=line_user_id)
 
-    async def _fan_out(self, message: Message, *, notify: bool = True) -> None:
+    async def _fan_out(
+        self,
+        message: Message,
+        *,
+        notify: bool = True,
+        name: str | None = None,
+        conversation: Conversation | None = None,
+    ) -> None:
+        """Show a stored message; `name` is the conversation's display name for the
+        notification, `conversation` its state after the message (None: read it)."""
         user = message.line_user_id
         await self.hub.publish(
             conversation_room(user), encode(MessageReceived(message=message)), seq=message.seq
         )
-        await self.updates.changed(user)
+        await self.updates.changed(user, conversation)
         if notify:
-            await self._notify_message(message)
+            await self._notify_message(message, name)
 
     async def _notify_after_profile(self, message: Message) -> None:
-        await self._fetch_profile(message.line_user_id)
-        await self._notify_message(message)
-
-    async def _notify_message(self, message: Message) -> None:
-        """`new_message` (or `postback`) for operators who do not have it open."""
         user = message.line_user_id
-        if not await self._room_open(user):
+        name = await self._fetch_profile(user, nameless=True)
+        if name is None:  # no look-up now (one runs, or LINE failed): the store may know it
             conversation = await self.store.get_conversation(user)
             name = conversation.display_name if conversation else None
+        await self._notify_message(message, name)
+
+    async def _notify_message(self, message: Message, name: str | None) -> None:
+        """`new_message` (or `postback`) for operators who do not have it open;
+        `name` is the conversation's display name (None: none yet)."""
+        user = message.line_user_id
+        if not await self._room_open(user):
             postback = is_postback(message)
             await self._tell_operators(
                 user,
@@ -342,24 +414,54 @@ class Inbound:
 
     def profile_wanted(self, line_user_id: str) -> None:
         """A conversation has no display name: fetch the LINE user's profile in the
-        background, unless a fetch for them runs or LINE had none (404)."""
-        if self.line is not None and line_user_id not in self._profiles_tried:
+        background, unless a fetch for them runs or must wait (see `_ask_line`)."""
+        if self.line is not None and self._ask_line(line_user_id):
             self._spawn(self._fetch_profile(line_user_id))
 
-    async def _fetch_profile(self, line_user_id: str) -> None:
+    def _ask_line(self, line_user_id: str) -> bool:
+        """Whether LINE may be asked for this user's profile now: not while a
+        look-up for them runs, nor before their back-off after a failure (or a 404)
+        is over."""
+        if line_user_id in self._profiles_tried:
+            return False
+        waiting = self._profile_backoff.get(line_user_id)
+        return waiting is None or self.clock() >= waiting[0]
+
+    def _profile_failed(self, line_user_id: str, *, missing: bool) -> None:
+        """Back off from asking for this user's profile: a failure waits
+        `PROFILE_RETRY_FIRST`, doubling up to `PROFILE_RETRY_MAX`; a 404 waits
+        `PROFILE_MISSING_RETRY`. At most `PROFILE_BACKOFF_USERS` users are kept
+        (the longest known dropped first)."""
+        previous = self._profile_backoff.pop(line_user_id, None)
+        if missing:
+            delay = PROFILE_MISSING_RETRY
+        elif previous is None:
+            delay = PROFILE_RETRY_FIRST
+        else:
+            delay = min(previous[1] * 2, PROFILE_RETRY_MAX)
+        self._profile_backoff[line_user_id] = (self.clock() + delay, delay)
+        while len(self._profile_backoff) > PROFILE_BACKOFF_USERS:
+            del self._profile_backoff[next(iter(self._profile_backoff))]
+
+    async def _fetch_profile(self, line_user_id: str, *, nameless: bool = False) -> str | None:
+        """Ask LINE for the user's profile and store it; the display name known
+        afterwards (None: none). `nameless`: the store has no name for them (a
+        conversation just created), so it is not read first."""
         line = self.line
-        if line is None or line_user_id in self._profiles_tried:
-            return
+        if line is None or not self._ask_line(line_user_id):
+            return None
         self._profiles_tried.add(line_user_id)  # one look-up at a time per user
         try:
-            known = await self.store.get_conversation(line_user_id)
-            if known is not None and known.display_name:
-                self._profiles_tried.discard(line_user_id)
-                return  # a follow event fetched it already: the store is the cache
-            with self._timed("profile"):
-                profile = await line.get_profile(line_user_id)
+            if not nameless:
+                known = await self.store.get_conversation(line_user_id)
+                if known is not None and known.display_name:
+                    return known.display_name  # a follow event fetched it: the store is the cache
+            async with self._profile_slots:
+                with self._timed("profile"):
+                    profile = await line.get_profile(line_user_id)
             if profile is None:
-                return  # LINE cannot give it (404): do not ask again
+                self._profile_failed(line_user_id, missing=True)  # LINE has none (404)
+                return None
             conversation = await self.store.update_conversation(
                 line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
             )
@@ -367,11 +469,14 @@ class Inbound:
             log.warning(
                 "profile of %s not available (%s)", line_user_id, describe(exc), exc_info=exc
             )
-            self._profiles_tried.discard(line_user_id)  # a later message tries again
-            return
-        self._profiles_tried.discard(line_user_id)  # stored: the store is the cache now
+            self._profile_failed(line_user_id, missing=False)  # a later message tries again
+            return None
+        finally:
+            self._profiles_tried.discard(line_user_id)
+        self._profile_backoff.pop(line_user_id, None)  # stored: the store is the cache now
         if conversation.display_name:
             await self.updates.changed(line_user_id)
+        return conversation.display_name
 
     def _timed(self, call: str) -> AbstractContextManager[None]:
         return self.metrics.line_call(call) if self.metrics else nullcontext()

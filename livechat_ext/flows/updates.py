@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ..models import Conversation
 from ..protocol.server import ConversationUpdated, encode
 from ..realtime.hub import BROADCAST, Hub
 from ..store.base import ReadStore
@@ -36,14 +37,15 @@ class ConversationUpdates:
         self._last: dict[str, float] = {}
         self._scheduled: dict[str, asyncio.TimerHandle] = {}
 
-    async def changed(self, line_user_id: str) -> None:
-        """A conversation got a message or changed."""
+    async def changed(self, line_user_id: str, conversation: Conversation | None = None) -> None:
+        """A conversation got a message or changed; `conversation`, when given, is
+        its state right after the change (sent as is instead of read again)."""
         if line_user_id in self._scheduled:
             return  # the trailing send will read the latest state
         last = self._last.get(line_user_id)
         now = time.monotonic()
         if last is None or now - last >= self.window:
-            await self._send(line_user_id)
+            await self._send(line_user_id, conversation)
             return
         loop = asyncio.get_running_loop()
         self._scheduled[line_user_id] = loop.call_later(
@@ -54,12 +56,13 @@ class ConversationUpdates:
         self._scheduled.pop(line_user_id, None)
         self._spawn(self._send(line_user_id))
 
-    async def _send(self, line_user_id: str) -> None:
+    async def _send(self, line_user_id: str, conversation: Conversation | None = None) -> None:
         now = time.monotonic()
         self._last[line_user_id] = now
         if len(self._last) > 10_000:  # forget quiet conversations
             self._last = {k: t for k, t in self._last.items() if now - t < self.window}
-        conversation = await self.store.get_conversation(line_user_id)
+        if conversation is None:
+            conversation = await self.store.get_conversation(line_user_id)
         if conversation is not None:
             # only operators the authorize hook allows for it see it
             await self.hub.publish(

@@ -100,6 +100,7 @@ class FakeLine:
         self._retry_keys: dict[str, Push] = {}
         self._failures: deque[_Failure] = deque()
         self._read_failures: deque[int] = deque()
+        self._profile_failures: deque[int] = deque()
         self._loading_until: dict[str, float] = {}
 
     # -- controls ---------------------------------------------------------
@@ -121,6 +122,12 @@ class FakeLine:
         if n < 0 or not 400 <= status <= 599:
             raise ValueError("n must be >= 0 and status a 4xx or 5xx code")
         self._read_failures.extend([status] * n)
+
+    def fail_next_profiles(self, n: int = 1, status: int = 500) -> None:
+        """Make the next `n` profile calls fail with `status`."""
+        if n < 0 or not 400 <= status <= 599:
+            raise ValueError("n must be >= 0 and status a 4xx or 5xx code")
+        self._profile_failures.extend([status] * n)
 
     def set_failure_rate(self, rate: float, seed: int | None = None) -> None:
         """Fail this share of push calls with 500, drawn from `rng` (reseeded if given)."""
@@ -338,6 +345,9 @@ class FakeLine:
         rejection = self._auth(authorization)
         if rejection is not None:
             return _rejected(request_id, rejection)
+        if self._profile_failures:
+            status = self._profile_failures.popleft()
+            return _reply(request_id, status, {"message": http.HTTPStatus(status).phrase})
         profile = self.profile(user_id)
         if profile is None:
             return _reply(request_id, 404, {"message": "Not found", "details": []})

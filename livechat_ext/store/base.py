@@ -3,6 +3,7 @@ webhook event ids and send idempotency."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -31,11 +32,13 @@ class NewInbound:
 class InboundResult:
     """What `add_inbound` stored; `new_conversation` is true for the conversation's
     first message (seq 1), also when a follow event created the conversation before.
-    `display_name` is the conversation's as the message was stored (None: none yet)."""
+    `display_name` is the conversation's as the message was stored (None: none yet),
+    `conversation` the whole conversation as the message left it (None: not known)."""
 
     message: Message
     new_conversation: bool
     display_name: str | None = None
+    conversation: Conversation | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,12 @@ class InboundStore(Protocol):
         Returns None when a message with this `webhook_event_id` was stored
         before (a redelivery): the message's unique event id is the record.
         """
+
+    async def add_inbound_many(self, news: Sequence[NewInbound]) -> list[InboundResult | None]:
+        """`add_inbound` for each message in order, in one transaction when none was
+        stored before (a webhook's messages commit together); a result per message,
+        None for one stored before. Never stores a message twice, also when
+        another node stores some of them at the same time."""
 
     async def record_event(self, webhook_event_id: str) -> bool:
         """Remember the id of a webhook event that stores no message (follow,

@@ -8,14 +8,18 @@ import base64
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.util import await_only
 
 from livechat_ext.errors import ConfigError, StoreError
 from livechat_ext.models import (
+    ConversationStatus,
     Direction,
     MessageKind,
     MessageStatus,
@@ -198,27 +202,171 @@ async def test_recorded_event_ids_are_known_everywhere(store: Store, twin: Store
     assert await seqs(twin, "U1") == [1]
 
 
-async def test_an_inbound_message_is_two_statements(store: Store) -> None:
-    """Every webhook's hot path: one upsert gives the seq (creating the conversation
-    if needed), one insert stores the message; no BEGIN IMMEDIATE round trip and no
-    separate event-id insert (each is a round trip to aiosqlite's thread)."""
+@asynccontextmanager
+async def statements_run(store: Store) -> AsyncIterator[list[str]]:
+    """The first three words of every SQL statement the database runs meanwhile,
+    upper-cased (on SQLite as the database itself sees them, implicit BEGIN and
+    COMMIT included: the inbound path hands its statements to the driver's thread
+    in one call, past SQLAlchemy's cursor events)."""
     assert isinstance(store, SqlStore)
     statements: list[str] = []
 
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+    def seen(statement: str) -> None:
         statements.append(" ".join(statement.split()[:3]).upper())
 
     engine = store._engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
+    if engine.dialect.name == "sqlite":
+        await store._release_writer()
+        await store._engine.dispose()  # every connection from now on is traced
+
+        def trace(dbapi_connection: Any, _record: object) -> None:
+            driver = dbapi_connection.driver_connection
+            await_only(driver._execute(driver._conn.set_trace_callback, seen))
+
+        event.listen(engine, "connect", trace)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "connect", trace)
+            await store._release_writer()
+            await store._engine.dispose()
+        return
+
+    def before(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
     try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+UPSERT, INSERT = "INSERT INTO LIVECHAT_CONVERSATIONS", "INSERT INTO LIVECHAT_MESSAGES"
+
+
+async def test_an_inbound_message_is_two_statements(store: Store) -> None:
+    """Every webhook's hot path: one upsert gives the seq (creating the conversation
+    if needed), one insert stores the message; no separate event-id insert, no read."""
+    async with statements_run(store) as statements:
         first = await store.add_inbound(text_in("U1", "one", "ev-1"))
         second = await store.add_inbound(text_in("U1", "two", "ev-2"))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert first is not None and first.new_conversation and first.message.seq == 1
     assert second is not None and not second.new_conversation and second.message.seq == 2
-    upsert, insert = "INSERT INTO LIVECHAT_CONVERSATIONS", "INSERT INTO LIVECHAT_MESSAGES"
-    assert statements == [upsert, insert, upsert, insert]
+    assert [s for s in statements if s.startswith("INSERT")] == [UPSERT, INSERT, UPSERT, INSERT]
+    assert not [s for s in statements if s.startswith("SELECT")]
+
+
+async def test_an_inbound_message_returns_its_conversation_as_stored(store: Store) -> None:
+    """The conversation_updated a message makes is sent from what the write
+    returned, not read again: it must be what a read gives."""
+    await store.update_conversation("U1", display_name="Pat", picture_url="https://p/1.png")
+    await store.assign("U1", "alice")
+    await store.add_inbound(text_in("U1", "one", "ev-1"))
+    await store.mark_read("U1", 1)
+    await store.set_conversation_status("U1", ConversationStatus.RESOLVED)
+    reopened = await store.add_inbound(text_in("U1", "reopens", "ev-2"))
+    assert reopened is not None and reopened.conversation is not None
+    assert reopened.conversation == await store.get_conversation("U1")
+    assert reopened.conversation.status is ConversationStatus.OPEN
+    assert reopened.conversation.assignee is None and reopened.conversation.read_seq == 1
+    assert reopened.conversation.display_name == "Pat"
+    batch = await store.add_inbound_many([text_in("U2", "a", "ev-3"), text_in("U1", "b", "ev-4")])
+    assert [r.conversation if r else None for r in batch] == [
+        await store.get_conversation("U2"),
+        await store.get_conversation("U1"),
+    ]
+
+
+async def test_a_batch_of_messages_is_one_transaction(store: Store) -> None:
+    """A webhook's messages are stored together (group commit): one BEGIN, one
+    COMMIT, two statements a message, and each message as `add_inbound` makes it."""
+    assert isinstance(store, SqlStore)
+    await store.add_inbound(text_in("U0", "before", "ev-0"))
+    began: list[object] = []
+    committed: list[object] = []
+
+    def begin(conn: object) -> None:
+        began.append(conn)
+
+    def commit(conn: object) -> None:
+        committed.append(conn)
+
+    engine = store._engine.sync_engine
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", commit)
+    news = [text_in(f"U{i % 40}", f"m{i}", f"ev-{i + 1}") for i in range(100)]
+    try:
+        async with statements_run(store) as statements:
+            stored = await store.add_inbound_many(news)
+    finally:
+        event.remove(engine, "begin", begin)
+        event.remove(engine, "commit", commit)
+    if engine.dialect.name == "sqlite":  # past SQLAlchemy: as the database saw them
+        began = [s for s in statements if s.startswith("BEGIN")]
+        committed = [s for s in statements if s.startswith("COMMIT")]
+    assert (len(began), len(committed)) == (1, 1)
+    assert [s for s in statements if s.startswith("INSERT")] == [UPSERT, INSERT] * 100
+    assert all(result is not None for result in stored)
+    results = [result for result in stored if result is not None]
+    assert [r.message.text for r in results] == [f"m{i}" for i in range(100)]
+    assert [r.message.seq for r in results[:41]] == [2] + [1] * 39 + [3]
+    assert [r.new_conversation for r in results[:2]] == [False, True]
+    assert (await store.history("U0", limit=10)).messages[1:] == [
+        r.message for r in results if r.message.line_user_id == "U0"
+    ]
+    assert await seqs(store, "U39") == [1, 2]
+
+
+async def test_a_batch_with_a_stored_event_keeps_the_others(store: Store, twin: Store) -> None:
+    """A redelivered event in a batch (stored before, here by another node) is
+    skipped and every other one is stored, once, in order."""
+    assert await twin.add_inbound(text_in("U1", "b", "ev-b")) is not None
+    news = [text_in("U1", body, f"ev-{body}") for body in "abc"]
+    stored = await store.add_inbound_many(news)
+    assert [r is None for r in stored] == [False, True, False]
+    page = await store.history("U1", limit=10)
+    assert [(m.seq, m.text) for m in page.messages] == [(1, "b"), (2, "a"), (3, "c")]
+
+
+async def test_a_batch_delivered_to_two_nodes_at_once_is_stored_once(
+    store: Store, twin: Store
+) -> None:
+    news = [text_in(f"U{i % 3}", f"m{i}", f"ev-{i}") for i in range(30)]
+    both = await asyncio.gather(store.add_inbound_many(news), twin.add_inbound_many(news))
+    assert [a is None for a in both[0]] == [b is not None for b in both[1]]
+    for user in ("U0", "U1", "U2"):
+        page = await store.history(user, limit=100)
+        assert [m.seq for m in page.messages] == list(range(1, 11))
+        assert sorted(m.text or "" for m in page.messages) == sorted(
+            n.text or "" for n in news if n.line_user_id == user
+        )
+
+
+async def test_a_batch_on_sqlite_is_one_call_to_the_driver_thread(store: Store) -> None:
+    """aiosqlite runs each call on its thread, and SQLAlchemy's connection,
+    transaction and pool steps around each cost more again: a message, or a batch
+    of any size, is one call (BEGIN IMMEDIATE, the statements, COMMIT)."""
+    assert isinstance(store, SqlStore)
+    if store._engine.dialect.name != "sqlite":
+        pytest.skip("aiosqlite only")
+    import aiosqlite
+
+    calls = 0
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(self, fn, *args, **kwargs)
+
+    await store.add_inbound(text_in("U1", "warm", "ev-0"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aiosqlite.Connection, "_execute", counted)
+        await store.add_inbound_many([text_in(f"U{i}", "hi", f"ev-{i + 1}") for i in range(50)])
+        batch, calls = calls, 0
+        await store.add_inbound(text_in("U1", "one", "ev-one"))
+    assert (batch, calls) == (1, 1)
 
 
 async def test_messages_without_event_id_are_never_deduplicated(store: Store) -> None:
@@ -337,6 +485,35 @@ async def test_a_write_whose_caller_is_cancelled_mid_statement_completes(store: 
     assert (await store.add_outbound("U1", "c-2", "admin-1", "next")).created
     page = await store.history("U1", limit=10)
     assert [(m.seq, m.client_msg_id) for m in page.messages] == [(1, "c-1"), (2, "c-2")]
+
+
+async def test_an_inbound_write_whose_caller_is_cancelled_completes(store: Store) -> None:
+    """A webhook whose client goes away cancels its handler while the message's one
+    call runs on aiosqlite's thread: the message is stored all the same (LINE's
+    redelivery then finds it), and the store goes on writing."""
+    assert isinstance(store, SqlStore)
+    if store._engine.dialect.name != "sqlite":
+        pytest.skip("aiosqlite only")
+    import aiosqlite
+
+    writing: asyncio.Task[object] | None = None
+    original = aiosqlite.Connection._execute
+
+    async def cancel_the_writer(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if writing is not None:
+            writing.cancel()  # lands while the call is queued for the thread
+        return await original(self, fn, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aiosqlite.Connection, "_execute", cancel_the_writer)
+        writing = asyncio.create_task(store.add_inbound(text_in("U1", "cut short", "ev-1")))
+        with pytest.raises(asyncio.CancelledError):
+            await writing
+        writing = None
+    assert await store.add_inbound(text_in("U1", "cut short", "ev-1")) is None  # redelivered
+    assert await store.add_inbound(text_in("U1", "next", "ev-2")) is not None
+    page = await store.history("U1", limit=10)
+    assert [(m.seq, m.text) for m in page.messages] == [(1, "cut short"), (2, "next")]
 
 
 async def test_undelivered_outbound_lists_old_pending_ones(store: Store, clock: FakeClock) -> None:

@@ -598,3 +598,90 @@ async def test_a_new_users_notifications_name_them_not_their_id(tmp_path):
         first = (await op.wait_type("notification", kind="new_message"))["payload"]
         assert (first["title"], first["body"], first["line_user_id"]) == ("Kenji", "hello", other)
         await op.close()
+
+
+def told(frame, text: str) -> bool:
+    return frame["payload"]["body"] == text
+
+
+def profile_calls(srv) -> float:
+    registry = srv.live_chat.metrics.registry
+    return sum(
+        registry.get_sample_value(
+            "livechat_line_api_calls_total", {"call": "profile", "outcome": outcome}
+        )
+        or 0
+        for outcome in ("ok", "transient", "error")
+    )
+
+
+async def test_a_failing_profile_is_asked_again_only_after_a_back_off(tmp_path):
+    """LINE unreachable for profiles: each message of the user used to ask again.
+    Now the user waits PROFILE_RETRY_FIRST, then twice as long after each failure,
+    and a name LINE gives at last is stored and shown."""
+    from datetime import timedelta
+
+    from livechat_ext.flows.inbound import PROFILE_RETRY_FIRST
+    from livechat_ext.models import utcnow
+
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        srv.fake.add_profile(Profile(user_id="Uback", display_name="Noa", picture_url=None))
+        srv.fake.fail_next_profiles(1000, status=500)
+        inbound = srv.live_chat.inbound
+        shift = timedelta()
+        inbound.clock = lambda: utcnow() + shift
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+
+        async def message(text: str) -> None:
+            assert (await post_webhook(srv, [text_event("Uback", text)])).status_code == 200
+            await op.wait_for(lambda f: f["type"] == "notification" and told(f, text))
+            await eventually(lambda: idle(srv.live_chat))
+
+        await message("first")
+        asked = profile_calls(srv)
+        assert asked >= 1  # the first message asked (the client retries transient failures)
+        for i in range(5):
+            await message(f"again {i}")
+        assert profile_calls(srv) == asked  # backing off: nobody asked LINE again
+        shift = PROFILE_RETRY_FIRST + timedelta(seconds=1)
+        await message("after the first back-off")
+        assert profile_calls(srv) == 2 * asked  # asked once more, failed again
+        await message("too soon")  # the second back-off is twice as long
+        assert profile_calls(srv) == 2 * asked
+        shift = 3 * PROFILE_RETRY_FIRST + timedelta(seconds=2)
+        srv.fake.reset()  # LINE answers again
+        srv.fake.add_profile(Profile(user_id="Uback", display_name="Noa", picture_url=None))
+        assert (await post_webhook(srv, [text_event("Uback", "at last")])).status_code == 200
+        await op.wait_for(named_update("Noa"))
+        await eventually(lambda: idle(srv.live_chat))
+        assert profile_calls(srv) == 2 * asked + 1
+        await op.close()
+
+
+async def test_a_profile_line_has_not_is_asked_again_a_day_later(tmp_path):
+    """A 404 (a user LINE gives no profile for) is not asked for on every message,
+    nor remembered for ever."""
+    from datetime import timedelta
+
+    from livechat_ext.flows.inbound import PROFILE_MISSING_RETRY
+    from livechat_ext.models import utcnow
+
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        inbound = srv.live_chat.inbound
+        shift = timedelta()
+        inbound.clock = lambda: utcnow() + shift
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+
+        async def message(text: str) -> None:
+            event = text_event("nobody-1", text)  # the fake has no profile for non-U ids
+            assert (await post_webhook(srv, [event])).status_code == 200
+            await op.wait_for(lambda f: f["type"] == "notification" and told(f, text))
+            await eventually(lambda: idle(srv.live_chat))
+
+        await message("one")
+        await message("two")
+        assert profile_calls(srv) == 1
+        shift = PROFILE_MISSING_RETRY + timedelta(seconds=1)
+        await message("a day later")
+        assert profile_calls(srv) == 2
+        await op.close()

@@ -107,6 +107,8 @@ async def test_a_postback_is_an_action_the_user_took(tmp_path):
             "data": "storeId=12345",
             "params": {"datetime": "2017-12-25T01:00"},
         }
+        # a new user's notification waits for their profile: the room is still open then
+        await helpers.eventually(lambda: helpers.idle(srv.live_chat))
         await watching.request("leave_conversation", "conversation_left", line_user_id="Upb")
         again = line_event("postback_richmenu", user="Upb", fresh=True)
         await post(srv, webhook_body([again]))
