@@ -343,13 +343,13 @@ async def test_a_batch_delivered_to_two_nodes_at_once_is_stored_once(
         )
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # aiosqlite only
 async def test_a_batch_on_sqlite_is_one_call_to_the_driver_thread(store: Store) -> None:
     """aiosqlite runs each call on its thread, and SQLAlchemy's connection,
     transaction and pool steps around each cost more again: a message, or a batch
     of any size, is one call (BEGIN IMMEDIATE, the statements, COMMIT)."""
     assert isinstance(store, SqlStore)
-    if store._engine.dialect.name != "sqlite":
-        pytest.skip("aiosqlite only")
+    assert store._engine.dialect.name == "sqlite"
     import aiosqlite
 
     calls = 0
@@ -487,13 +487,13 @@ async def test_a_write_whose_caller_is_cancelled_mid_statement_completes(store: 
     assert [(m.seq, m.client_msg_id) for m in page.messages] == [(1, "c-1"), (2, "c-2")]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # aiosqlite only
 async def test_an_inbound_write_whose_caller_is_cancelled_completes(store: Store) -> None:
     """A webhook whose client goes away cancels its handler while the message's one
     call runs on aiosqlite's thread: the message is stored all the same (LINE's
     redelivery then finds it), and the store goes on writing."""
     assert isinstance(store, SqlStore)
-    if store._engine.dialect.name != "sqlite":
-        pytest.skip("aiosqlite only")
+    assert store._engine.dialect.name == "sqlite"
     import aiosqlite
 
     writing: asyncio.Task[object] | None = None
