@@ -136,6 +136,22 @@ async def test_unknown_content_is_404_and_unsent_content_is_410_and_deleted(tmp_
         assert after["data"].get("unsent") is True and "content_url" not in after["data"]
 
 
+async def test_an_unsend_naming_another_users_message_deletes_nothing(tmp_path):
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, PNG, "image/png", preview=PNG)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        url = srv.http_url + message["data"]["content_url"]
+        await until_status(url, 200)
+        kept = srv.live_chat.media.files.path(line_id, "content")
+        other = "U" + "b" * 32
+        assert await post_webhook(srv.http_url, [unsend_event(other, line_id)]) == 200
+        assert kept.is_file()
+        assert (await get(url)).content == PNG
+
+
 async def test_content_over_the_size_cap_is_not_kept(tmp_path):
     async with serve_with_fake_line(tmp_path, media_max_bytes=1024, **FAST) as srv:
         event = file_event(USER, "big.bin", 5000)

@@ -518,3 +518,31 @@ async def test_an_unsend_deletes_only_that_users_content(
     record = await store.get_media("42")
     assert record is not None and record.state is MediaState.GONE
     assert not flow.files.has("42", "content")
+
+
+# signed links and the authorize hook ------------------------------------------
+
+
+async def test_a_signed_link_asks_the_hook_with_the_operator_this_process_saw() -> None:
+    from livechat_ext.operator import Operator
+    from livechat_ext.realtime.access import Access
+
+    seen: list[Operator] = []
+    allowed = {"op1"}
+
+    def authorize(operator: Operator, line_user_id: str) -> bool:
+        seen.append(operator)
+        return operator.claims.get("role") == "agent" and operator.admin_id in allowed
+
+    access = Access(authorize, Spawned())
+    # a process that never saw op2's token: the admin id alone, no claims
+    assert not await access.link_allowed("op2", "Ua")
+    assert seen[-1] == Operator("op2") and seen[-1].claims == {}
+    # op1's token was seen (a REST call asked the hook): its claims go to the hook
+    agent = Operator("op1", claims={"sub": "op1", "role": "agent"})
+    assert await access.allowed(agent, "Ub")
+    assert await access.link_allowed("op1", "Ua")
+    assert seen[-1].claims["role"] == "agent"
+    asked = len(seen)
+    assert await access.link_allowed("op1", "Ua")  # a fresh cached yes: not asked again
+    assert len(seen) == asked
