@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 PARTS = ("content", "preview")
+_FLUSH = 256 * 1024
 
 
 class TooLarge(Exception):
@@ -51,11 +52,17 @@ class ContentFiles:
         out = await asyncio.to_thread(_open, partial)
         try:
             try:
+                buffer = bytearray()  # one thread hop per `_FLUSH` bytes, not per chunk
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
                         raise TooLarge(f"over {max_bytes} bytes")
-                    await asyncio.to_thread(out.write, chunk)
+                    buffer += chunk
+                    if len(buffer) >= _FLUSH:
+                        await asyncio.to_thread(out.write, bytes(buffer))
+                        buffer.clear()
+                if buffer:
+                    await asyncio.to_thread(out.write, bytes(buffer))
             finally:
                 await asyncio.to_thread(out.close)
             await asyncio.to_thread(os.replace, partial, target)  # readers: whole or none

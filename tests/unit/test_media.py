@@ -546,3 +546,18 @@ async def test_a_signed_link_asks_the_hook_with_the_operator_this_process_saw() 
     asked = len(seen)
     assert await access.link_allowed("op1", "Ua")  # a fresh cached yes: not asked again
     assert len(seen) == asked
+
+
+async def test_a_large_body_is_kept_whole_in_many_writes(tmp_path: Path) -> None:
+    files = ContentFiles(tmp_path / "media")
+    body = bytes(range(256)) * 4096  # 1 MiB: several flushes of the buffer
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 1000):
+            yield body[i : i + 1000]
+
+    assert await files.write("9", "content", chunks(), len(body)) == len(body)
+    assert files.path("9", "content").read_bytes() == body
+    assert files_in(tmp_path / "media") == [files.path("9", "content")]  # no partial left
+    await files.delete("9")
+    assert files_in(tmp_path / "media") == []
