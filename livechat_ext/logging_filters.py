@@ -9,14 +9,15 @@ from urllib.parse import unquote_plus
 
 connection_id: ContextVar[str] = ContextVar("livechat_connection_id", default="-")
 
-_TOKEN = re.compile(r"((?:[?&]|\b)(?:token|access_token)=)[^&\s\"']+", re.IGNORECASE)
+_TOKEN = re.compile(r"((?:[?&]|\b)(?:token|access_token|sig)=)[^&\s\"']+", re.IGNORECASE)
 _QUERY_PART = re.compile(r"(?<=[?&])[^&\s\"'#]+")  # one key=value of a logged URL, raw
-_SECRET_PART = re.compile(r"(?:^|\W)(?:access_)?token=", re.IGNORECASE)
+_SECRET_PART = re.compile(r"(?:^|\W)(?:(?:access_)?token|sig)=", re.IGNORECASE)
 _LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "livechat_ext")
 
 
 def redact(text: str) -> str:
-    """`text` without the values of `token=` and `access_token=`, also when a
+    """`text` without the values of `token=`, `access_token=` and `sig=` (a
+    content link's signature), also when a
     logged URL spells them percent-encoded (`?%74oken=`), as the server reads them."""
     return _TOKEN.sub(r"\1[redacted]", _QUERY_PART.sub(_redact_part, text))
 

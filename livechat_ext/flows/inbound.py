@@ -391,8 +391,8 @@ class Inbound:
         hidden = None
         if event.unsend_message_id:
             hidden = await self.store.unsend(user, event.unsend_message_id)
-            if self.media is not None:  # its content is deleted too
-                await self.media.unsent(event.unsend_message_id)
+            if self.media is not None:  # its content is deleted too, if it is that user's
+                await self.media.unsent(event.unsend_message_id, user)
         if not await self.store.record_event(event.webhook_event_id):
             return False
         if hidden is not None:

@@ -7,9 +7,14 @@ background once the message is stored, kept as files, served to operators.
 - The fetch state is a row of the store (`pending` until LINE gives the bytes),
   so a restart resumes it; a lease makes one node fetch it. While LINE answers
   202 the fetch tries again with backoff, a bounded number of times; a later
-  pass (`resume`) or a request for it tries again.
+  pass (`resume`) or a request for it tries again, until `_PASSES` times
+  `media_fetch_attempts` tries in all: then it is `failed` (as after a 4xx other
+  than 404, 410 and 429). The fetch slots are held only during a request to
+  LINE, never through a backoff wait.
 - Each node keeps its own files; a node without the file of a `ready` content
-  fetches it from LINE when it is asked for it (fetch-on-miss).
+  fetches it from LINE when it is asked for it (fetch-on-miss), with slots of
+  its own: an operator's request never queues behind background fetches, and
+  waits at most `_ON_DEMAND_WAIT` seconds for a slot (else 503, try again).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ MEDIA_KINDS = frozenset({MessageKind.IMAGE, MessageKind.VIDEO, MessageKind.AUDIO
 PREVIEW_KINDS = frozenset({MessageKind.IMAGE, MessageKind.VIDEO})
 INLINE_KINDS = frozenset({"image", "video", "audio"})
 _MAX_BACKOFF = 30.0
+_PASSES = 5  # a content gets `_PASSES * media_fetch_attempts` tries in all
+_ON_DEMAND_WAIT = 5.0
 _RESUME_BATCH = 100
 _SWEEP_BATCH = 10_000
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -82,7 +89,8 @@ def with_content_urls(kind: MessageKind, data: dict[str, Any]) -> dict[str, Any]
 @dataclass(frozen=True)
 class Served:
     """What the content route answers: `status` 200 with `path`, else 202 (not
-    fetched yet), 404 (unknown, or LINE has none), 410 (unsent), 413 (too large)."""
+    fetched yet), 404 (unknown, LINE has none, or `failed`), 410 (unsent), 413
+    (too large), 503 (LINE could not give this node its copy just now)."""
 
     status: int
     record: MediaRecord | None = None
@@ -102,6 +110,7 @@ _STATUS = {
     MediaState.GONE: 410,
     MediaState.MISSING: 404,
     MediaState.TOO_LARGE: 413,
+    MediaState.FAILED: 404,
 }
 
 
@@ -124,7 +133,9 @@ class Media:
         self._max_bytes = settings.media_max_bytes
         self._attempts = settings.media_fetch_attempts
         self._backoff = settings.media_fetch_backoff
-        self._gate = asyncio.Semaphore(settings.media_fetch_concurrency)
+        self._gate = asyncio.Semaphore(settings.media_fetch_concurrency)  # background
+        self._on_demand = asyncio.Semaphore(settings.media_fetch_concurrency)
+        self._give_up = self._attempts * _PASSES
         self._running: set[str] = set()  # ids this node fetches now
         self._misses: dict[str, asyncio.Lock] = {}
         self._swept_at: datetime | None = None
@@ -172,13 +183,17 @@ class Media:
         since, self._swept_at = self._swept_at, utcnow()
         if since is not None:
             since -= _CLOCK_SKEW  # another node's clock wrote the time
-        for line_message_id in await self.store.gone_media(since, _SWEEP_BATCH):
-            self.files.delete(line_message_id)
+        await self.files.delete(*await self.store.gone_media(since, _SWEEP_BATCH))
 
-    async def unsent(self, line_message_id: str) -> None:
-        """The user unsent it: the content is deleted and answered 410 from now on."""
-        await self.store.set_media(line_message_id, MediaState.GONE)
-        self.files.delete(line_message_id)
+    async def unsent(self, line_message_id: str, line_user_id: str | None = None) -> None:
+        """The user unsent it: the content is deleted and answered 410 from now on.
+        `line_user_id`: only if the content is that user's (an unsend event)."""
+        if line_user_id is not None:
+            record = await self.store.get_media(line_message_id)
+            if record is None or record.line_user_id != line_user_id:
+                return
+        await self.store.set_media(line_message_id, MediaState.GONE, line_user_id=line_user_id)
+        await self.files.delete(line_message_id)
 
     # the background fetch -----------------------------------------------------
 
@@ -187,33 +202,46 @@ class Media:
         try:
             if not await self.store.claim_media(key, self.lease):
                 return  # another node has it, or it is no longer pending
-            async with self._gate:
-                fetched = await self._with_retries(record)
-            await self._record(record, fetched)
+            fetched, tries = await self._with_retries(record)
+            attempts = record.attempts + tries
+            if fetched.state is MediaState.PENDING:
+                if attempts < self._give_up:
+                    await self.store.release_media(key, attempts)  # a later pass goes on
+                    return
+                log.warning("content %s: not ready after %d tries; given up", key, attempts)
+                fetched = _Fetched(MediaState.FAILED)
+            await self._record(record, fetched, attempts)
         except asyncio.CancelledError:  # shutting down: leave it to the next start at once
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.set_media(key, MediaState.PENDING))
+                await asyncio.shield(self.store.release_media(key))  # only if still pending
             raise
         except Exception as exc:
             log.warning("fetching content %s failed (%s)", key, describe(exc), exc_info=exc)
+            with contextlib.suppress(Exception):
+                await self.store.release_media(key)  # a later pass or a request tries again
         finally:
             self._running.discard(key)
 
-    async def _with_retries(self, record: MediaRecord) -> _Fetched:
+    async def _with_retries(self, record: MediaRecord) -> tuple[_Fetched, int]:
+        """The outcome of this pass's tries, and how many requests it made."""
         fetched = _Fetched(MediaState.PENDING)
-        for attempt in range(self._attempts):
-            if attempt:
+        tries = 0
+        for attempt in range(min(self._attempts, self._give_up - record.attempts)):
+            if attempt:  # no slot held while waiting
                 await asyncio.sleep(min(_MAX_BACKOFF, self._backoff * 2 ** (attempt - 1)))
+            tries += 1
             try:
-                fetched = await self._download(record.line_message_id, "content")
-            except DeliveryError as exc:  # network, 5xx: like "not ready", try again
+                async with self._gate:
+                    fetched = await self._download(record.line_message_id, "content")
+            except DeliveryError as exc:  # network, 5xx, 429, disk: try again
                 log.info("content %s: %s", record.line_message_id, exc.message)
+                fetched = _Fetched(MediaState.PENDING)
                 continue
             if fetched.state is not MediaState.PENDING:
-                return fetched
-        return fetched
+                return fetched, tries
+        return fetched, tries
 
-    async def _record(self, record: MediaRecord, fetched: _Fetched) -> None:
+    async def _record(self, record: MediaRecord, fetched: _Fetched, attempts: int) -> None:
         key = record.line_message_id
         preview = None
         if fetched.state is MediaState.READY and MessageKind(record.kind) in PREVIEW_KINDS:
@@ -224,16 +252,18 @@ class Media:
             content_type=fetched.content_type,
             size=fetched.size,
             preview_type=preview,
+            attempts=attempts,
         )
         current = await self.store.get_media(key)
         if current is None or current.state is not MediaState.READY:
-            self.files.delete(key)  # unsent while it was fetched, or not kept
+            await self.files.delete(key)  # unsent while it was fetched, or not kept
         log.info("content %s: %s", key, fetched.state.value)
 
     async def _preview(self, line_message_id: str) -> str | None:
         """The preview image's type once kept; None when LINE gave none."""
         try:
-            fetched = await self._download(line_message_id, "preview")
+            async with self._gate:
+                fetched = await self._download(line_message_id, "preview")
         except DeliveryError as exc:
             log.info("preview of %s not fetched: %s", line_message_id, exc.message)
             return None
@@ -254,6 +284,10 @@ class Media:
                     )
                 except TooLarge:
                     return _Fetched(MediaState.TOO_LARGE)
+                except OSError as exc:  # the disk: full, or not writable
+                    raise DeliveryError(
+                        f"could not keep the content: {exc}", transient=True
+                    ) from exc
                 return _Fetched(MediaState.READY, content_type, size)
             if status == 202:
                 return _Fetched(MediaState.PENDING)
@@ -261,6 +295,11 @@ class Media:
                 return _Fetched(MediaState.GONE)
             if status == 404:
                 return _Fetched(MediaState.MISSING)
+            if 400 <= status < 500 and status != 429:  # asking again changes nothing
+                log.warning(
+                    "content %s: LINE answered %d; not asked again", line_message_id, status
+                )
+                return _Fetched(MediaState.FAILED)
             raise DeliveryError(f"LINE answered {status}", status=status, transient=True)
 
     # serving --------------------------------------------------------------------
@@ -270,7 +309,7 @@ class Media:
         if record is None:
             return Served(404)
         if record.state is MediaState.GONE:
-            self.files.delete(record.line_message_id)  # a copy this node fetched before
+            await self.files.delete(record.line_message_id)  # a copy fetched before
         if record.state is MediaState.PENDING:
             self.nudge(record)  # out of tries, or left by a restart: try again now
         if record.state is not MediaState.READY:
@@ -280,12 +319,13 @@ class Media:
             return Served(404, record)  # no preview for this kind, or LINE gave none
         path, state = await self._local(record, part)
         if path is None:
-            return Served(_STATUS.get(state, 202), record)
+            return Served(503 if state is None else _STATUS.get(state, 503), record)
         return Served(200, record, path, media_type)
 
-    async def _local(self, record: MediaRecord, part: str) -> tuple[Path | None, MediaState]:
+    async def _local(self, record: MediaRecord, part: str) -> tuple[Path | None, MediaState | None]:
         """This node's file, fetched from LINE first when this node lacks it; with
-        what LINE said when it could not give it (`pending`: try again later)."""
+        what LINE said when it could not give it (`pending`: not ready; None: no
+        slot, or LINE could not be reached: try again later)."""
         key = record.line_message_id
         path = self.files.path(key, part)
         if path.is_file():
@@ -294,7 +334,7 @@ class Media:
             return None, MediaState.MISSING
         name = f"{key}/{part}"
         lock = self._misses.setdefault(name, asyncio.Lock())
-        state = MediaState.READY
+        state: MediaState | None = MediaState.READY
         async with lock:  # one fetch per content, however many ask at once
             if not path.is_file():
                 state = await self._fetch_missing(key, part)
@@ -302,13 +342,22 @@ class Media:
             self._misses.pop(name, None)
         return (path, MediaState.READY) if path.is_file() else (None, state)
 
-    async def _fetch_missing(self, line_message_id: str, part: str) -> MediaState:
+    async def _fetch_missing(self, line_message_id: str, part: str) -> MediaState | None:
+        """One request to LINE in a slot of the on-demand fetches (not the
+        background's); None when no slot came in time or LINE failed."""
         try:
-            async with self._gate:
-                fetched = await self._download(line_message_id, part)
+            async with asyncio.timeout(_ON_DEMAND_WAIT):
+                await self._on_demand.acquire()
+        except TimeoutError:
+            log.warning("content %s not fetched on demand: no free slot", line_message_id)
+            return None
+        try:
+            fetched = await self._download(line_message_id, part)
         except DeliveryError as exc:
             log.warning("content %s not fetched on demand: %s", line_message_id, exc.message)
-            return MediaState.PENDING
+            return None
+        finally:
+            self._on_demand.release()
         if fetched.state is MediaState.GONE:
             await self.unsent(line_message_id)
         log.info("content %s/%s fetched on demand: %s", line_message_id, part, fetched.state)

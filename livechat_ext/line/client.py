@@ -223,7 +223,8 @@ class LineClient:
         """Stream a content a user sent (`preview`: its preview image) from the
         content API: the response as LINE gave it (200 with the bytes, 202 not
         ready yet, 404, 410 unsent), its body not read yet. Raises a transient
-        `DeliveryError` when LINE cannot be reached."""
+        `DeliveryError` when LINE cannot be reached, or when reading the body
+        inside the block fails (a timeout, a reset connection)."""
         suffix = "/content/preview" if preview else "/content"
         url = f"{self.data_base_url}/v2/bot/message/{quote(message_id, safe='')}{suffix}"
         http = self._client()
@@ -239,6 +240,10 @@ class LineClient:
         try:
             log_response("GET", request.url.path, 1, response)
             yield response
+        except httpx.TransportError as exc:  # reading the body: a timeout, a reset
+            raise DeliveryError(
+                f"LINE's content broke off: {type(exc).__name__}", transient=True, detail=str(exc)
+            ) from exc
         finally:
             await response.aclose()
 

@@ -35,6 +35,7 @@ class Access:
         self._operators: dict[str, Operator] = {}  # connection id -> its operator
         self._visible: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
         self._checking: dict[tuple[str, str], list[tuple[Connection, str]]] = {}
+        self._known: OrderedDict[str, Operator] = OrderedDict()  # admin id -> latest seen
 
     @property
     def filters(self) -> bool:
@@ -43,6 +44,13 @@ class Access:
 
     def bind(self, conn: Connection, operator: Operator) -> None:
         self._operators[conn.id] = operator
+        self._remember(operator)
+
+    def _remember(self, operator: Operator) -> None:
+        self._known[operator.admin_id] = operator
+        self._known.move_to_end(operator.admin_id)
+        while len(self._known) > _VISIBILITY_MAX:
+            self._known.popitem(last=False)
 
     def unbind(self, conn: Connection) -> None:
         self._operators.pop(conn.id, None)
@@ -54,6 +62,7 @@ class Access:
         if inspect.isawaitable(result):
             result = await result
         allowed = bool(result)
+        self._remember(operator)
         key = (operator.admin_id, line_user_id)
         self._visible[key] = (allowed, time.monotonic() + _VISIBILITY_TTL)
         self._visible.move_to_end(key)
@@ -71,11 +80,20 @@ class Access:
             return None
         return entry[0]
 
-    def refused(self, admin_id: str, line_user_id: str) -> bool:
-        """Whether the hook's latest answer for this operator and conversation,
-        still fresh, was no (for a link minted before it changed its mind)."""
+    async def link_allowed(self, admin_id: str, line_user_id: str) -> bool:
+        """For a signed content link of `admin_id`: the hook's fresh cached answer,
+        else the hook asked again, with the operator as this process last saw them
+        (their token's claims), or, when it never did, an `Operator` with the
+        admin id alone and no claims. A failing hook refuses."""
         entry = self._visible.get((admin_id, line_user_id))
-        return entry is not None and entry[1] >= time.monotonic() and not entry[0]
+        if entry is not None and entry[1] >= time.monotonic():
+            return entry[0]
+        operator = self._known.get(admin_id) or Operator(admin_id=admin_id)
+        try:
+            return await self.allowed(operator, line_user_id)
+        except Exception:
+            log.exception("authorize hook failed; the content link is refused")
+            return False
 
     def pending(self, conn: Connection, line_user_id: str, frame: str) -> None:
         operator = self._operators.get(conn.id)

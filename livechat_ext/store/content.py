@@ -7,14 +7,17 @@ message id, so no id can reach outside the folder."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 PARTS = ("content", "preview")
+_FLUSH = 256 * 1024
 
 
 class TooLarge(Exception):
@@ -40,26 +43,46 @@ class ContentFiles:
         self, line_message_id: str, part: str, chunks: AsyncIterator[bytes], max_bytes: int
     ) -> int:
         """Keep the chunks as the file, all or nothing; its size. Raises `TooLarge`
-        past `max_bytes` (and whatever reading the chunks raises), keeping nothing."""
+        past `max_bytes` (and whatever reading the chunks raises, or `OSError`
+        from the disk), keeping nothing. The file work runs in a thread: the event
+        loop never waits on the disk."""
         target = self.path(line_message_id, part)
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
         size = 0
+        out = await asyncio.to_thread(_open, partial)
         try:
-            with partial.open("wb") as out:
+            try:
+                buffer = bytearray()  # one thread hop per `_FLUSH` bytes, not per chunk
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
                         raise TooLarge(f"over {max_bytes} bytes")
-                    out.write(chunk)
-            os.replace(partial, target)  # readers see the whole file or none
+                    buffer += chunk
+                    if len(buffer) >= _FLUSH:
+                        await asyncio.to_thread(out.write, bytes(buffer))
+                        buffer.clear()
+                if buffer:
+                    await asyncio.to_thread(out.write, bytes(buffer))
+            finally:
+                await asyncio.to_thread(out.close)
+            await asyncio.to_thread(os.replace, partial, target)  # readers: whole or none
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+            await asyncio.to_thread(_unlink, partial)
         return size
 
-    def delete(self, line_message_id: str) -> None:
-        """Remove every part of a content (an unsent message)."""
-        for part in PARTS:
-            with contextlib.suppress(FileNotFoundError):
-                self.path(line_message_id, part).unlink()
+    async def delete(self, *line_message_ids: str) -> None:
+        """Remove every part of these contents (unsent messages), in a thread."""
+        paths = [self.path(m, part) for m in line_message_ids for part in PARTS]
+        if paths:
+            await asyncio.to_thread(_unlink, *paths)
+
+
+def _open(partial: Path) -> BinaryIO:
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    return partial.open("wb")
+
+
+def _unlink(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

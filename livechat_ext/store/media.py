@@ -28,6 +28,7 @@ class MediaState(StrEnum):
     GONE = "gone"  # unsent by the user (LINE's 410): deleted, never served again
     MISSING = "missing"  # LINE has no such content (404)
     TOO_LARGE = "too_large"  # over `media_max_bytes`: not kept
+    FAILED = "failed"  # LINE refused it (a 4xx), or out of tries over several passes
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,21 @@ class MediaStore(Protocol):
         size: int | None = None,
         preview_type: str | None = None,
         attempts: int | None = None,
+        line_user_id: str | None = None,
     ) -> None:
-        """Record a fetch's outcome and release the lease. A `gone` content stays gone."""
+        """Record a fetch's outcome and release the lease. A `gone` content stays
+        gone. `line_user_id`: only if the content is that user's."""
+
+    async def release_media(self, line_message_id: str, attempts: int | None = None) -> None:
+        """Release the lease of a content still `pending` (never changes another
+        state), recording `attempts` if given."""
 
     async def pending_media(self, limit: int) -> list[MediaRecord]:
         """Pending contents whose lease ran out (left by a restart or a failure)."""
 
     async def gone_media(self, since: datetime | None, limit: int) -> list[str]:
-        """LINE message ids of contents unsent since `since` (None: ever)."""
+        """LINE message ids of contents unsent since `since` (None: ever), the
+        most recent first."""
 
 
 _P = ParamSpec("_P")
@@ -172,6 +180,7 @@ class SqlMedia:
         size: int | None = None,
         preview_type: str | None = None,
         attempts: int | None = None,
+        line_user_id: str | None = None,
     ) -> None:
         col = media.c
         changes: dict[str, Any] = {"state": state.value, "lease_until": None}
@@ -183,8 +192,24 @@ class SqlMedia:
         where = [col.line_message_id == line_message_id]
         if state is not MediaState.GONE:
             where.append(col.state != MediaState.GONE)  # an unsend wins over a late fetch
+        if line_user_id is not None:
+            where.append(col.line_user_id == without_nul(line_user_id))
         async with self._tx(write=True, reads_first=False) as conn:
             await conn.execute(update(media).where(*where).values(without_nul(changes)))
+
+    @_whole
+    async def release_media(self, line_message_id: str, attempts: int | None = None) -> None:
+        col = media.c
+        changes: dict[str, Any] = {"lease_until": None, "updated_at": self._clock()}
+        if attempts is not None:
+            changes["attempts"] = attempts
+        stmt = (
+            update(media)
+            .where(col.line_message_id == line_message_id, col.state == MediaState.PENDING)
+            .values(changes)
+        )
+        async with self._tx(write=True, reads_first=False) as conn:
+            await conn.execute(stmt)
 
     async def pending_media(self, limit: int) -> list[MediaRecord]:
         col = media.c
@@ -206,5 +231,5 @@ class SqlMedia:
         if since is not None:
             stmt = stmt.where(col.updated_at >= since)
         async with self._tx() as conn:
-            rows = (await conn.execute(stmt.order_by(col.updated_at).limit(limit))).all()
+            rows = (await conn.execute(stmt.order_by(col.updated_at.desc()).limit(limit))).all()
         return [str(row[0]) for row in rows]

@@ -87,3 +87,42 @@ async def test_media_rows_claim_record_and_resume(engine: AsyncEngine) -> None:
     assert await store.gone_media(None, 10) == ["42"]
     assert await store.gone_media(now[0] - timedelta(seconds=1), 10) == ["42"]
     assert await store.gone_media(now[0] + timedelta(seconds=1), 10) == []
+
+
+async def test_a_release_frees_only_a_pending_content_and_keeps_its_count(
+    engine: AsyncEngine,
+) -> None:
+    store = create_store(engine=engine)
+    await store.create_schema()
+    for mid in ("1", "2", "3"):
+        assert await store.add_media(MediaRecord(mid, "Ua", "image", MediaState.PENDING))
+        assert await store.claim_media(mid, 600)
+    await store.set_media("2", MediaState.READY, content_type="image/png", size=3)
+    await store.set_media("3", MediaState.TOO_LARGE)
+    for mid in ("1", "2", "3"):  # a shutdown releases what it held
+        await store.release_media(mid, attempts=5)
+    states = {mid: await store.get_media(mid) for mid in ("1", "2", "3")}
+    assert {mid: (r.state, r.attempts) for mid, r in states.items() if r} == {
+        "1": (MediaState.PENDING, 5),
+        "2": (MediaState.READY, 0),  # never downgraded
+        "3": (MediaState.TOO_LARGE, 0),
+    }
+    assert [r.line_message_id for r in await store.pending_media(10)] == ["1"]  # free again
+    assert await store.claim_media("1", 600)
+
+
+async def test_an_unsend_of_another_users_id_changes_nothing_and_the_newest_gone_come_first(
+    engine: AsyncEngine,
+) -> None:
+    now = [utcnow()]
+    store = create_store(engine=engine, clock=lambda: now[0])
+    await store.create_schema()
+    await store.add_media(MediaRecord("9", "Ua", "image", MediaState.PENDING))
+    await store.set_media("9", MediaState.GONE, line_user_id="Uother")
+    got = await store.get_media("9")
+    assert got is not None and got.state is MediaState.PENDING
+    for mid in ("old", "mid", "new"):
+        now[0] += timedelta(seconds=1)
+        await store.add_media(MediaRecord(mid, "Ua", "image", MediaState.PENDING))
+        await store.set_media(mid, MediaState.GONE, line_user_id="Ua")
+    assert await store.gone_media(None, 2) == ["new", "mid"]  # a capped sweep misses the oldest

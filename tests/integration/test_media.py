@@ -95,6 +95,8 @@ async def test_an_image_answers_202_until_fetched_then_its_bytes_and_preview(tmp
         assert fetched.headers["content-length"] == str(len(PNG))
         assert fetched.headers["x-content-type-options"] == "nosniff"
         assert "attachment" not in fetched.headers.get("content-disposition", "")
+        # a cached copy is checked again each time: an unsend or a revocation shows
+        assert fetched.headers["cache-control"] == "private, no-cache"
         preview = await until_status(srv.http_url + data["preview_url"], 200)
         assert preview.content == b"small"
 
@@ -127,11 +129,27 @@ async def test_unknown_content_is_404_and_unsent_content_is_410_and_deleted(tmp_
 
         srv.fake.unsend_content(line_id)
         assert await post_webhook(srv.http_url, [unsend_event(USER, line_id)]) == 200
+        assert not kept.exists()  # deleted by the unsend itself, before anyone asks
         gone = await get(url)
         assert gone.status_code == 410 and PNG not in gone.content
-        assert not kept.exists()  # deleted, not just hidden
         after = await joined_message(srv, "op1")
         assert after["data"].get("unsent") is True and "content_url" not in after["data"]
+
+
+async def test_an_unsend_naming_another_users_message_deletes_nothing(tmp_path):
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, PNG, "image/png", preview=PNG)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        url = srv.http_url + message["data"]["content_url"]
+        await until_status(url, 200)
+        kept = srv.live_chat.media.files.path(line_id, "content")
+        other = "U" + "b" * 32
+        assert await post_webhook(srv.http_url, [unsend_event(other, line_id)]) == 200
+        assert kept.is_file()
+        assert (await get(url)).content == PNG
 
 
 async def test_content_over_the_size_cap_is_not_kept(tmp_path):
@@ -208,6 +226,48 @@ async def test_a_denied_operator_gets_no_bytes(tmp_path):
         await op1.close()
         revoked = await get(url)
         assert revoked.status_code == 403 and PNG[:16] not in revoked.content
+
+
+async def test_a_link_minted_elsewhere_asks_the_hook_again(tmp_path):
+    """This node never heard the hook about op1 (the link was minted by another
+    node, with the same key): the hook is asked, and its no refuses the link."""
+    banned: set[str] = set()
+    asked: list[tuple[str, str]] = []
+
+    def authorize(operator: Any, line_user_id: str) -> bool:
+        asked.append((operator.admin_id, line_user_id))
+        return operator.admin_id not in banned
+
+    async with serve_with_fake_line(tmp_path, authorize=authorize, **FAST) as srv:
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, PNG, "image/png", preview=PNG)
+        assert await post_webhook(srv.http_url, [event]) == 200
+        urls = srv.live_chat.media_urls
+        assert (
+            await until_status(srv.http_url + urls.url(line_id, "content", "op2"), 200)
+        ).content == PNG
+        link = srv.http_url + urls.url(line_id, "content", "op1")
+        banned.add("op1")  # revoked before this node ever asked about op1
+        refused = await get(link)
+        assert refused.status_code == 403 and PNG[:16] not in refused.content
+        assert ("op1", USER) in asked
+        banned.discard("op1")  # the refusal is cached a minute, like the hook's answers
+        assert (await get(link)).status_code == 403
+
+
+async def test_an_svg_image_is_downloaded_never_shown_inline(tmp_path):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        event = image_event(USER)
+        line_id = message_id(event)
+        srv.fake.add_content(line_id, svg, "image/svg+xml")
+        assert await post_webhook(srv.http_url, [event]) == 200
+        message = await joined_message(srv, "op1")
+        answer = await until_status(srv.http_url + message["data"]["content_url"], 200)
+        assert answer.content == svg
+        assert answer.headers["content-disposition"].startswith("attachment")
+        assert answer.headers["content-type"] == "application/octet-stream"
 
 
 async def test_audio_is_served_in_ranges(tmp_path):

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   STICKER_PACKAGES, stickerIds, stickerImageUrl, formatFileSize, formatDuration, contentState,
-  retryDelay, RETRY_DELAYS_MS, safeUrl, isSameOrigin, mediaPlan,
+  retryDelay, RETRY_DELAYS_MS, safeUrl, isSameOrigin, mediaPlan, shouldRefreshLinks, REFRESH_EVERY_MS,
+  linksChanged,
 } from '../../livechat_ext/static/console/media.js';
 
 const PAGE = 'https://shop.example/live-chat/console/#c=U1';
@@ -32,7 +33,24 @@ test('what a content URL answers: 202 is not fetched yet, 410 unsent', () => {
   assert.equal(contentState(202), 'pending');
   assert.equal(contentState(410), 'gone');
   assert.equal(contentState(413), 'large');
-  for (const status of [0, 403, 404, 500, 503]) assert.equal(contentState(status), 'failed', String(status));
+  assert.equal(contentState(503), 'pending'); // LINE could not give this node its copy just now
+  assert.equal(contentState(403), 'expired'); // past the link's lifetime: fresh links are wanted
+  for (const status of [0, 401, 404, 500]) assert.equal(contentState(status), 'failed', String(status));
+});
+
+test('an expired link asks for fresh links, at most every so often', () => {
+  assert.equal(shouldRefreshLinks(null, 1_000), true);
+  assert.equal(shouldRefreshLinks(1_000, 1_000 + REFRESH_EVERY_MS - 1), false); // a revoked operator: no storm
+  assert.equal(shouldRefreshLinks(1_000, 1_000 + REFRESH_EVERY_MS), true);
+});
+
+test('a message received again with fresh links replaces the stored one', () => {
+  const old = { message_id: '42', content_url: '/m/42/content?exp=1&sig=a', preview_url: '/m/42/preview?exp=1&sig=a' };
+  assert.equal(linksChanged(old, { ...old }), false);
+  assert.equal(linksChanged(old, { ...old, content_url: '/m/42/content?exp=2&sig=b' }), true);
+  assert.equal(linksChanged(old, { ...old, preview_url: '/m/42/preview?exp=2&sig=b' }), true);
+  assert.equal(linksChanged({ text: 'hi' }, { text: 'hi' }), false);
+  assert.equal(linksChanged(undefined, null), false);
 });
 
 test('a 202 is looked at again a few times, waiting longer each time, then left to the operator', () => {

@@ -273,3 +273,291 @@ def test_the_fake_content_api_answers_like_line() -> None:
     contents.unsend("1")
     assert contents.answer("1", False).status == 410
     assert contents.requests == {"1": 5, "2": 1}
+
+
+# slots, failures and giving up --------------------------------------------------
+
+
+class Stream(httpx.AsyncByteStream):
+    """A body without Content-Length: `chunks`, then `fail` raised (if any), after
+    `hold` is set (if any)."""
+
+    def __init__(
+        self,
+        chunks: list[bytes],
+        fail: Exception | None = None,
+        hold: asyncio.Event | None = None,
+    ) -> None:
+        self.chunks, self.fail, self.hold = chunks, fail, hold
+        self.started = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        for chunk in self.chunks:
+            yield chunk
+        if self.fail is not None:
+            raise self.fail
+
+    async def aclose(self) -> None:
+        pass
+
+
+def files_in(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_a_content_line_keeps_answering_202_holds_no_slot_while_waiting(
+    store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    settings = LiveChatSettings(
+        jwt_secret="s" * 32,
+        media_fetch_concurrency=1,
+        media_fetch_backoff=600.0,  # the slow one waits long between tries
+        media_fetch_attempts=3,
+    )
+    flow = Media(settings, store, ContentFiles(tmp_path / "media"), line, spawn)
+    asked = asyncio.Event()
+
+    def not_ready(request: httpx.Request) -> httpx.Response:
+        asked.set()
+        return httpx.Response(202)
+
+    respx_mock.get(f"{DATA}/v2/bot/message/slow/content").mock(side_effect=not_ready)
+    respx_mock.get(f"{DATA}/v2/bot/message/fast/content").mock(
+        return_value=httpx.Response(200, content=b"aud", headers={"content-type": "audio/mp4"})
+    )
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "slow"})
+    await asked.wait()  # it asked once, and now waits out its backoff
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "fast"})
+    # bounded only so a regression fails instead of hanging for ten minutes
+    await asyncio.wait_for(asyncio.shield(spawn.tasks[1]), 30)
+    fast = await store.get_media("fast")
+    assert fast is not None and fast.state is MediaState.READY
+    spawn.tasks[0].cancel()  # a shutdown during the backoff
+    await asyncio.gather(*spawn.tasks, return_exceptions=True)
+    record = await store.get_media("slow")
+    assert record is not None and record.state is MediaState.PENDING
+    assert await store.claim_media("slow", 60)  # released for the next start
+
+
+async def test_an_operators_request_does_not_queue_behind_background_fetches(
+    store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    settings = LiveChatSettings(jwt_secret="s" * 32, media_fetch_concurrency=1)
+    flow = Media(settings, store, ContentFiles(tmp_path / "media"), line, spawn)
+    release = asyncio.Event()
+    stuck = Stream([b"x"], hold=release)  # a background download that does not end
+    respx_mock.get(f"{DATA}/v2/bot/message/bg/content").mock(
+        return_value=httpx.Response(200, stream=stuck, headers={"content-type": "audio/mp4"})
+    )
+    respx_mock.get(CONTENT).mock(
+        return_value=httpx.Response(200, content=b"img", headers={"content-type": "image/png"})
+    )
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "bg"})
+    await stuck.started.wait()  # the only background slot is taken
+    # another node fetched 42: this node lacks the file and fetches it on demand
+    await store.add_media(MediaRecord("42", "Ua", "image", MediaState.PENDING))
+    await store.set_media("42", MediaState.READY, content_type="image/png", size=3)
+    record = await store.get_media("42")
+    served = await asyncio.wait_for(flow.serve(record, "content"), 30)  # bound: no hang
+    assert served.status == 200 and served.path is not None
+    assert served.path.read_bytes() == b"img"
+    release.set()
+    await spawn.done()
+
+
+async def test_a_body_that_breaks_off_is_retried_and_its_lease_released(
+    store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    flow = media(store, line, tmp_path, spawn)  # 4 tries a pass
+    route = respx_mock.get(CONTENT).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            stream=Stream([b"x" * 1000], fail=httpx.ReadTimeout("mid-stream")),
+            headers={"content-type": "audio/mp4"},
+        )
+    )
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "42"})
+    await spawn.done()
+    assert route.call_count == 4  # each break-off was another try
+    record = await store.get_media("42")
+    assert record is not None and (record.state, record.attempts) == (MediaState.PENDING, 4)
+    assert files_in(tmp_path / "media") == []  # no partial file left
+    assert await store.claim_media("42", 60)  # not held: the next pass takes it
+    # on demand (ready elsewhere, not here): a clear "try again", not an error
+    await store.set_media("42", MediaState.READY, content_type="audio/mp4", size=3)
+    record = await store.get_media("42")
+    assert (await flow.serve(record, "content")).status == 503
+    assert files_in(tmp_path / "media") == []
+
+
+async def test_a_disk_that_cannot_keep_it_is_a_try_again(
+    store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    settings = LiveChatSettings(
+        jwt_secret="s" * 32, media_fetch_backoff=0.001, media_fetch_attempts=2
+    )
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_bytes(b"")  # the media folder cannot be made under it: OSError
+    flow = Media(settings, store, ContentFiles(blocked / "media"), line, spawn)
+    route = respx_mock.get(CONTENT).mock(
+        return_value=httpx.Response(200, content=b"aud", headers={"content-type": "audio/mp4"})
+    )
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "42"})
+    await spawn.done()
+    assert route.call_count == 2
+    record = await store.get_media("42")
+    assert record is not None and record.state is MediaState.PENDING
+    assert await store.claim_media("42", 60)
+    await store.set_media("42", MediaState.READY, content_type="audio/mp4", size=3)
+    record = await store.get_media("42")
+    assert (await flow.serve(record, "content")).status == 503
+
+
+async def test_a_shutdown_after_the_fetch_is_recorded_keeps_it_ready(
+    store: Store,
+    line: LineClient,
+    tmp_path: Path,
+    respx_mock: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spawn = Spawned()
+    flow = media(store, line, tmp_path, spawn)
+    respx_mock.get(CONTENT).mock(
+        return_value=httpx.Response(200, content=b"aud", headers={"content-type": "audio/mp4"})
+    )
+    reading = asyncio.Event()
+    real_get = store.get_media
+
+    async def stuck_get(line_message_id: str) -> MediaRecord | None:
+        reading.set()  # the read right after the outcome was written
+        await asyncio.Event().wait()
+        return await real_get(line_message_id)
+
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "42"})
+    monkeypatch.setattr(store, "get_media", stuck_get)
+    await reading.wait()
+    spawn.tasks[0].cancel()
+    await asyncio.gather(*spawn.tasks, return_exceptions=True)
+    record = await real_get("42")
+    assert record is not None and record.state is MediaState.READY  # not back to pending
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+async def test_a_4xx_is_final(
+    status: int, store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    flow = media(store, line, tmp_path, spawn)
+    route = respx_mock.get(CONTENT).mock(return_value=httpx.Response(status))
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "42"})
+    await spawn.done()
+    assert route.call_count == 1
+    record = await store.get_media("42")
+    assert record is not None and record.state is MediaState.FAILED
+    assert await flow.resume() == 0
+    assert (await flow.serve(record, "content")).status == 404
+
+
+async def test_passes_give_up_after_their_tries_in_all(
+    store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    flow = media(store, line, tmp_path, spawn)  # 4 tries a pass, 5 passes
+    route = respx_mock.get(CONTENT).mock(return_value=httpx.Response(202))
+    await flow.arrived("Ua", MessageKind.AUDIO, {"message_id": "42"})
+    await spawn.done()
+    for _ in range(10):  # resume's passes, each minute in a server
+        if not await flow.resume():
+            break
+        await spawn.done()
+    assert route.call_count == 20
+    record = await store.get_media("42")
+    assert record is not None and (record.state, record.attempts) == (MediaState.FAILED, 20)
+    assert await flow.resume() == 0  # never started again
+    served = await flow.serve(record, "content")
+    assert served.status == 404 and route.call_count == 20
+
+
+async def test_the_cap_holds_for_a_body_without_a_length(
+    store: Store, line: LineClient, tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    spawn = Spawned()
+    flow = media(store, line, tmp_path, spawn, media_max_bytes=4096)
+    respx_mock.get(CONTENT).mock(return_value=httpx.Response(200, stream=Stream([b"x" * 1024] * 5)))
+    await flow.arrived("Ua", MessageKind.FILE, {"message_id": "42", "file_name": "a.bin"})
+    await spawn.done()
+    request = respx_mock.calls.last
+    assert "content-length" not in request.response.headers  # chunked: only the count caps it
+    record = await store.get_media("42")
+    assert record is not None and record.state is MediaState.TOO_LARGE
+    assert files_in(tmp_path / "media") == []
+
+
+async def test_an_unsend_deletes_only_that_users_content(
+    store: Store, line: LineClient, tmp_path: Path
+) -> None:
+    flow = media(store, line, tmp_path, Spawned())
+    await store.add_media(MediaRecord("42", "Ua", "image", MediaState.PENDING))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"copy"
+
+    await flow.files.write("42", "content", chunks(), 1024)
+    await flow.unsent("42", "Uother")  # another user's unsend event naming this id
+    record = await store.get_media("42")
+    assert record is not None and record.state is MediaState.PENDING
+    assert flow.files.has("42", "content")
+    await flow.unsent("42", "Ua")
+    record = await store.get_media("42")
+    assert record is not None and record.state is MediaState.GONE
+    assert not flow.files.has("42", "content")
+
+
+# signed links and the authorize hook ------------------------------------------
+
+
+async def test_a_signed_link_asks_the_hook_with_the_operator_this_process_saw() -> None:
+    from livechat_ext.operator import Operator
+    from livechat_ext.realtime.access import Access
+
+    seen: list[Operator] = []
+    allowed = {"op1"}
+
+    def authorize(operator: Operator, line_user_id: str) -> bool:
+        seen.append(operator)
+        return operator.claims.get("role") == "agent" and operator.admin_id in allowed
+
+    access = Access(authorize, Spawned())
+    # a process that never saw op2's token: the admin id alone, no claims
+    assert not await access.link_allowed("op2", "Ua")
+    assert seen[-1] == Operator("op2") and seen[-1].claims == {}
+    # op1's token was seen (a REST call asked the hook): its claims go to the hook
+    agent = Operator("op1", claims={"sub": "op1", "role": "agent"})
+    assert await access.allowed(agent, "Ub")
+    assert await access.link_allowed("op1", "Ua")
+    assert seen[-1].claims["role"] == "agent"
+    asked = len(seen)
+    assert await access.link_allowed("op1", "Ua")  # a fresh cached yes: not asked again
+    assert len(seen) == asked
+
+
+async def test_a_large_body_is_kept_whole_in_many_writes(tmp_path: Path) -> None:
+    files = ContentFiles(tmp_path / "media")
+    body = bytes(range(256)) * 4096  # 1 MiB: several flushes of the buffer
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 1000):
+            yield body[i : i + 1000]
+
+    assert await files.write("9", "content", chunks(), len(body)) == len(body)
+    assert files.path("9", "content").read_bytes() == body
+    assert files_in(tmp_path / "media") == [files.path("9", "content")]  # no partial left
+    await files.delete("9")
+    assert files_in(tmp_path / "media") == []

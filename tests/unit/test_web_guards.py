@@ -52,6 +52,20 @@ def test_tokens_are_redacted_however_the_query_spells_them(line):
     assert JWT not in redacted and "[redacted]" in redacted
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '"GET /live-chat/media/42/content?op=op1&exp=1800000300&sig=SIGSIGSIG HTTP/1.1" 200',
+        '"GET /live-chat/media/42/content?op=op1&exp=1800000300&%73ig=SIGSIGSIG HTTP/1.1" 200',
+        '"HEAD /live-chat/media/42/preview?SIG=SIGSIGSIG&op=op1 HTTP/1.1" 200',
+    ],
+)
+def test_a_content_links_signature_is_redacted(line):
+    redacted = redact(line)
+    assert "SIGSIGSIG" not in redacted and "[redacted]" in redacted
+    assert "op=op1" in redacted  # who asked stays readable
+
+
 def test_redaction_leaves_other_parameters():
     line = '"GET /live-chat/api/conversations?limit=5&cursor=abc HTTP/1.1" 200'
     assert redact(line) == line

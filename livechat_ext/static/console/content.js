@@ -7,7 +7,9 @@
  * a larger view, a video or voice player, a file with its name, size and a
  * download link. Their URLs are the plugin's: while it has not fetched the
  * content from LINE they answer 202, and the console shows "loading" and
- * looks again a few times; 410 means the user unsent it. A message without a
+ * looks again a few times; 410 means the user unsent it; 403 means the signed
+ * link expired (or was revoked): an `EXPIRED_EVENT` on the document asks the
+ * workspace for fresh links (it joins the conversation again). A message without a
  * content URL (older ones) keeps its label card. A sticker is LINE's image,
  * or a card when the image cannot load.
  *
@@ -17,6 +19,14 @@
 import { el, icon } from './dom.js';
 import { contentState, formatDuration, formatFileSize, mediaPlan, retryDelay, stickerImageUrl } from './media.js';
 import { openLightbox } from './lightbox.js';
+
+/** Dispatched on the document when a content link answered 403: fresh links are wanted. */
+export const EXPIRED_EVENT = 'livechat:media-expired';
+
+/** @param {'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'expired' | 'failed'} state */
+function askForFreshLinks(state) {
+  if (state === 'expired') document.dispatchEvent(new CustomEvent(EXPIRED_EVENT));
+}
 
 /** @param {unknown} value @returns {string | null} */
 const str = (value) => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : null);
@@ -152,10 +162,11 @@ function frame(plan) {
   const again = /** @type {HTMLButtonElement} */ (el('button', 'ghost small media-retry', 'Try again'));
   again.type = 'button';
   again.hidden = true;
-  /** @param {'loading' | 'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'failed'} state */
+  /** @param {'loading' | 'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'expired' | 'failed'} state */
   const set = (state) => {
     root.dataset.state = state;
-    again.hidden = state !== 'stalled' && state !== 'failed';
+    askForFreshLinks(state);
+    again.hidden = state !== 'stalled' && state !== 'failed' && state !== 'expired';
     status.textContent = {
       loading: WAITING[plan.kind],
       pending: `${WAITING[plan.kind]} (fetching it from LINE)`,
@@ -163,6 +174,7 @@ function frame(plan) {
       gone: `Unsent: the user took this ${GONE[plan.kind]} back.`,
       large: `This ${GONE[plan.kind]} is too large to keep here: open LINE to see it.`,
       failed: `This ${GONE[plan.kind]} could not be loaded.`,
+      expired: `This link expired or is no longer allowed: asking for a fresh one…`,
       ready: '',
     }[state];
   };
@@ -172,7 +184,7 @@ function frame(plan) {
 /**
  * Looks at a content URL until it is ready (or gone, or failed), a few times for a 202.
  * @param {string} url
- * @param {(state: 'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'failed') => void} onState
+ * @param {(state: 'ready' | 'pending' | 'stalled' | 'gone' | 'large' | 'expired' | 'failed') => void} onState
  * @returns {() => void} start over (the "Try again" button)
  */
 function watch(url, onState) {

@@ -71,16 +71,42 @@ export function formatDuration(ms) {
 /**
  * What an HTTP status of a content URL means for the console.
  * @param {number} status
- * @returns {'ready' | 'pending' | 'gone' | 'large' | 'failed'} pending: the plugin has not fetched
- *   it from LINE yet (202); gone: the user unsent the message (410); large: over the plugin's
- *   size limit, not kept (413)
+ * @returns {'ready' | 'pending' | 'gone' | 'large' | 'expired' | 'failed'} pending: the plugin has
+ *   not fetched it from LINE yet (202, or 503 for a moment); gone: the user unsent the message
+ *   (410); large: over the plugin's size limit, not kept (413); expired: the signed link is no
+ *   longer valid (403: past LIVECHAT_MEDIA_URL_TTL, or no longer allowed): ask for fresh links
  */
 export function contentState(status) {
-  if (status === 202) return 'pending';
+  if (status === 202 || status === 503) return 'pending';
+  if (status === 403) return 'expired';
   if (status === 410) return 'gone';
   if (status === 413) return 'large';
   if ((status >= 200 && status < 300) || status === 304) return 'ready';
   return 'failed';
+}
+
+/** Fresh links are asked for at most this often (a revoked operator's links stay refused). */
+export const REFRESH_EVERY_MS = 30_000;
+
+/**
+ * Whether to ask the server for fresh content links now (an expired link was seen).
+ * @param {number | null} lastAt when links were last asked for (ms), null never
+ * @param {number} now ms
+ * @returns {boolean}
+ */
+export function shouldRefreshLinks(lastAt, now) {
+  return lastAt === null || !Number.isFinite(lastAt) || now - lastAt >= REFRESH_EVERY_MS;
+}
+
+/**
+ * Whether a stored message must be replaced by the same message as received again:
+ * its content links changed (fresh signatures after expired ones).
+ * @param {Record<string, any> | null | undefined} before its data as stored
+ * @param {Record<string, any> | null | undefined} after its data as received
+ * @returns {boolean}
+ */
+export function linksChanged(before, after) {
+  return (before?.content_url ?? null) !== (after?.content_url ?? null) || (before?.preview_url ?? null) !== (after?.preview_url ?? null);
 }
 
 /** Waits before asking a 202 content URL again: a few times, then the operator retries by hand. */

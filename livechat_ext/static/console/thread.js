@@ -12,6 +12,7 @@
 
 import { el, icon, avatar, clockTime, fullTime, dayKey, dayLabel } from './dom.js';
 import { messageContent } from './content.js';
+import { linksChanged } from './media.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -97,7 +98,9 @@ export class Thread {
       const before = this._stored.get(key);
       if (!before) fresh.push(m);
       const newer = (m.rev ?? 0) > (before?.rev ?? 0); // a later change: unsent, read, delivered
-      if (!before || newer || before.seq !== m.seq || before.status !== m.status) this._stored.set(key, m);
+      // fresh content links (a join after they expired) replace the old ones too
+      const relinked = before && linksChanged(before.data, m.data);
+      if (!before || newer || relinked || before.seq !== m.seq || before.status !== m.status) this._stored.set(key, m);
     }
     return fresh;
   }

@@ -17,7 +17,8 @@ import { TypingIndicator } from './typing.js';
 import { Presence } from './presence.js';
 import { Notifier } from './notify.js';
 import { OperatorNames } from './names.js';
-import { previewText } from './content.js';
+import { EXPIRED_EVENT, previewText } from './content.js';
+import { shouldRefreshLinks } from './media.js';
 import { ComposeMode, ConversationActions } from './workflow.js';
 import { StickerPicker } from './stickers.js';
 
@@ -218,6 +219,15 @@ export class Workspace {
     }, { passive: true });
     document.addEventListener('keydown', (e) => this._shortcut(e));
     document.addEventListener('visibilitychange', () => this._markRead());
+    /** @type {number | null} */
+    let linksAskedAt = null;
+    document.addEventListener(EXPIRED_EVENT, () => {
+      // a content link answered 403 (past LIVECHAT_MEDIA_URL_TTL): joining again
+      // brings the conversation's messages with freshly signed links
+      if (!this.openId || !shouldRefreshLinks(linksAskedAt, Date.now())) return;
+      linksAskedAt = Date.now();
+      this.client.joinConversation(this.openId);
+    });
     for (const tab of /** @type {HTMLButtonElement[]} */ ([...byId('views').querySelectorAll('button[data-view]')])) {
       tab.addEventListener('click', () => this.setView(/** @type {any} */ (tab.dataset.view)));
     }
