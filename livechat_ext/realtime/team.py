@@ -61,6 +61,16 @@ def _cause(exc: BaseException, bound: asyncio.Timeout) -> str:
     return describe(exc)
 
 
+def _as_datetime(value: Any) -> datetime | None:
+    """A `last_seen` as a datetime (another node's frames carry ISO 8601 text)."""
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 class Team:
     """Presence and typing, announced through the hub (and the cluster)."""
 
@@ -116,8 +126,13 @@ class Team:
             return
         self.names[admin_id] = name
         told = self.presence.told_status(admin_id)
-        if told is not None:  # listed from now on with the new name
-            self._told(admin_id, told, self.presence.last_seen(admin_id), name)
+        if told is None:
+            return
+        # listed from now on with the new name; shown online: every socket (every
+        # node's) is told it with the next flush (an offline one is arriving)
+        self._told(admin_id, told, self.presence.last_seen(admin_id), name)
+        if told == "online":
+            self._queue(admin_id, told, None)
 
     def name_of(self, admin_id: str) -> str:
         return self.names.get(admin_id, admin_id)
@@ -127,11 +142,12 @@ class Team:
     def _told(self, admin_id: str, status: str, last_seen: Any, name: str) -> str:
         """Record that this node's sockets are told `status` (by a frame about to be
         delivered to them all); the operator's serialized entry."""
-        self.presence.remote(admin_id, status)
         if status == "online":
             last_seen = None
         elif last_seen is None:
-            last_seen = self.presence.last_seen(admin_id)
+            last_seen = self.presence.last_seen(admin_id) or utcnow()
+        # the entry's own time (when the operator left), not the time it is told
+        self.presence.remote(admin_id, status, _as_datetime(last_seen))
         entry = operator_entry(admin_id, status, last_seen, name)
         if admin_id not in self._entries:
             self._sorted = None
@@ -309,6 +325,9 @@ class Team:
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
         """Announce a change to every node's sockets: at once on a quiet node,
         otherwise with the others of its window (see the module's docstring)."""
+        self._queue(admin_id, status, last_seen)
+
+    def _queue(self, admin_id: str, status: str, last_seen: Any) -> None:
         if self._closed:  # the hub is stopping: the cluster's expiry tells the others
             log.debug("presence of %s (%s) after the final flush: not announced", admin_id, status)
             return
