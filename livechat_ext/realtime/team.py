@@ -454,16 +454,19 @@ class Team:
 
     def _superseded(self, admin_id: str, status: str) -> None:
         """Another node announced `status` for an operator whose change from this
-        node waits for its window. The two cluster writes were made in some order
-        this node cannot see from here (this node's may be the older: the operator
-        left here, then came back on that node), so neither announcement wins by
-        arriving last: the pending one is dropped and, after this node's queued
-        cluster writes, the cluster's truth is announced if it is not what every
-        socket was just told."""
+        node waits for its window, or went out from here moments ago (the two
+        frames may have crossed between the nodes). The two cluster writes were
+        made in an order this node cannot see from here (this node's may be the
+        older: the operator left here, then came back on that node), so neither
+        announcement wins by arriving last: a pending one is dropped and, after
+        this node's queued cluster writes, the cluster's truth is announced to
+        every node if it is not what the sockets were just told. The cost: one
+        cluster read per contradiction, none otherwise."""
         sync = self.cluster_sync
         if sync is None:
             return
-        sent = self._recent.pop(admin_id, None) or self._older.pop(admin_id, None)
+        recent, older = self._recent.pop(admin_id, None), self._older.pop(admin_id, None)
+        sent = recent or older
         pending = self._pending.get(admin_id)
         if pending is None:
             # announced from here moments ago with another status: the two frames
