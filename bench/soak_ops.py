@@ -170,6 +170,9 @@ class Operator:
             self._joins.pop(ref).set_result(frame)
         elif kind == "operator_status":
             self.view[payload["admin_id"]] = payload["status"]
+        elif kind == "operators_changed":  # coalesced presence (PROTOCOL.md 1.1)
+            for entry in payload["operators"]:
+                self.view[entry["admin_id"]] = entry["status"]
         elif kind in ("message_received", "message_sent"):
             self._message(payload["message"], kind)
             if kind == "message_sent":

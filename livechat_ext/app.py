@@ -227,6 +227,7 @@ class LiveChat:
         await self.store.start()
         await self._schema()
         await self.hub.start()
+        self.team.start()
         if self.cluster_sync is not None:
             await self.cluster_sync.start()
         self._loops = Loops("livechat_ext")

@@ -225,6 +225,17 @@ class LiveChatSettings(BaseSettings):
     presence_grace: float = Field(
         default=3.0, ge=0, description="Seconds before `offline` is announced (absorbs reloads)."
     )
+    presence_window: float = Field(
+        default=0.25,
+        ge=0,
+        le=1.0,
+        description=(
+            "Seconds of presence changes sent together as one `operators_changed` "
+            "(widened up to 1 s on a node with many sockets); 0 sends one "
+            "`operator_status` per change, for 1.0 clients that do not know "
+            "`operators_changed`."
+        ),
+    )
     send_queue_size: int = Field(
         default=256, ge=1, description="Frames queued per socket before it is closed with 1013."
     )

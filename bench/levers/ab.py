@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench import run as R  # noqa: E402
 
 
-def start(root: Path, tmp: Path, name: str, ws: str = "auto"):  # type: ignore[no-untyped-def]
+def start(root: Path, tmp: Path, name: str, ws: str = "auto", guard: bool = False):  # type: ignore[no-untyped-def]
     port = R.free_port()
     db = tmp / f"{name}-{time.monotonic_ns()}.db"
     args = [
@@ -42,6 +42,7 @@ def start(root: Path, tmp: Path, name: str, ws: str = "auto"):  # type: ignore[n
         f"sqlite+aiosqlite:///{db}",
         "--ws",
         ws,
+        *(["--guard"] if guard else []),
     ]
     proc = R.spawn(args, tmp / f"server-{name}.log", root=root)
     R.wait_port(port, proc)
@@ -75,7 +76,7 @@ def probe(s, a) -> dict:  # type: ignore[no-untyped-def]
 
 
 def one(root: Path, name: str, mode: str, a, tmp: Path) -> dict:  # type: ignore[no-untyped-def]
-    s = start(root, tmp, name, a.ws_b if name == "B" else "auto")
+    s = start(root, tmp, name, a.ws_b if name == "B" else "auto", a.guard_b and name == "B")
     try:
         if mode == "idle":
             warm = a.idle_warm
@@ -130,6 +131,11 @@ def main() -> int:
     p.add_argument("--probe-n", type=int, default=20)
     p.add_argument("--probe-rounds", type=int, default=40)
     p.add_argument("--ws-b", default="auto", help="uvicorn --ws of side B")
+    p.add_argument(
+        "--guard-b",
+        action="store_true",
+        help="side B's app puts a (no-op) dependency on its routes: the guarded endpoint",
+    )
     p.add_argument("--naive", action="store_true", help="idle: also the naive FastAPI peer")
     a = p.parse_args()
     a.drain, a.settle, a.warmup, a.window = 2.0, 1.0, 1.0, 4

@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--store-url", required=True)
     p.add_argument("--ws", default="auto")
+    p.add_argument("--guard", action="store_true", help="a host dependency on every route")
     a = p.parse_args()
     # no LINE client, as before LiveChat required a token: a bench run sends
     # nothing to LINE, and a client would look up profiles at an unreachable API
@@ -37,6 +38,13 @@ def main() -> None:
 
     app = create_app(livechat_settings(a.store_url), delivery=NoDelivery())
     chat = app.state.live_chat
+    if a.guard:  # as FastAPI(dependencies=[...]): the endpoint runs it per socket
+        from fastapi import Depends
+
+        async def allow() -> None:
+            return None
+
+        app.router.dependencies.append(Depends(allow))
 
     def hub():  # type: ignore[no-untyped-def]
         lc = chat

@@ -387,6 +387,7 @@ class Chat:
     async def shutdown(self) -> None:
         self.deadlines.close()
         self.hub.order.close_all()
+        await self._reads.close()
         await self.team.shutdown()
 
 

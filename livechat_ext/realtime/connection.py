@@ -153,8 +153,10 @@ class Connection:
         """Run the send until it finishes or has to wait; only a wait needs a task.
         False if the frame did not go out."""
         assert self._send is not None and self._context is not None
-        send = self._send(text)
         try:
+            # making the send may raise too (the frame is personalized for the
+            # socket's operator there): that stops this connection, not the loop
+            send = self._send(text)
             waiting_for = self._context.run(send.send, None)
         except StopIteration:
             return True

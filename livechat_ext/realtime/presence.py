@@ -73,12 +73,13 @@ class Presence:
         self._pending_offline.pop(admin_id, None)
         self._announce(admin_id, "offline", self._last_seen.get(admin_id, utcnow()))
 
-    def remote(self, admin_id: str, status: str) -> None:
-        """Record an announcement this node's sockets were given."""
+    def remote(self, admin_id: str, status: str, last_seen: datetime | None = None) -> None:
+        """Record an announcement this node's sockets were given; an offline one
+        keeps its own `last_seen` (when the operator left, not when it was told)."""
         self._touch(admin_id)
         self._remote[admin_id] = status
         if status == "offline":
-            self._last_seen[admin_id] = utcnow()
+            self._last_seen[admin_id] = last_seen or utcnow()
 
     def is_online(self, admin_id: str) -> bool:
         return (

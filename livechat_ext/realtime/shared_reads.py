@@ -17,9 +17,15 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
+class ReadAbandoned(RuntimeError):
+    """The shared read was stopped (shutdown) before it had an answer: what its
+    waiters get instead of a cancellation none of them asked for."""
+
+
 class SharedReads(Generic[T]):
     def __init__(self) -> None:
         self._running: set[Hashable] = set()
+        self._tasks: set[asyncio.Task[T]] = set()  # the reads running (kept: not collected)
         self._waiting: dict[Hashable, tuple[asyncio.Future[T], Callable[[], Awaitable[T]]]] = {}
         self.reads = 0  # reads made (for tests and metrics)
 
@@ -39,11 +45,15 @@ class SharedReads(Generic[T]):
         self._running.add(key)
         self.reads += 1
         task = asyncio.ensure_future(read())
+        self._tasks.add(task)
 
-        def done(task: asyncio.Future[T]) -> None:
+        def done(task: asyncio.Task[T]) -> None:
+            self._tasks.discard(task)
             self._running.discard(key)
-            if task.cancelled():
-                future.cancel()
+            if future.done():  # failed by `close`
+                pass
+            elif task.cancelled():  # not by a waiter (they wait shielded): shutdown
+                future.set_exception(ReadAbandoned("the shared read was stopped"))
             elif (exc := task.exception()) is not None:
                 future.set_exception(exc)
             else:
@@ -53,10 +63,21 @@ class SharedReads(Generic[T]):
 
         task.add_done_callback(done)
 
+    async def close(self) -> None:
+        """Stop the reads running and fail their waiters and those waiting for the
+        next read with `ReadAbandoned` (at shutdown)."""
+        waiting, self._waiting = self._waiting, {}
+        for future, _ in waiting.values():
+            future.set_exception(ReadAbandoned("shutting down"))
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
 
 
-__all__ = ["SharedReads"]
+__all__ = ["ReadAbandoned", "SharedReads"]

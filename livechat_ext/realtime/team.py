@@ -6,7 +6,8 @@ change on a quiet node goes out at once, alone, as `operator_status`; the
 changes that follow within the window are sent together, each operator once
 in its latest state, in one `operators_changed` serialized once for every
 socket and published once to the other nodes. The window is `presence_window`
-(0.25 s), longer on a node with many sockets (one second per
+(LIVECHAT_PRESENCE_WINDOW, 0.25 s; 0 turns coalescing off: one
+`operator_status` per change), longer on a node with many sockets (one second per
 `_SENDS_PER_SECOND` of them, at most 1 s as PROTOCOL.md allows), so a storm
 costs each node a bounded number of sends per second whatever its size: N
 arrivals are a few frames per second on each socket instead of N, and
@@ -47,16 +48,27 @@ log = logging.getLogger("livechat_ext.realtime.team")
 
 _CLUSTER_READ_SECONDS = 0.5  # a slow broker must not stall webhooks: local view instead
 _SETTLE_SECONDS = 3.0  # at shutdown: the heartbeat expiry covers what is left
-PRESENCE_WINDOW = 0.25  # seconds of presence changes sent as one frame (PROTOCOL.md: <= 1 s)
+PRESENCE_WINDOW = 0.25  # the default of LIVECHAT_PRESENCE_WINDOW (PROTOCOL.md: <= 1 s)
 _MAX_WINDOW = 1.0
 _SENDS_PER_SECOND = 4000  # presence frames a node's flushes aim to stay under
 _OPERATORS_CHANGED = '{"type":"operators_changed"'
+_CROSSING_SECONDS = 2 * _MAX_WINDOW  # two nodes' frames in flight at once: both windows
 
 
 def _cause(exc: BaseException, bound: asyncio.Timeout) -> str:
     if bound.expired():
         return f"no answer within {_CLUSTER_READ_SECONDS}s"
     return describe(exc)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A `last_seen` as a datetime (another node's frames carry ISO 8601 text)."""
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 class Team:
@@ -69,7 +81,7 @@ class Team:
         spawn: Spawn,
         cluster_sync: ClusterSync | None = None,
         *,
-        presence_window: float = PRESENCE_WINDOW,
+        presence_window: float | None = None,
     ) -> None:
         self.hub = hub
         self._spawn = spawn
@@ -79,10 +91,19 @@ class Team:
         # an operator never seen here is shown by admin id, as PROTOCOL.md allows
         self.names: dict[str, str] = {}
         # coalescing: this node's changes not sent yet (admin_id -> status, last_seen)
-        self.presence_window = presence_window
+        # 0: no coalescing, one operator_status per change (1.0 clients)
+        self.presence_window = (
+            settings.presence_window if presence_window is None else presence_window
+        )
         self._pending: dict[str, tuple[str, datetime | None]] = {}
         self._flush_at: asyncio.TimerHandle | None = None
         self._last_flush = float("-inf")
+        self._recent: dict[str, str] = {}  # announced from here lately (see _superseded)
+        self._older: dict[str, str] = {}
+        self._recent_since = float("-inf")
+        self._publishing: set[asyncio.Future[Any]] = set()  # flushes not published yet
+        self._closing = False  # shutdown: changes wait for the final flush
+        self._closed = False  # after it: nothing more is published
         # what this node's sockets were told, as serialized entries: the operator
         # list of auth_success is their join (sorted ids and entries kept until a change)
         self._entries: dict[str, str] = {}
@@ -94,6 +115,10 @@ class Team:
         hub.add_listener(self._on_remote_event)
         hub.watch_occupancy(self._conversation_occupancy)
 
+    def start(self) -> None:
+        """A (re)start after `shutdown`: presence is announced again."""
+        self._closing = self._closed = False
+
     def remember(self, operator: Operator) -> None:
         """Keep the display name an operator's token gives (the latest wins)."""
         admin_id, name = operator.admin_id, operator.display_name
@@ -101,8 +126,13 @@ class Team:
             return
         self.names[admin_id] = name
         told = self.presence.told_status(admin_id)
-        if told is not None:  # listed from now on with the new name
-            self._told(admin_id, told, self.presence.last_seen(admin_id), name)
+        if told is None:
+            return
+        # listed from now on with the new name; shown online: every socket (every
+        # node's) is told it with the next flush (an offline one is arriving)
+        self._told(admin_id, told, self.presence.last_seen(admin_id), name)
+        if told == "online":
+            self._queue(admin_id, told, None)
 
     def name_of(self, admin_id: str) -> str:
         return self.names.get(admin_id, admin_id)
@@ -112,11 +142,12 @@ class Team:
     def _told(self, admin_id: str, status: str, last_seen: Any, name: str) -> str:
         """Record that this node's sockets are told `status` (by a frame about to be
         delivered to them all); the operator's serialized entry."""
-        self.presence.remote(admin_id, status)
         if status == "online":
             last_seen = None
         elif last_seen is None:
-            last_seen = self.presence.last_seen(admin_id)
+            last_seen = self.presence.last_seen(admin_id) or utcnow()
+        # the entry's own time (when the operator left), not the time it is told
+        self.presence.remote(admin_id, status, _as_datetime(last_seen))
         entry = operator_entry(admin_id, status, last_seen, name)
         if admin_id not in self._entries:
             self._sorted = None
@@ -211,9 +242,9 @@ class Team:
             if truth == "offline":
                 last_seen = self.presence.last_seen(admin_id) or utcnow()
             corrected.append((admin_id, truth, last_seen))
-        if corrected:
-            text = self._frame(corrected)
-            self.hub.deliver(BROADCAST, text)  # this node's sockets only
+        batches = [[c] for c in corrected] if self.presence_window <= 0 else [corrected]
+        for batch in batches if corrected else []:
+            self.hub.deliver(BROADCAST, self._frame(batch))  # this node's sockets only
 
     async def room_open(self, line_user_id: str) -> bool:
         """Whether an operator has the conversation open on any node."""
@@ -294,8 +325,16 @@ class Team:
     async def publish_presence(self, admin_id: str, status: str, last_seen: Any = None) -> None:
         """Announce a change to every node's sockets: at once on a quiet node,
         otherwise with the others of its window (see the module's docstring)."""
+        self._queue(admin_id, status, last_seen)
+
+    def _queue(self, admin_id: str, status: str, last_seen: Any) -> None:
+        if self._closed:  # the hub is stopping: the cluster's expiry tells the others
+            log.debug("presence of %s (%s) after the final flush: not announced", admin_id, status)
+            return
         self._pending[admin_id] = (status, last_seen)
-        if self._flush_at is None:
+        if self.presence_window <= 0 and not self._closing:
+            self._flush()
+        elif self._flush_at is None and not self._closing:
             loop = asyncio.get_running_loop()
             delay = max(0.0, self._last_flush + self._window() - loop.time())
             self._flush_at = loop.call_later(delay, self._flush)
@@ -314,12 +353,23 @@ class Team:
         return encode_with_operators(OperatorsChanged(operators=[]), ",".join(entries))
 
     def _flush(self) -> None:
+        """The one flushing path (the window's timer, `flush_presence`): the
+        pending changes as one frame, delivered here when its task starts (tasks
+        start in order: so do flushes) and published to the other nodes."""
         self._flush_at = None
         pending, self._pending = self._pending, {}
         if not pending:
             return
-        self._last_flush = asyncio.get_running_loop().time()
+        now = self._last_flush = asyncio.get_running_loop().time()
+        self._remember_sent(pending, now)
         changes = [(a, st, seen) for a, (st, seen) in pending.items()]
+        if self.presence_window <= 0:  # one operator_status per change
+            for change in changes:
+                self._send([change])
+        else:
+            self._send(changes)
+
+    def _send(self, changes: list[tuple[str, str, datetime | None]]) -> None:
         text = self._frame(changes)
         if len(changes) == 1:
             admin_id, status, _ = changes[0]
@@ -329,19 +379,28 @@ class Team:
             )
         else:  # other nodes read the changes from the frame itself
             publish = self.hub.publish(BROADCAST, text)
-        # delivered here when the task starts (tasks start in order: so do flushes)
-        self._spawn(publish)
+        task = self._spawn(publish)
+        if isinstance(task, asyncio.Future):
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
+
+    def _remember_sent(self, pending: dict[str, tuple[str, datetime | None]], now: float) -> None:
+        """Keep what this node announced in the last few windows (two generations,
+        each at least `_CROSSING_SECONDS` long): a remote change that contradicts
+        one of them may have crossed it (see `_superseded`)."""
+        if now - self._recent_since > _CROSSING_SECONDS:
+            self._older, self._recent, self._recent_since = self._recent, {}, now
+        for admin_id, (status, _) in pending.items():
+            self._recent[admin_id] = status
 
     async def flush_presence(self) -> None:
-        """Send what is pending now (shutdown, tests), delivered before returning."""
+        """Send what is pending now (shutdown, tests) through the same path as the
+        window's timer, after every flush before it; delivered before returning."""
         if self._flush_at is not None:
             self._flush_at.cancel()
-            self._flush_at = None
-        pending, self._pending = self._pending, {}
-        if pending:
-            self._last_flush = asyncio.get_running_loop().time()
-            text = self._frame([(a, st, seen) for a, (st, seen) in pending.items()])
-            await self.hub.publish(BROADCAST, text)
+        self._flush()
+        if self._publishing:
+            await asyncio.gather(*self._publishing, return_exceptions=True)
 
     def _announce_presence(self, admin_id: str, status: str, last_seen: Any) -> None:
         sync = self.cluster_sync
@@ -390,7 +449,58 @@ class Team:
         if event.presence is not None:
             admin_id, status = event.presence
             last_seen = utcnow() if status == "offline" else None
+            self._superseded(admin_id, status)
             self._told(admin_id, status, last_seen, self.name_of(admin_id))
+
+    def _superseded(self, admin_id: str, status: str) -> None:
+        """Another node announced `status` for an operator whose change from this
+        node waits for its window, or went out from here moments ago (the two
+        frames may have crossed between the nodes). The two cluster writes were
+        made in an order this node cannot see from here (this node's may be the
+        older: the operator left here, then came back on that node), so neither
+        announcement wins by arriving last: a pending one is dropped and, after
+        this node's queued cluster writes, the cluster's truth is announced to
+        every node if it is not what the sockets were just told. The cost: one
+        cluster read per contradiction, none otherwise."""
+        sync = self.cluster_sync
+        if sync is None:
+            return
+        recent, older = self._recent.pop(admin_id, None), self._older.pop(admin_id, None)
+        sent = recent or older
+        pending = self._pending.get(admin_id)
+        if pending is None:
+            # announced from here moments ago with another status: the two frames
+            # may have crossed between the nodes; the cluster decides
+            if sent is None or sent == status:
+                return
+            pending = (sent, self.presence.last_seen(admin_id))
+        elif pending[0] == status:
+            return
+        else:
+            del self._pending[admin_id]
+        _, last_seen = pending
+
+        async def recheck() -> None:
+            if admin_id in self._pending:  # a later change here decides
+                return
+            try:
+                elsewhere = await sync.cluster.online_elsewhere(sync.node, admin_id)
+            except BrokerError as exc:
+                log.warning(
+                    "cluster unavailable (%s); announcing %s %s from here",
+                    describe(exc),
+                    admin_id,
+                    pending[0],
+                    exc_info=exc,
+                )
+                await self.publish_presence(admin_id, pending[0], last_seen)
+                return
+            truth = "online" if elsewhere or self.presence.here(admin_id) else "offline"
+            if admin_id not in self._pending and self.presence.told_status(admin_id) != truth:
+                seen = None if truth == "online" else last_seen or self.presence.last_seen(admin_id)
+                await self.publish_presence(admin_id, truth, seen)
+
+        sync.submit(recheck)
 
     def _remote_changes(self, frame: str) -> None:
         """Another node's `operators_changed`: this node's sockets get it as is."""
@@ -400,12 +510,16 @@ class Team:
                 admin_id, name = str(o["admin_id"]), o.get("name")
                 if isinstance(name, str) and name:
                     self.names[admin_id] = name
-                self._told(admin_id, str(o["status"]), o.get("last_seen"), self.name_of(admin_id))
+                status = str(o["status"])
+                self._superseded(admin_id, status)
+                self._told(admin_id, status, o.get("last_seen"), self.name_of(admin_id))
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed operators_changed from another node", exc_info=True)
 
     async def shutdown(self) -> None:
-        """Announce now what the presence grace would have announced later."""
+        """Announce now what the presence grace would have announced later; the
+        changes made until the final flush go out with it, none after it."""
+        self._closing = True
         for admin_id in self.presence.flush_pending():
             last_seen = self.presence.last_seen(admin_id)
             if self.cluster_sync is None:  # queued now, sent by the flush below
@@ -422,6 +536,7 @@ class Team:
                     "takes this node's operators offline"
                 )
         await self.flush_presence()
+        self._closed = True
         self._cluster_read = None  # a restart reads the cluster again
         self.presence.close()
         self._typing_ends.close()

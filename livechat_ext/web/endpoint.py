@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CloseCode
@@ -172,8 +172,37 @@ class Endpoint:
     def __init__(self, chat: Chat, personalize: Personalize | None = None) -> None:
         self.chat = chat
         self.personalize = personalize
+        # set when the host's app puts dependencies on the route (see `guard`)
+        self._guarded: ASGIApp | None = None
+
+    def guard(self, path: str, dependencies: Sequence[Any], app: Any = None) -> None:
+        """Run the host's route dependencies (`include_router(router,
+        dependencies=[...])`, `FastAPI(dependencies=[...])`) before each socket, as
+        FastAPI does for its own WebSocket routes: a guard that raises refuses the
+        socket. Only a host that has some pays FastAPI's per-socket state for them;
+        without any, the endpoint stays a plain ASGI app."""
+        if not dependencies:
+            self._guarded = None
+            return
+        from fastapi.routing import APIWebSocketRoute
+
+        inner = Endpoint(self.chat, self.personalize)  # the same, unguarded
+
+        async def guarded(websocket: WebSocket) -> None:
+            await inner(websocket.scope, websocket._receive, websocket._send)
+
+        route = APIWebSocketRoute(
+            path,
+            guarded,
+            dependencies=list(dependencies),
+            dependency_overrides_provider=app,
+        )
+        self._guarded = route.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._guarded is not None:  # (inline: no extra frame per socket without)
+            await self._guarded(scope, receive, send)
+            return
         settings = self.chat.settings
         origin, host = _origin_and_host(scope)
         # read from the scope, not through WebSocket.headers/url/query_params: those

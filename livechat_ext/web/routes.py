@@ -4,8 +4,8 @@ route calls one part of the plugin."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ..settings import LiveChatSettings
 from .endpoint import Endpoint, Personalize
 from .security_headers import SECURITY_HEADERS, media_type
 
+WS_PATH = "/ws/live-chat"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 Health = Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
@@ -38,10 +39,20 @@ def build_router(
     """An `APIRouter` that carries the plugin's lifespan and every route.
     `personalize` makes each WebSocket frame for its operator; `more_routes`
     adds routes under the prefix (the content route)."""
-    router = APIRouter(lifespan=lifespan)
+    endpoint = Endpoint(chat, personalize)
+
+    @asynccontextmanager
+    async def with_host_guards(app: Any) -> AsyncIterator[None]:
+        # a plain Starlette route gets no dependencies from FastAPI: the
+        # endpoint runs the ones the host put on it itself (see Endpoint.guard)
+        endpoint.guard(WS_PATH, host_dependencies(app, router), app)
+        async with lifespan(app):
+            yield
+
+    router = APIRouter(lifespan=with_host_guards)
     # a plain Starlette route: the endpoint is an ASGI app, with no FastAPI
     # dependency solving and exit stacks kept for the life of every socket
-    router.add_websocket_route("/ws/live-chat", Endpoint(chat, personalize))  # type: ignore[arg-type]
+    router.add_websocket_route(WS_PATH, endpoint)  # type: ignore[arg-type]
     prefix = settings.api_prefix.rstrip("/")
     if more_routes is not None:
         more_routes(router, prefix)
@@ -84,6 +95,35 @@ def build_router(
         router.add_api_route(f"{prefix}/console", console_redirect, methods=["GET"], **hidden)
         router.add_api_route(f"{prefix}/console/{{path:path}}", console, methods=["GET"], **hidden)
     return router
+
+
+def host_dependencies(app: Any, router: APIRouter) -> list[Any]:
+    """The dependencies a host's FastAPI `app` puts on `router`'s routes: the
+    app's own and those of every `include_router(..., dependencies=...)` on the
+    way to `router` (FastAPI keeps an include as a route with its include
+    context; a FastAPI that copies routes at include time dropped them for a
+    plain WebSocket route already, and only the app's own are found)."""
+    root = getattr(app, "router", None)
+    if root is None:
+        return list(router.dependencies)
+    own = [*getattr(root, "dependencies", []), *router.dependencies]
+    found = _included(root, router, list(getattr(root, "dependencies", [])))
+    return own if found is None else [*found, *router.dependencies]
+
+
+def _included(parent: Any, target: APIRouter, above: list[Any]) -> list[Any] | None:
+    for route in getattr(parent, "routes", []):
+        context = getattr(route, "include_context", None)
+        original = getattr(route, "original_router", None)
+        if context is None or original is None:
+            continue
+        here = [*above, *getattr(context, "dependencies", [])]
+        if original is target:
+            return here
+        found = _included(original, target, here)
+        if found is not None:
+            return found
+    return None
 
 
 def serve_file(base: Path, path: str) -> FileResponse:

@@ -226,3 +226,25 @@ async def test_held_frames_count_against_the_queue_limit() -> None:
     assert sock.stopped == [False]  # the endpoint closes it with 1013
     assert not conn.release("reply")
     assert sock.frames == []
+
+
+async def test_a_send_that_raises_while_being_made_stops_only_that_connection() -> None:
+    """The socket's sender makes the frame for its operator before sending (media
+    URLs are signed per operator). If that raises, the push returns, the error is
+    logged and that connection alone stops; a fan-out loop pushing to several
+    connections goes on to the next."""
+    healthy = FakeSocket()
+    good = Connection("good", limit=4)
+    healthy.attach(good)
+    broken = Connection("broken", limit=4)
+    stopped: list[bool] = []
+
+    def personalizing_send(text: str):  # type: ignore[no-untyped-def]
+        raise ValueError("cannot personalize this frame")
+
+    broken.attach(personalizing_send, healthy.close, stopped.append)
+    for conn in (broken, good):  # the fan-out loop: must reach `good`
+        conn.push("frame")
+    assert healthy.frames == ["frame"]
+    assert stopped == [False]  # the broken one stopped writing (not cleanly)
+    assert broken.closing

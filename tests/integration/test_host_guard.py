@@ -1,0 +1,77 @@
+"""A host that guards the plugin's routes with `include_router(router,
+dependencies=[...])` (or `FastAPI(dependencies=[...])`) guards the WebSocket
+too: the route is a plain Starlette one (no FastAPI state per socket), so the
+endpoint runs the host's dependencies itself. A guard that refuses refuses
+the socket; one that allows lets it work. Real uvicorn, real clients."""
+
+from __future__ import annotations
+
+import pytest
+import websockets
+from fastapi import Depends, FastAPI, WebSocket, WebSocketException
+
+from livechat_ext import LiveChat
+from livechat_ext.web.routes import host_dependencies
+from tests.helpers import Client, make_settings, serve
+
+GUARD_CALLS: list[str] = []
+
+
+async def guard(websocket: WebSocket) -> None:
+    GUARD_CALLS.append(websocket.url.path)
+    if websocket.query_params.get("pass") != "yes":
+        raise WebSocketException(code=1008, reason="not allowed by the host")
+
+
+async def _socket_refused(url: str) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("where", ["include_router", "app"])
+async def test_host_dependencies_guard_the_websocket(tmp_path, where):
+    live_chat = LiveChat(make_settings(tmp_path))
+    if where == "include_router":
+        app = FastAPI()
+        app.include_router(live_chat.router, dependencies=[Depends(guard)])
+    else:
+        app = FastAPI(dependencies=[Depends(guard)])
+        app.include_router(live_chat.router)
+    GUARD_CALLS.clear()
+    async with serve(live_chat, app) as srv:
+        await _socket_refused(srv.ws_url)
+        assert GUARD_CALLS == ["/ws/live-chat"]
+        op = await Client.connect(f"{srv.ws_url}?pass=yes", srv.token("alice"))
+        auth = await op.wait_type("auth_success")
+        assert auth["payload"]["admin_id"] == "alice"
+        await op.close()
+        assert GUARD_CALLS == ["/ws/live-chat", "/ws/live-chat"]
+
+
+async def test_nested_includes_with_a_prefix_carry_their_dependencies(tmp_path):
+    """A guard on an outer router that includes the plugin's router is found too."""
+    from fastapi import APIRouter
+
+    live_chat = LiveChat(make_settings(tmp_path))
+    outer = APIRouter()
+    outer.include_router(live_chat.router)
+    app = FastAPI()
+    app.include_router(outer, dependencies=[Depends(guard)])
+    assert len(host_dependencies(app, live_chat.router)) == 1
+    plain = FastAPI()
+    plain.include_router(live_chat.router)
+    assert host_dependencies(plain, live_chat.router) == []
+
+
+async def test_without_host_dependencies_the_route_stays_a_plain_asgi_app(tmp_path):
+    live_chat = LiveChat(make_settings(tmp_path))
+    app = FastAPI()
+    app.include_router(live_chat.router)
+    async with serve(live_chat, app) as srv:
+        op = await Client.connect(srv.ws_url, srv.token("alice"))
+        await op.wait_type("auth_success")
+        await op.close()
+    endpoint = live_chat.router.routes[0].app  # type: ignore[attr-defined]
+    assert endpoint._guarded is None
