@@ -223,6 +223,12 @@ TARGETS = {
         broker=REDIS_URL,
         workers=2,
     ),
+    "livechat+normal": Target(
+        "livechat+normal",
+        "livechat",
+        "livechat_ext, LIVECHAT_SQLITE_SYNCHRONOUS=normal",
+        patch="sqlite-normal",
+    ),
     "livechat+orjson": Target(
         "livechat+orjson", "livechat", "livechat_ext + orjson (patch)", patch="orjson"
     ),

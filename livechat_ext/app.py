@@ -96,7 +96,9 @@ class LiveChat:
         settings.check(access_token=line_client is None and delivery is None)
         self._own_store = store is None and engine is None
         self.metrics = metrics = Metrics()
-        self.store = store = store or create_store(settings.store_url, engine=engine)
+        self.store = store = store or create_store(
+            settings.store_url, engine=engine, sqlite_synchronous=settings.sqlite_synchronous
+        )
         self.broker = broker = broker or create_broker(
             settings.broker_url, prefix=settings.broker_prefix
         )

@@ -48,6 +48,7 @@ def create_store(
     *,
     engine: AsyncEngine | None = None,
     clock: Callable[[], datetime] = utcnow,
+    sqlite_synchronous: str = "full",
 ) -> Store:
     """The store for `url` (default: a SQLite file in the working folder), or on
     the host's `engine`, which then takes precedence and is never disposed.
@@ -55,10 +56,11 @@ def create_store(
     Raises `ConfigError` for an unknown scheme or a missing driver."""
     if engine is not None:
         return SqlStore(engine, owns_engine=False, clock=clock)
-    return SqlStore(_create_engine(url or DEFAULT_STORE_URL), owns_engine=True, clock=clock)
+    engine = _create_engine(url or DEFAULT_STORE_URL, sqlite_synchronous)
+    return SqlStore(engine, owns_engine=True, clock=clock)
 
 
-def _create_engine(raw_url: str) -> AsyncEngine:
+def _create_engine(raw_url: str, sqlite_synchronous: str = "full") -> AsyncEngine:
     try:
         url = make_url(raw_url)
     except ArgumentError as exc:
@@ -72,29 +74,41 @@ def _create_engine(raw_url: str) -> AsyncEngine:
     except ImportError as exc:
         raise ConfigError(f"the store URL {url.drivername}:// needs {module}: {install}") from exc
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, sqlite_synchronous)
     return create_async_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: URL) -> AsyncEngine:
-    """A SQLite engine in WAL mode whose writers wait for the lock instead of failing."""
+def _sqlite_engine(url: URL, synchronous: str = "full") -> AsyncEngine:
+    """A SQLite engine in WAL mode whose writers wait for the lock instead of failing;
+    `synchronous` (`full` or `normal`) is SQLite's durability of a commit."""
+    if synchronous not in _SYNCHRONOUS:
+        raise ConfigError(f"sqlite synchronous must be one of {', '.join(_SYNCHRONOUS)}")
     options: dict[str, Any] = {}
     if url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
         # Each connection would see its own empty database: keep exactly one.
         options.update(poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
     engine = create_async_engine(url, **options)
-    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    pragmas = (
+        f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode = WAL",
+        f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}",
+        "PRAGMA foreign_keys = ON",
+    )
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
     return engine
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
+# WAL mode: FULL syncs the WAL on every commit; NORMAL only at checkpoints
+_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
 __all__ = [
