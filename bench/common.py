@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -38,3 +39,19 @@ def livechat_settings(
         max_connections_per_client=1_000_000,
         max_unauthenticated_per_client=1_000_000,
     )
+
+
+async def read_answer(reader: asyncio.StreamReader) -> bytes:
+    """Read one HTTP/1.1 answer off a keep-alive connection (status line, headers,
+    a Content-Length body) and return its status line."""
+    status = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    if length:
+        await reader.readexactly(length)
+    return status

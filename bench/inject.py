@@ -20,7 +20,7 @@ import os
 
 import uvloop
 
-from bench.common import BENCH_USER, CHANNEL_SECRET, PEER_ROOM, marker, now
+from bench.common import BENCH_USER, CHANNEL_SECRET, PEER_ROOM, marker, now, read_answer
 from bench.wsclient import connect
 
 
@@ -65,16 +65,7 @@ async def run_webhooks(a: argparse.Namespace, res: Result) -> None:
                 ).encode()
                 writer.write(head + body)
                 res.sent += 1
-                status = await reader.readline()
-                length = 0
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                status = await read_answer(reader)
                 if b" 200 " in status:
                     res.answered += 1
                 else:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import BENCH_USER, CHANNEL_SECRET  # noqa: E402
+from bench.common import BENCH_USER, CHANNEL_SECRET, read_answer  # noqa: E402
 from bench.run import cpu, free_port, spawn, stop, wait_port  # noqa: E402
 from livechat_ext.line.testing import new_event_id, sign, text_event, webhook_body  # noqa: E402
 
@@ -72,16 +72,7 @@ async def post(port: int, body: bytes) -> tuple[float, int]:
         ).encode()
         start = time.perf_counter()
         writer.write(head + body)
-        status = await reader.readline()
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        if length:
-            await reader.readexactly(length)
+        status = await read_answer(reader)
         return time.perf_counter() - start, int(status.split()[1])
     finally:
         writer.close()
