@@ -190,9 +190,11 @@ class Inbound:
             results = [await self.store.add_inbound(messages[0][1])]
         else:
             results = await self.store.add_inbound_many([message for _, message in messages])
+        if self.media is not None:  # also for redeliveries: the first may have stopped here
+            await self.media.arrived_many([(m.line_user_id, m.kind, m.data) for _, m in messages])
         new = 0
-        for (event, message), stored in zip(messages, results, strict=True):
-            outcome = await self._stored(event, message, stored)
+        for (event, _), stored in zip(messages, results, strict=True):
+            outcome = await self._stored(event, stored)
             new += outcome == "stored"
             self._count(outcome)
         return new
@@ -223,7 +225,10 @@ class Inbound:
             return "stored" if await self._unsend(event, user) else "skipped"
         message = self._as_message(event)
         if message is not None:
-            return await self._stored(event, message, await self.store.add_inbound(message))
+            stored = await self.store.add_inbound(message)
+            if self.media is not None:  # also for a redelivery: the first may have stopped here
+                await self.media.arrived(message.line_user_id, message.kind, message.data)
+            return await self._stored(event, stored)
         if not await self.store.record_event(event.webhook_event_id):
             return "skipped"
         log.debug("recorded a %s event %s quietly", event.type, event.webhook_event_id)
@@ -272,13 +277,8 @@ class Inbound:
             created_at=event.timestamp,
         )
 
-    async def _stored(
-        self, event: InboundEvent, message: NewInbound, stored: InboundResult | None
-    ) -> Outcome:
-        """`message` was stored (`stored` None: it was before, a redelivery): its
-        content is fetched, and it is shown."""
-        if self.media is not None:  # also for a redelivery: the first may have stopped here
-            await self.media.arrived(message.line_user_id, message.kind, message.data)
+    async def _stored(self, event: InboundEvent, stored: InboundResult | None) -> Outcome:
+        """A message was stored (None: it was before, a redelivery): show it."""
         if stored is None:
             log.info("duplicate webhook event %s ignored", event.webhook_event_id)
             return "skipped"

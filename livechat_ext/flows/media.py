@@ -147,17 +147,28 @@ class Media:
     async def arrived(self, line_user_id: str, kind: MessageKind, data: dict[str, Any]) -> None:
         """A stored message (new or redelivered): remember its LINE content and
         start fetching it in the background. Raises `StoreError`."""
-        if not _from_line(kind, data) or "message_id" not in data:
+        await self.arrived_many([(line_user_id, kind, data)])
+
+    async def arrived_many(self, messages: list[tuple[str, MessageKind, dict[str, Any]]]) -> None:
+        """`arrived` for a webhook's stored messages: their contents remembered in
+        one transaction. Raises `StoreError`."""
+        records = [
+            MediaRecord(
+                line_message_id=str(data["message_id"]),
+                line_user_id=line_user_id,
+                kind=kind.value,
+                state=MediaState.PENDING,
+                file_name=data.get("file_name"),
+            )
+            for line_user_id, kind, data in messages
+            if _from_line(kind, data) and "message_id" in data
+        ]
+        if not records:
             return
-        record = MediaRecord(
-            line_message_id=str(data["message_id"]),
-            line_user_id=line_user_id,
-            kind=kind.value,
-            state=MediaState.PENDING,
-            file_name=data.get("file_name"),
-        )
-        if await self.store.add_media(record):
-            self.nudge(record)
+        added = await self.store.add_media_many(records)
+        for record in records:
+            if record.line_message_id in added:
+                self.nudge(record)
 
     def nudge(self, record: MediaRecord) -> None:
         """Fetch a pending content in the background unless this node does already."""

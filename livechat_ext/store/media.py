@@ -52,6 +52,10 @@ class MediaStore(Protocol):
     async def add_media(self, record: MediaRecord) -> bool:
         """Remember a content to fetch (state `pending`); False if known already."""
 
+    async def add_media_many(self, records: list[MediaRecord]) -> set[str]:
+        """`add_media` for several, in one transaction: the LINE message ids that
+        were not known before."""
+
     async def get_media(self, line_message_id: str) -> MediaRecord | None:
         """One content's state, or None."""
 
@@ -132,23 +136,31 @@ class SqlMedia:
 
         def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert: ...
 
-    @_whole
     async def add_media(self, record: MediaRecord) -> bool:
+        return bool(await self.add_media_many([record]))
+
+    @_whole
+    async def add_media_many(self, records: list[MediaRecord]) -> set[str]:
+        if not records:
+            return set()
         now = self._clock()
-        row = {
-            "line_message_id": without_nul(record.line_message_id),
-            "line_user_id": without_nul(record.line_user_id),
-            "kind": record.kind,
-            "state": MediaState.PENDING.value,
-            "file_name": without_nul(record.file_name),
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        stmt = self._insert(media).values(row).on_conflict_do_nothing()
+        rows = [
+            {
+                "line_message_id": without_nul(record.line_message_id),
+                "line_user_id": without_nul(record.line_user_id),
+                "kind": record.kind,
+                "state": MediaState.PENDING.value,
+                "file_name": without_nul(record.file_name),
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for record in records
+        ]
+        stmt = self._insert(media).values(rows).on_conflict_do_nothing()
         async with self._tx(write=True, reads_first=False) as conn:
             stored = await conn.execute(stmt.returning(media.c.line_message_id))
-            return stored.first() is not None
+            return {row[0] for row in stored}
 
     async def get_media(self, line_message_id: str) -> MediaRecord | None:
         stmt = select(media).where(media.c.line_message_id == without_nul(line_message_id))

@@ -126,3 +126,14 @@ async def test_an_unsend_of_another_users_id_changes_nothing_and_the_newest_gone
         await store.add_media(MediaRecord(mid, "Ua", "image", MediaState.PENDING))
         await store.set_media(mid, MediaState.GONE, line_user_id="Ua")
     assert await store.gone_media(None, 2) == ["new", "mid"]  # a capped sweep misses the oldest
+
+
+async def test_several_contents_are_remembered_in_one_call(engine: AsyncEngine) -> None:
+    store = create_store(engine=engine)
+    await store.create_schema()
+    assert await store.add_media(MediaRecord("1", "Ua", "image", MediaState.PENDING))
+    batch = [MediaRecord(mid, "Ua", "image", MediaState.PENDING) for mid in ("1", "2", "3")]
+    assert await store.add_media_many(batch) == {"2", "3"}  # "1" was known: a redelivery
+    assert await store.add_media_many(batch) == set()
+    assert await store.add_media_many([]) == set()
+    assert sorted(r.line_message_id for r in await store.pending_media(10)) == ["1", "2", "3"]

@@ -16,6 +16,7 @@ from livechat_ext.line.testing import (
     audio_event,
     file_event,
     image_event,
+    text_event,
     unsend_event,
     webhook_body,
 )
@@ -441,3 +442,30 @@ async def test_two_nodes_serve_the_same_content(tmp_path, store_backend, redis_u
             for node in nodes:
                 node.stop()
             drop_keys(redis_url, prefix)
+
+
+async def test_a_webhook_of_photos_remembers_them_in_one_write_and_fetches_each(tmp_path):
+    """The contents of a webhook's messages are recorded together, as the messages
+    are stored together: one store call for the batch, none per message."""
+    async with serve_with_fake_line(tmp_path, **FAST) as srv:
+        store = srv.live_chat.store
+        calls: list[int] = []
+        add_many = store.add_media_many
+
+        async def counted(records: Any) -> set[str]:
+            calls.append(len(records))
+            return await add_many(records)
+
+        store.add_media_many = counted  # type: ignore[method-assign]
+        events = [image_event(USER) for _ in range(3)]
+        for event in events:
+            srv.fake.add_content(message_id(event), PNG, "image/png", preview=PNG)
+        assert await post_webhook(srv.http_url, [text_event(USER, "look"), *events]) == 200
+        assert calls == [3]
+        for event in events:
+            path = srv.live_chat.media.files.path(message_id(event), "content")
+            deadline = asyncio.get_running_loop().time() + 10
+            while not path.is_file():
+                assert asyncio.get_running_loop().time() < deadline, path
+                await asyncio.sleep(0.02)
+            assert path.read_bytes() == PNG
