@@ -56,6 +56,7 @@ def main() -> int:
     p.add_argument("--loaders", type=int, default=2)
     p.add_argument("--rate-hz", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--name")
+    p.add_argument("--native", action="store_true", help="py-spy --native: C frames too")
     a = p.parse_args()
     a.drain, a.settle, a.warmup = 2.0, 1.0, 1.0
     target = R.TARGETS[a.target]
@@ -96,7 +97,8 @@ def main() -> int:
                 str(raw),
                 "--duration",
                 str(int(a.duration + 1)),
-                "--nonblocking",
+                # --native pauses the process for each sample (py-spy needs it)
+                *(["--native"] if a.native else ["--nonblocking"]),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

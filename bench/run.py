@@ -229,6 +229,18 @@ TARGETS = {
         "livechat_ext, LIVECHAT_SQLITE_SYNCHRONOUS=normal",
         patch="sqlite-normal",
     ),
+    "livechat-asgi": Target(
+        "livechat-asgi",
+        "livechat",
+        "livechat_ext, every frame through the ASGI send",
+        patch="no-direct-write",
+    ),
+    "livechat-cu": Target(
+        "livechat-cu",
+        "livechat",
+        "livechat_ext, no conversation_updated (measure only)",
+        patch="no-conversation-updated",
+    ),
     "livechat+orjson": Target(
         "livechat+orjson", "livechat", "livechat_ext + orjson (patch)", patch="orjson"
     ),

@@ -68,32 +68,16 @@ def apply_patches(names: list[str]) -> None:
             await self._send({"type": "websocket.send", "text": data})
 
         WebSocket.send_text = send_text  # type: ignore[method-assign]
+    if "no-direct-write" in names:
+        # every frame through the ASGI send, as before web/direct_write.py
+        import livechat_ext.web.endpoint as endpoint
+
+        endpoint.direct_writer = lambda send: None  # type: ignore[assignment]
     if "no-conversation-updated" in names:
-        # measurement only: what the per-message conversation_updated broadcast costs
-        import livechat_ext.flows.inbound as inbound
-
-        original_encode = inbound.encode
-
-        class _Skip(str):
-            pass
-
-        def encode(payload, ref=None):  # type: ignore[no-untyped-def]
-            if type(payload).__name__ == "ConversationUpdated":
-                return _Skip("")
-            return original_encode(payload, ref)
-
-        from livechat_ext.realtime.hub import Hub
-
-        original_deliver = Hub.deliver
-
-        def deliver(self, room, frame, *args, **kwargs):  # type: ignore[no-untyped-def]
-            if isinstance(frame, _Skip):
-                return 0
-            return original_deliver(self, room, frame, *args, **kwargs)
-
-        inbound.encode = encode
-        Hub.deliver = deliver  # type: ignore[method-assign]
-
+        # measurement only: what the coalesced conversation_updated broadcast costs
+        # (the window made longer than any run: only a quiet conversation's first
+        # change is sent)
+        os.environ["LIVECHAT_CONVERSATION_UPDATE_INTERVAL"] = "86400"
 
 def main() -> None:
     p = argparse.ArgumentParser()
@@ -105,7 +89,7 @@ def main() -> None:
         "--patch",
         default="",
         help="comma list: sqlite-normal, sqlite-lock, orjson, "
-        "raw-send, no-conversation-updated (see apply_patches)",
+        "raw-send, no-direct-write, no-conversation-updated (see apply_patches)",
     )
     p.add_argument("--no-gc-tuning", action="store_true", help="leave CPython's GC defaults")
     p.add_argument("--profile", help="write a pyinstrument HTML/text profile here on exit")
