@@ -76,7 +76,9 @@ async def serve(
         app = FastAPI()
         app.include_router(live_chat.router)
     port = port or free_port()
-    options = {"ws_ping_interval": None, **options}
+    # as `livechat-ext serve` (uvicorn_options): no permessage-deflate, so a
+    # room's frames take the direct write (tests that want deflate ask for it)
+    options = {"ws_ping_interval": None, "ws_per_message_deflate": False, **options}
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on", **options
     )

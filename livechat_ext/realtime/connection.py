@@ -17,6 +17,7 @@ from ..errors import CloseCode
 log = logging.getLogger("livechat_ext.realtime.connection")
 
 SendText = Callable[[str], Coroutine[Any, Any, None]]
+WriteNow = Callable[[str], bool]
 CloseSocket = Callable[[int, str], Awaitable[None]]
 Stopped = Callable[[bool], None]
 
@@ -40,6 +41,7 @@ class Connection:
         "_limit",
         "_on_stopped",
         "_send",
+        "_write_now",
         "_writer",
         "admin_id",
         "close_code",
@@ -61,6 +63,7 @@ class Connection:
         self._limit = limit
         self._close: tuple[int, str] | None = None
         self._send: SendText | None = None
+        self._write_now: WriteNow | None = None
         self._close_socket: CloseSocket | None = None
         self._on_stopped: Stopped | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -73,16 +76,20 @@ class Connection:
         close: CloseSocket,
         on_stopped: Stopped,
         gone: tuple[type[Exception], ...] = (),
+        write: WriteNow | None = None,
     ) -> None:
         """Write to a socket from now on. `on_stopped(clean)` is called once, when
         writing ends: clean after the close frame went out, not clean when a
         send failed or the backlog overflowed. `gone` names what the transport's
         send raises when the peer went away (besides OSError and RuntimeError).
+        `write`, when given, writes a frame at once without a send, or says it
+        cannot (False): then the frame takes `send` as any other.
 
         Every send runs in a copy of the caller's context, also when another
         connection's task pushes the frame: a send wrapper that sets and resets
         context variables (tracing middleware) sees one context throughout."""
         self._send, self._close_socket, self._on_stopped = send, close, on_stopped
+        self._write_now = write
         self._gone = _GONE + gone
         self._context = contextvars.copy_context()
         if self._backlog or self._close is not None:
@@ -153,7 +160,10 @@ class Connection:
         """Run the send until it finishes or has to wait; only a wait needs a task.
         False if the frame did not go out."""
         assert self._send is not None and self._context is not None
+        write = self._write_now
         try:
+            if write is not None and write(text):
+                return True
             # making the send may raise too (the frame is personalized for the
             # socket's operator there): that stops this connection, not the loop
             send = self._send(text)

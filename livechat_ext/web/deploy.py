@@ -24,7 +24,8 @@ def uvicorn_options(settings: LiveChatSettings | None = None) -> dict[str, Any]:
     buffer a 16 MiB WebSocket frame (the plugin's own check comes after it) and,
     with httptools, HTTP headers of any length. These options refuse a frame
     over `LIVECHAT_MAX_FRAME_BYTES` from its header on (close 1009) and headers
-    over `MAX_HEADER_BYTES` (400). `livechat-ext serve` runs with them;
+    over `MAX_HEADER_BYTES` (400), and frames go out uncompressed (no
+    permessage-deflate: the comment on it says why). `livechat-ext serve` runs with them;
     `settings` defaults to the `LIVECHAT_*` environment.
     """
     settings = settings or LiveChatSettings()
@@ -34,6 +35,11 @@ def uvicorn_options(settings: LiveChatSettings | None = None) -> dict[str, Any]:
         "ws_max_queue": 4,
         # the protocol has its own heartbeat (`ping` frames, 4002)
         "ws_ping_interval": None,
+        # browsers ask for permessage-deflate, and uvicorn grants it by default:
+        # then every frame is compressed again for every socket, and each socket
+        # keeps two zlib streams. Chat frames are small; without it a room's frame
+        # is built once and written to each socket as is (web/direct_write.py)
+        "ws_per_message_deflate": False,
         # httptools buffers headers without a bound; h11 has one. h11's speed
         # does not matter here: WebSocket frames do not go through it
         "http": "h11",

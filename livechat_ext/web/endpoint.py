@@ -19,6 +19,7 @@ from ..logging_filters import connection_id
 from ..realtime.chat import Chat, new_connection_id
 from ..realtime.connection import Connection
 from ..session import Session
+from .direct_write import direct_writer
 
 log = logging.getLogger("livechat_ext.ws")
 
@@ -74,6 +75,7 @@ class _ReadStopper:
         "_handle",
         "_reading",
         "_send",
+        "_write",
         "conn",
         "failed",
         "personalize",
@@ -103,6 +105,7 @@ class _ReadStopper:
         self.failed = False
         self._reading = True
         self._handle: asyncio.TimerHandle | None = None
+        self._write: Callable[[str], bool] | None = None
 
     def writer_stopped(self, clean: bool) -> None:
         """At once if the peer cannot take frames, after a moment for the close
@@ -122,6 +125,20 @@ class _ReadStopper:
         self._reading = False
         if self._handle is not None:
             self._handle.cancel()
+
+    def writer(self, send: Send) -> Callable[[str], bool] | None:
+        """Writing a frame straight to the server's transport (`direct_write`),
+        for this socket's operator; None when frames must take the ASGI send."""
+        self._write = direct_writer(send)
+        if self._write is None:
+            return None
+        return self.write_now if self.personalize is not None else self._write
+
+    def write_now(self, text: str) -> bool:
+        if self.conn.admin_id is not None:
+            assert self.personalize is not None and self._write is not None
+            text = self.personalize(text, self.conn.admin_id)
+        return self._write(text)  # type: ignore[misc]
 
     def send_text(self, text: str) -> Coroutine[Any, Any, None]:
         """The ASGI send of one text frame (the `Connection` is its only caller and
@@ -228,7 +245,13 @@ class Endpoint:
         # them (a writer task exists only while a backlog does); when writing
         # stops, reading stops too
         stopper = _ReadStopper(asyncio.current_task(), ws, send, conn, self.personalize)
-        conn.attach(stopper.send_text, stopper.close, stopper.writer_stopped, gone=_GONE)
+        conn.attach(
+            stopper.send_text,
+            stopper.close,
+            stopper.writer_stopped,
+            gone=_GONE,
+            write=stopper.writer(send),
+        )
         peer_code: int | None = None  # the close code the socket ended with, as ASGI tells it
         try:
             peer_code = await self._read(ws, conn, session, _token(scope))
