@@ -158,7 +158,10 @@ class LiveChatSettings(BaseSettings):
         description="Seconds after an operator's last message during which `is_live` stays true.",
     )
     conversation_update_interval: float = Field(
-        default=0.25, ge=0, description="Seconds over which `conversation_updated` is coalesced."
+        default=1.0,
+        ge=0,
+        description="Seconds over which `conversation_updated` is coalesced: a quiet "
+        "conversation's change goes out at once, the changes after it at most once a window.",
     )
 
     data_dir: Path = Field(
