@@ -235,6 +235,12 @@ TARGETS = {
         "livechat_ext, every frame through the ASGI send",
         patch="no-direct-write",
     ),
+    "livechat-cu4": Target(
+        "livechat-cu4",
+        "livechat",
+        "livechat_ext, conversation_updated every 0.25 s (the old default)",
+        patch="env:LIVECHAT_CONVERSATION_UPDATE_INTERVAL=0.25",
+    ),
     "livechat-cu": Target(
         "livechat-cu",
         "livechat",

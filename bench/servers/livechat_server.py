@@ -26,6 +26,10 @@ except ImportError:  # an older checkout (--base)
 def apply_patches(names: list[str]) -> None:
     """Candidate hot-path fixes, applied by monkeypatching so they can be measured
     before anyone edits the package. Not used in the published table unless named."""
+    for name in names:  # env:NAME=VALUE sets a setting for this run
+        if name.startswith("env:"):
+            key, _, value = name[4:].partition("=")
+            os.environ[key] = value
     if "sqlite-normal" in names:  # LIVECHAT_SQLITE_SYNCHRONOUS=normal: no fsync per commit
         os.environ["LIVECHAT_SQLITE_SYNCHRONOUS"] = "normal"
     if "sqlite-lock" in names:
@@ -89,7 +93,7 @@ def main() -> None:
         "--patch",
         default="",
         help="comma list: sqlite-normal, sqlite-lock, orjson, "
-        "raw-send, no-direct-write, no-conversation-updated (see apply_patches)",
+        "raw-send, no-direct-write, no-conversation-updated, env:NAME=VALUE (see apply_patches)",
     )
     p.add_argument("--no-gc-tuning", action="store_true", help="leave CPython's GC defaults")
     p.add_argument("--profile", help="write a pyinstrument HTML/text profile here on exit")
