@@ -50,6 +50,15 @@ def build_router(
             yield
 
     router = APIRouter(lifespan=with_host_guards)
+    hidden: dict[str, Any] = {"include_in_schema": False}
+    if settings.webhook_path:
+
+        async def webhook_route(request: Request) -> Response:
+            return await webhook(request)
+
+        # first: a request is matched against the routes in order, and LINE's
+        # webhook is the busiest HTTP route (only a POST takes it)
+        router.add_api_route(settings.webhook_path, webhook_route, methods=["POST"], **hidden)
     # a plain Starlette route: the endpoint is an ASGI app, with no FastAPI
     # dependency solving and exit stacks kept for the life of every socket
     router.add_websocket_route(WS_PATH, endpoint)  # type: ignore[arg-type]
@@ -58,12 +67,6 @@ def build_router(
         more_routes(router, prefix)
     router.include_router(api, prefix=f"{prefix}/api", tags=["live-chat"])
     hidden: dict[str, Any] = {"include_in_schema": False}
-    if settings.webhook_path:
-
-        async def webhook_route(request: Request) -> Response:
-            return await webhook(request)
-
-        router.add_api_route(settings.webhook_path, webhook_route, methods=["POST"], **hidden)
 
     async def health_route() -> JSONResponse:
         body, healthy = await health()

@@ -33,6 +33,17 @@ def test_the_websocket_route_calls_the_endpoint_as_an_asgi_app(tmp_path) -> None
     assert isinstance(route.app, Endpoint), "no per-socket wrapper between the route and us"
 
 
+def test_the_webhook_is_the_first_route_a_request_is_matched_against(tmp_path) -> None:
+    """Routes are tried in order, and FastAPI's matching of each costs: LINE's
+    webhook, the busiest HTTP route, comes first (a quarter fewer Python calls
+    per webhook than behind the REST API)."""
+    settings = make_settings(tmp_path)
+    live_chat = LiveChat(settings)
+    first = live_chat.router.routes[0]
+    assert getattr(first, "path", None) == settings.webhook_path
+    assert getattr(first, "methods", None) == {"POST"}
+
+
 def test_per_connection_objects_have_slots() -> None:
     for cls in (Connection, Session, FrameLimiter, TokenBucket, endpoint._ReadStopper):
         for base in cls.__mro__[:-1]:  # all but object: one without slots adds a __dict__
