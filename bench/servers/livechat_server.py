@@ -83,6 +83,7 @@ def apply_patches(names: list[str]) -> None:
         # change is sent)
         os.environ["LIVECHAT_CONVERSATION_UPDATE_INTERVAL"] = "86400"
 
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)

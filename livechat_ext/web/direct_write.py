@@ -33,7 +33,10 @@ Write = Callable[[str], bool]
 # the wrapper Starlette's ExceptionMiddleware puts around a send: it passes every
 # WebSocket message through unchanged
 _PASS_THROUGH = (
-    ("starlette._exception_handler", "wrap_app_handling_exceptions.<locals>.wrapped_app.<locals>.sender"),
+    (
+        "starlette._exception_handler",
+        "wrap_app_handling_exceptions.<locals>.wrapped_app.<locals>.sender",
+    ),
 )
 _MAX_WRAPPERS = 4
 

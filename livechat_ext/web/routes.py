@@ -4,13 +4,14 @@ route calls one part of the plugin."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from starlette.types import Receive, Scope, Send
 
 from ..realtime.chat import Chat
 from ..settings import LiveChatSettings
@@ -45,20 +46,24 @@ def build_router(
     async def with_host_guards(app: Any) -> AsyncIterator[None]:
         # a plain Starlette route gets no dependencies from FastAPI: the
         # endpoint runs the ones the host put on it itself (see Endpoint.guard)
-        endpoint.guard(WS_PATH, host_dependencies(app, router), app)
+        guards = host_dependencies(app, router)
+        endpoint.guard(WS_PATH, guards, app)
+        if webhook_app is not None:
+            webhook_app.guard(guards, app)
         async with lifespan(app):
             yield
 
     router = APIRouter(lifespan=with_host_guards)
-    hidden: dict[str, Any] = {"include_in_schema": False}
-    if settings.webhook_path:
-
-        async def webhook_route(request: Request) -> Response:
-            return await webhook(request)
-
+    webhook_app = WebhookRoute(settings.webhook_path, webhook) if settings.webhook_path else None
+    if webhook_app is not None:
         # first: a request is matched against the routes in order, and LINE's
         # webhook is the busiest HTTP route (only a POST takes it)
-        router.add_api_route(settings.webhook_path, webhook_route, methods=["POST"], **hidden)
+        router.add_route(
+            webhook_app.path,
+            webhook_app,  # type: ignore[arg-type]  # an ASGI app, as Starlette allows
+            methods=["POST"],
+            include_in_schema=False,
+        )
     # a plain Starlette route: the endpoint is an ASGI app, with no FastAPI
     # dependency solving and exit stacks kept for the life of every socket
     router.add_websocket_route(WS_PATH, endpoint)  # type: ignore[arg-type]
@@ -98,6 +103,47 @@ def build_router(
         router.add_api_route(f"{prefix}/console", console_redirect, methods=["GET"], **hidden)
         router.add_api_route(f"{prefix}/console/{{path:path}}", console, methods=["GET"], **hidden)
     return router
+
+
+class WebhookRoute:
+    """`POST` of LINE's webhook as a plain ASGI app (a Starlette `Route` calls it
+    as one): FastAPI's per-request dependency solving, exit stack and telemetry
+    are a fifth of a webhook's Python calls, and the route has no parameters to
+    solve. A host that puts dependencies on the plugin's routes gets them run
+    here too, through a FastAPI route made for them (see `guard`)."""
+
+    def __init__(self, path: str, handler: WebhookHandler) -> None:
+        self.path = path
+        self.handler = handler
+        self._guarded: Any = None
+
+    def guard(self, dependencies: Sequence[Any], app: Any = None) -> None:
+        """Run the host's route dependencies before each webhook, as FastAPI
+        would for its own route; without any, the route stays a plain one."""
+        if not dependencies:
+            self._guarded = None
+            return
+        from fastapi.routing import APIRoute
+
+        async def guarded(request: Request) -> Response:
+            return await self.handler(request)
+
+        route = APIRoute(
+            self.path,
+            guarded,
+            methods=["POST"],
+            dependencies=list(dependencies),
+            dependency_overrides_provider=app,
+            include_in_schema=False,
+        )
+        self._guarded = route.app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._guarded is not None:
+            await self._guarded(scope, receive, send)
+            return
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def host_dependencies(app: Any, router: APIRouter) -> list[Any]:

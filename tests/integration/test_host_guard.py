@@ -2,16 +2,19 @@
 dependencies=[...])` (or `FastAPI(dependencies=[...])`) guards the WebSocket
 too: the route is a plain Starlette one (no FastAPI state per socket), so the
 endpoint runs the host's dependencies itself. A guard that refuses refuses
-the socket; one that allows lets it work. Real uvicorn, real clients."""
+the socket; one that allows lets it work. The same holds for LINE's webhook,
+a plain route too. Real uvicorn, real clients."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import websockets
-from fastapi import Depends, FastAPI, WebSocket, WebSocketException
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketException
 
 from livechat_ext import LiveChat
-from livechat_ext.web.routes import host_dependencies
+from livechat_ext.line.testing import sign, text_event, webhook_body
+from livechat_ext.web.routes import WebhookRoute, host_dependencies
 from tests.helpers import Client, make_settings, serve
 
 GUARD_CALLS: list[str] = []
@@ -76,3 +79,54 @@ async def test_without_host_dependencies_the_route_stays_a_plain_asgi_app(tmp_pa
     [route] = [r for r in live_chat.router.routes if getattr(r, "path", "") == "/ws/live-chat"]
     endpoint = route.app  # type: ignore[attr-defined]
     assert endpoint._guarded is None
+
+
+async def http_guard(request: Request) -> None:
+    GUARD_CALLS.append(request.url.path)
+    if request.headers.get("x-host-key") != "yes":
+        raise HTTPException(status_code=401, detail="not allowed by the host")
+
+
+@pytest.mark.parametrize("where", ["include_router", "app"])
+async def test_host_dependencies_run_before_the_webhook_too(tmp_path, where):
+    """The webhook is a plain route as well; a host's dependencies still run
+    before it, and one that refuses keeps the webhook from being stored."""
+    settings = make_settings(tmp_path)
+    live_chat = LiveChat(settings)
+    if where == "include_router":
+        app = FastAPI()
+        app.include_router(live_chat.router, dependencies=[Depends(http_guard)])
+    else:
+        app = FastAPI(dependencies=[Depends(http_guard)])
+        app.include_router(live_chat.router)
+    body = webhook_body([text_event("U" + "1" * 32, "guarded")])
+    headers = {"x-line-signature": sign(body, settings.line_channel_secret)}
+    GUARD_CALLS.clear()
+    async with serve(live_chat, app) as srv, httpx.AsyncClient(base_url=srv.http_url) as http:
+        refused = await http.post(settings.webhook_path, content=body, headers=headers)
+        assert refused.status_code == 401
+        assert await live_chat.store.get_conversation("U" + "1" * 32) is None
+        allowed = await http.post(
+            settings.webhook_path, content=body, headers={**headers, "x-host-key": "yes"}
+        )
+        assert allowed.status_code == 200
+        assert await live_chat.store.get_conversation("U" + "1" * 32) is not None
+    assert GUARD_CALLS == [settings.webhook_path, settings.webhook_path]
+
+
+async def test_without_host_dependencies_the_webhook_is_a_plain_asgi_app(tmp_path):
+    settings = make_settings(tmp_path)
+    live_chat = LiveChat(settings)
+    async with serve(live_chat) as srv, httpx.AsyncClient(base_url=srv.http_url) as http:
+        body = webhook_body([text_event("U" + "2" * 32, "plain")])
+        answer = await http.post(
+            settings.webhook_path,
+            content=body,
+            headers={"x-line-signature": sign(body, settings.line_channel_secret)},
+        )
+        assert answer.status_code == 200
+    [route] = [
+        r for r in live_chat.router.routes if getattr(r, "path", "") == settings.webhook_path
+    ]
+    assert isinstance(route.app, WebhookRoute)  # type: ignore[attr-defined]
+    assert route.app._guarded is None  # type: ignore[attr-defined]
