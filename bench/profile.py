@@ -57,6 +57,7 @@ def main() -> int:
     p.add_argument("--rate-hz", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--name")
     p.add_argument("--native", action="store_true", help="py-spy --native: C frames too")
+    p.add_argument("--server", type=int, default=0, help="which server (livechat-2w: 0 or 1)")
     a = p.parse_args()
     a.drain, a.settle, a.warmup = 2.0, 1.0, 1.0
     target = R.TARGETS[a.target]
@@ -88,7 +89,7 @@ def main() -> int:
                 "py-spy",
                 "record",
                 "--pid",
-                str(servers[0].pid),
+                str(servers[a.server].pid),
                 "--rate",
                 str(a.rate_hz),
                 "--format",

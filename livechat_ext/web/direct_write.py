@@ -62,12 +62,22 @@ def direct_writer(send: Send) -> Write | None:
     try:
         transport = protocol.transport
         conn = protocol.conn
-        if conn.extensions or conn.state is not State.OPEN or not protocol.handshake_complete:
+        writable = protocol.writable
+        # every attribute `write` reads, read once here: a uvicorn that renamed
+        # one gets the ASGI send, not an error on every frame
+        if (
+            conn.extensions
+            or conn.state is not State.OPEN
+            or not protocol.handshake_complete
+            or protocol.close_sent
+            or protocol.disconnected
+            or not callable(writable.is_set)
+            or not callable(transport.is_closing)
+        ):
             return None
     except AttributeError:  # a uvicorn whose protocol is not as this module knows it
         log.debug("uvicorn's WebSocket protocol has changed; frames go through ASGI")
         return None
-    writable = protocol.writable
     open_ = State.OPEN
 
     def write(text: str) -> bool:
