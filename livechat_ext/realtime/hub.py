@@ -233,9 +233,7 @@ class Hub:
         `name` is the display name of the operator they are about. A message's
         frame gives its `seq`: every node delivers those in order."""
         self._route(room, frame, exclude, scope, seq)
-        event = BrokerEvent(
-            self.node_id, room, frame, exclude, typing, presence, scope, name, seq
-        )
+        event = BrokerEvent(self.node_id, room, frame, exclude, typing, presence, scope, name, seq)
         try:
             await self.broker.publish(event)
         except Exception:  # a broker outage must not stop local delivery

@@ -111,9 +111,7 @@ class MarkRead:
 ConversationChange = Assign | SetStatus | MarkRead
 """The team workflow's changes to a conversation, each answered with it."""
 
-Effect = (
-    Reply | Close | Authenticated | Join | Leave | Typing | Send | Note | ConversationChange
-)
+Effect = Reply | Close | Authenticated | Join | Leave | Typing | Send | Note | ConversationChange
 
 
 @dataclass(frozen=True, slots=True)
