@@ -245,6 +245,7 @@ class Connection:
         """Stop writing (the socket is gone or going): cancel a writer and wait for it."""
         writer, self._send = self._writer, None
         self._on_stopped = None
+        self._write_now = None  # (it holds the server's protocol object)
         if writer is not None:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)

@@ -46,8 +46,13 @@ try:
     )
     from websockets.frames import Frame, Opcode
     from websockets.protocol import State
+
+    # uvicorn's own `send`, as imported: one patched in later (an APM tool that
+    # wraps it) must run, so its sockets take the ASGI send
+    _SANSIO_SEND: Any = _Sansio.__dict__.get("send")
 except ImportError:  # pragma: no cover - another server, or a uvicorn without it
     _Sansio = None  # type: ignore[assignment,misc]
+    _SANSIO_SEND = None
 
 # the last frame built: a fan-out hands the same str to every socket of a room
 _built: tuple[str, bytes] = ("", b"")
@@ -67,6 +72,7 @@ def direct_writer(send: Send) -> Write | None:
         # one gets the ASGI send, not an error on every frame
         if (
             conn.extensions
+            or conn.debug  # websockets logs each frame it sends: let it
             or conn.state is not State.OPEN
             or not protocol.handshake_complete
             or protocol.close_sent
@@ -103,7 +109,11 @@ def _server_protocol(send: Any) -> Any | None:
     for _ in range(_MAX_WRAPPERS):
         owner = getattr(send, "__self__", None)
         if owner is not None:
-            if type(owner) is _Sansio and getattr(send, "__func__", None) is _Sansio.send:
+            if (
+                type(owner) is _Sansio
+                and getattr(send, "__func__", None) is _SANSIO_SEND
+                and _Sansio.__dict__.get("send") is _SANSIO_SEND
+            ):
                 return owner
             return None
         key = (getattr(send, "__module__", None), getattr(send, "__qualname__", None))

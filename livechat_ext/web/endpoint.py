@@ -191,13 +191,19 @@ class Endpoint:
         self.personalize = personalize
         # set when the host's app puts dependencies on the route (see `guard`)
         self._guarded: ASGIApp | None = None
+        self._decided = False
+        # the host's dependencies for the serving app, when no lifespan found them
+        self.find_guards: Callable[[Any], list[Any]] | None = None
 
     def guard(self, path: str, dependencies: Sequence[Any], app: Any = None) -> None:
         """Run the host's route dependencies (`include_router(router,
         dependencies=[...])`, `FastAPI(dependencies=[...])`) before each socket, as
         FastAPI does for its own WebSocket routes: a guard that raises refuses the
         socket. Only a host that has some pays FastAPI's per-socket state for them;
-        without any, the endpoint stays a plain ASGI app."""
+        without any, the endpoint stays a plain ASGI app. Called when the
+        router's lifespan starts; when none does (a mounted sub-app, a host that
+        runs `live_chat.lifespan` itself), at the first socket instead."""
+        self._decided = True
         if not dependencies:
             self._guarded = None
             return
@@ -217,6 +223,9 @@ class Endpoint:
         self._guarded = route.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._decided and self.find_guards is not None:
+            app = scope.get("app")
+            self.guard(scope.get("path", "/"), self.find_guards(app), app)
         if self._guarded is not None:  # (inline: no extra frame per socket without)
             await self._guarded(scope, receive, send)
             return

@@ -54,14 +54,21 @@ def build_router(
             yield
 
     router = APIRouter(lifespan=with_host_guards)
-    webhook_app = WebhookRoute(settings.webhook_path, webhook) if settings.webhook_path else None
-    if webhook_app is not None:
+
+    def guards_of(app: Any) -> list[Any]:
+        return host_dependencies(app, router)
+
+    endpoint.find_guards = guards_of
+    webhook_app = None
+    if settings.webhook_path:
+        webhook_app = WebhookRoute(settings.webhook_path, webhook, guards_of)
         # first: a request is matched against the routes in order, and LINE's
         # webhook is the busiest HTTP route (only a POST takes it)
         router.add_route(
             webhook_app.path,
             webhook_app,  # type: ignore[arg-type]  # an ASGI app, as Starlette allows
             methods=["POST"],
+            name="webhook_route",
             include_in_schema=False,
         )
     # a plain Starlette route: the endpoint is an ASGI app, with no FastAPI
@@ -110,16 +117,27 @@ class WebhookRoute:
     as one): FastAPI's per-request dependency solving, exit stack and telemetry
     are a fifth of a webhook's Python calls, and the route has no parameters to
     solve. A host that puts dependencies on the plugin's routes gets them run
-    here too, through a FastAPI route made for them (see `guard`)."""
+    here too, through a FastAPI route made for them (see `guard`). They are
+    found when the router's lifespan starts, or, when it never does (a mounted
+    sub-app, a host that runs `live_chat.lifespan` itself), at the first
+    request, from the app serving it."""
 
-    def __init__(self, path: str, handler: WebhookHandler) -> None:
+    def __init__(
+        self,
+        path: str,
+        handler: WebhookHandler,
+        find_guards: Callable[[Any], list[Any]] | None = None,
+    ) -> None:
         self.path = path
         self.handler = handler
+        self.find_guards = find_guards
         self._guarded: Any = None
+        self._decided = False
 
     def guard(self, dependencies: Sequence[Any], app: Any = None) -> None:
         """Run the host's route dependencies before each webhook, as FastAPI
         would for its own route; without any, the route stays a plain one."""
+        self._decided = True
         if not dependencies:
             self._guarded = None
             return
@@ -139,6 +157,9 @@ class WebhookRoute:
         self._guarded = route.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._decided and self.find_guards is not None:
+            app = scope.get("app")
+            self.guard(self.find_guards(app), app)
         if self._guarded is not None:
             await self._guarded(scope, receive, send)
             return

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import websockets
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketException
+from starlette.requests import HTTPConnection
 
 from livechat_ext import LiveChat
 from livechat_ext.line.testing import sign, text_event, webhook_body
@@ -130,3 +131,36 @@ async def test_without_host_dependencies_the_webhook_is_a_plain_asgi_app(tmp_pat
     ]
     assert isinstance(route.app, WebhookRoute)  # type: ignore[attr-defined]
     assert route.app._guarded is None  # type: ignore[attr-defined]
+
+
+async def any_guard(connection: HTTPConnection) -> None:
+    """Refuses every request and every socket that lacks the host's key."""
+    GUARD_CALLS.append(connection.url.path)
+    if connection.scope["type"] == "websocket":
+        if connection.query_params.get("pass") != "yes":
+            raise WebSocketException(code=1008, reason="not allowed by the host")
+    elif connection.headers.get("x-host-key") != "yes":
+        raise HTTPException(status_code=401, detail="not allowed by the host")
+
+
+async def test_guards_hold_when_the_routers_lifespan_never_runs(tmp_path):
+    """A host that mounts its app as a sub-app (Starlette runs no sub-app's
+    lifespan) and starts the plugin with `live_chat.lifespan` itself: the
+    guards are found at the first request and socket, never skipped."""
+    settings = make_settings(tmp_path)
+    live_chat = LiveChat(settings)
+    child = FastAPI()
+    child.include_router(live_chat.router, dependencies=[Depends(any_guard)])
+    parent = FastAPI(lifespan=live_chat.lifespan)
+    parent.mount("/bot", child)
+    body = webhook_body([text_event("U" + "3" * 32, "mounted")])
+    headers = {"x-line-signature": sign(body, settings.line_channel_secret)}
+    async with serve(live_chat, parent) as srv, httpx.AsyncClient(base_url=srv.http_url) as http:
+        refused = await http.post(f"/bot{settings.webhook_path}", content=body, headers=headers)
+        assert refused.status_code == 401
+        assert await live_chat.store.get_conversation("U" + "3" * 32) is None
+        await _socket_refused(f"ws://127.0.0.1:{srv.port}/bot/ws/live-chat")
+        allowed = await http.post(
+            f"/bot{settings.webhook_path}", content=body, headers={**headers, "x-host-key": "yes"}
+        )
+        assert allowed.status_code == 200
