@@ -3,19 +3,33 @@ only where nothing between the plugin and uvicorn could see or change a frame.""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import struct
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from websockets.frames import Frame, Opcode
 
 from livechat_ext import LiveChat
+from livechat_ext.line import sign
+from livechat_ext.line.testing import image_event, webhook_body
 from livechat_ext.models import MessageKind
 from livechat_ext.store import NewInbound
-from tests.helpers import Client, eventually, make_settings, serve
+from tests.helpers import (
+    Client,
+    eventually,
+    make_settings,
+    raw_ws_open,
+    serve,
+    serve_with_fake_line,
+    text_frame_header,
+)
 
 OPERATORS = 4
+MEDIA_USER = "U" + "b" * 32
 
 
 @pytest.fixture
@@ -113,3 +127,85 @@ async def test_a_host_middleware_that_wraps_sends_sees_every_frame(tmp_path, bui
         assert _builds_of(built, "through the wiretap") == OPERATORS
         for client in clients:
             await client.close()
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> str:
+    """One unmasked text frame from the server."""
+    head = await reader.readexactly(2)
+    assert head[0] & 0x0F == 0x1, head  # a text frame, never fragmented
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", await reader.readexactly(8))[0]
+    return (await reader.readexactly(length)).decode()
+
+
+async def _titles(reader: asyncio.StreamReader, count: int) -> list[str]:
+    titles: list[str] = []
+    while len(titles) < count:
+        frame = json.loads(await _read_frame(reader))
+        if frame["type"] == "notification":
+            titles.append(frame["payload"]["title"])
+    return titles
+
+
+async def test_frames_keep_their_order_when_a_socket_pauses_and_resumes(tmp_path):
+    """A reader that stops reading pauses its transport: frames then queue for
+    the ASGI send, those pushed meanwhile behind them; once it reads again they
+    go out in order, and the ones after take the direct write again."""
+    settings = make_settings(tmp_path, send_queue_size=1000)
+    async with serve(LiveChat(settings)) as srv:
+        live_chat = srv.live_chat
+        reader, writer = await raw_ws_open(srv.port)
+        auth = json.dumps({"type": "auth", "token": srv.token("slow")}).encode()
+        header = text_frame_header(len(auth))  # a client's frame: masked
+        mask = header[-4:]
+        writer.write(header + bytes(b ^ mask[i % 4] for i, b in enumerate(auth)))
+        assert json.loads(await _read_frame(reader))["type"] == "auth_success"
+        [conn] = [c for c in live_chat.hub.connections.values() if c.admin_id == "slow"]
+        body = "z" * 300_000
+        for i in range(60):  # 18 MB unread: more than the kernel's socket buffers hold
+            await live_chat.notify("bulk", str(i), body)
+        assert conn._backlog, "the paused socket's frames wait for the ASGI send"
+        for i in range(60, 65):  # pushed while it is paused: behind the others
+            await live_chat.notify("bulk", str(i), "small")
+        titles = await _titles(reader, 65)
+        await eventually(lambda: not conn._backlog and conn._writer is None)
+        for i in range(65, 70):  # the direct write again
+            await live_chat.notify("bulk", str(i), "small")
+        titles += await _titles(reader, 5)
+        assert titles == [str(i) for i in range(70)]
+        writer.close()
+
+
+async def test_each_operator_gets_content_urls_signed_for_them(tmp_path):
+    """A photo's frame differs per operator (their own signed URLs), so it is
+    made for each socket; the room's other frames are still built once."""
+    async with serve_with_fake_line(tmp_path) as srv:
+        event = image_event(MEDIA_USER)
+        srv.fake.add_content(str(event["message"]["id"]), b"\x89PNG", "image/png")
+        ops = []
+        for admin in ("op1", "op2"):
+            op = await Client.connect(srv.ws_url, srv.token(admin))
+            await op.join(MEDIA_USER)
+            ops.append(op)
+        body = webhook_body([event])
+        async with httpx.AsyncClient(base_url=srv.http_url) as http:
+            answer = await http.post(
+                "/line/webhook",
+                content=body,
+                headers={
+                    "X-Line-Signature": sign(body, srv.live_chat.settings.line_channel_secret)
+                },
+            )
+        assert answer.status_code == 200
+        urls = []
+        for admin, op in zip(("op1", "op2"), ops, strict=True):
+            received = await op.wait_type("message_received")
+            url = received["payload"]["message"]["data"]["content_url"]
+            assert f"op={admin}&" in url
+            urls.append(url)
+        assert urls[0].split("sig=")[1] != urls[1].split("sig=")[1]
+        for op in ops:
+            await op.close()
