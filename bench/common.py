@@ -38,6 +38,8 @@ def livechat_settings(
         max_connections=1_000_000,
         max_connections_per_client=1_000_000,
         max_unauthenticated_per_client=1_000_000,
+        # the frame built once per room (LIVECHAT_DIRECT_WRITE; off by default)
+        direct_write=True,
     )
 
 

@@ -157,6 +157,13 @@ class LiveChatSettings(BaseSettings):
         ge=0,
         description="Seconds after an operator's last message during which `is_live` stays true.",
     )
+    direct_write: bool = Field(
+        default=False,
+        description="Write a room's frame, built once, straight to each socket's uvicorn "
+        "transport where nothing wraps the ASGI send (a third less CPU per delivered frame; "
+        "see bench/README.md). Off by default until a stall seen in a two-node Redis-restart "
+        "test with it on is understood.",
+    )
     conversation_update_interval: float = Field(
         default=1.0,
         ge=0,

@@ -259,7 +259,7 @@ class Endpoint:
             stopper.close,
             stopper.writer_stopped,
             gone=_GONE,
-            write=stopper.writer(send),
+            write=stopper.writer(send) if self.chat.settings.direct_write else None,
         )
         peer_code: int | None = None  # the close code the socket ended with, as ASGI tells it
         try:

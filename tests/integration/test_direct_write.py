@@ -74,7 +74,7 @@ def _builds_of(frames: list[bytes], text: str) -> int:
 
 
 async def test_a_rooms_frame_is_built_once_for_all_its_sockets(tmp_path, built):
-    async with serve(LiveChat(make_settings(tmp_path))) as srv:
+    async with serve(LiveChat(make_settings(tmp_path, direct_write=True))) as srv:
         clients = await _room(srv)
         got = await _message(srv.live_chat, clients, "once for everyone")
         # every operator got the same frame, and it was built one time, not four
@@ -87,7 +87,7 @@ async def test_a_rooms_frame_is_built_once_for_all_its_sockets(tmp_path, built):
 async def test_with_permessage_deflate_each_socket_compresses_its_own(tmp_path, built):
     """A socket that negotiated deflate needs its own compressed bytes: the ASGI
     send builds its frame, as for any socket the direct write cannot serve."""
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, direct_write=True)
     async with serve(LiveChat(settings), ws_per_message_deflate=True) as srv:
         clients = await _room(srv, compression="deflate")
         assert all(c.ws.protocol.extensions for c in clients)  # deflate is on
@@ -115,7 +115,7 @@ async def test_a_host_middleware_that_wraps_sends_sees_every_frame(tmp_path, bui
 
             await self.app(scope, receive, tapped if scope["type"] == "websocket" else send)
 
-    live_chat = LiveChat(make_settings(tmp_path))
+    live_chat = LiveChat(make_settings(tmp_path, direct_write=True))
     app = FastAPI()
     app.include_router(live_chat.router)
     app.add_middleware(Wiretap)
@@ -154,7 +154,7 @@ async def test_frames_keep_their_order_when_a_socket_pauses_and_resumes(tmp_path
     """A reader that stops reading pauses its transport: frames then queue for
     the ASGI send, those pushed meanwhile behind them; once it reads again they
     go out in order, and the ones after take the direct write again."""
-    settings = make_settings(tmp_path, send_queue_size=1000)
+    settings = make_settings(tmp_path, send_queue_size=1000, direct_write=True)
     async with serve(LiveChat(settings)) as srv:
         live_chat = srv.live_chat
         reader, writer = await raw_ws_open(srv.port)
@@ -182,7 +182,7 @@ async def test_frames_keep_their_order_when_a_socket_pauses_and_resumes(tmp_path
 async def test_each_operator_gets_content_urls_signed_for_them(tmp_path):
     """A photo's frame differs per operator (their own signed URLs), so it is
     made for each socket; the room's other frames are still built once."""
-    async with serve_with_fake_line(tmp_path) as srv:
+    async with serve_with_fake_line(tmp_path, direct_write=True) as srv:
         event = image_event(MEDIA_USER)
         srv.fake.add_content(str(event["message"]["id"]), b"\x89PNG", "image/png")
         ops = []
@@ -209,3 +209,13 @@ async def test_each_operator_gets_content_urls_signed_for_them(tmp_path):
         assert urls[0].split("sig=")[1] != urls[1].split("sig=")[1]
         for op in ops:
             await op.close()
+
+
+async def test_off_by_default_every_frame_takes_the_asgi_send(tmp_path, built):
+    """`LIVECHAT_DIRECT_WRITE` is off unless a host turns it on."""
+    async with serve(LiveChat(make_settings(tmp_path))) as srv:
+        clients = await _room(srv)
+        await _message(srv.live_chat, clients, "through asgi")
+        assert _builds_of(built, "through asgi") == OPERATORS
+        for client in clients:
+            await client.close()
