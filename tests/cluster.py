@@ -86,6 +86,26 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: str) -
     raise RuntimeError(f"server did not become healthy: {open(log_path).read()[-3000:]}")
 
 
+async def wait_workers(url: str, proc: subprocess.Popen[bytes], log_path: str, count: int) -> None:
+    """Readiness probe for a server with `count` worker processes: poll the health
+    endpoint on fresh connections until `count` distinct nodes have answered.
+    One healthy worker is not enough: a socket accepted while another worker is
+    still starting is fine, but a worker the supervisor replaces drops its own."""
+    nodes: set[str] = set()
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {open(log_path).read()[-3000:]}")
+        async with httpx.AsyncClient() as http:  # a new connection: any worker may take it
+            with contextlib.suppress(httpx.HTTPError):
+                r = await http.get(f"{url}/live-chat/health", timeout=1)
+                if r.status_code == 200:
+                    nodes.add(r.json()["node"])
+        if len(nodes) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{len(nodes)} of {count} workers answered: {open(log_path).read()[-3000:]}")
+
+
 @dataclass
 class Cluster:
     nodes: list[Node]

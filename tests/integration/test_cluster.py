@@ -279,7 +279,7 @@ async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url
     import subprocess
     import sys
 
-    from tests.cluster import node_env, wait_healthy
+    from tests.cluster import node_env, wait_workers
     from tests.conftest import free_port
 
     port = free_port()
@@ -297,7 +297,7 @@ async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url
                 "--workers",
                 "2",
                 "--log-level",
-                "warning",
+                "info",  # the supervisor's word on its workers, should this fail
             ],
             env=env,
             stdout=log,
@@ -305,7 +305,7 @@ async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        await wait_healthy(url, proc, log_path)
+        await wait_workers(url, proc, log_path, 2)
         from livechat_ext import LiveChatSettings, mint_token
         from tests.helpers import SECRET
 
@@ -333,6 +333,9 @@ async def test_uvicorn_workers_share_one_port(tmp_path, store_backend, redis_url
         assert all(len(op.of_type("message_received")) == 1 for op in ops)
         for op in ops:
             await op.close()
+    except BaseException:
+        print(open(log_path).read()[-6000:])  # pytest shows it with the failure
+        raise
     finally:
         proc.terminate()
         try:

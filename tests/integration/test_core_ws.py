@@ -269,14 +269,24 @@ def _token(admin_id: str, ttl: float) -> str:
 
 
 async def test_token_expiry_while_connected_and_in_band_refresh(tmp_path):
+    # Both sessions start with tokens that expire at the same instant; one refreshes
+    # in band. When the other is closed for expiry, that instant has passed, so the
+    # refreshed one is alive only because the refresh extended it. The margin is for
+    # a loaded machine: both must authenticate, and one refresh, before it.
+    expires = time.time() + 3.0
+
+    def token(admin_id: str) -> str:
+        return jwt.encode({"sub": admin_id, "exp": expires}, SECRET, algorithm="HS256")
+
     async with serve(LiveChat(make_settings(tmp_path))) as srv:
-        refreshed = await Client.connect(srv.ws_url, _token("a", 1.0))
+        refreshed = await Client.connect(srv.ws_url, token("a"))
+        expiring = await Client.connect(srv.ws_url, token("b"))
         again = await refreshed.auth(_token("a", 60))  # extends the session
         assert again["type"] == "auth_success"
-        expiring = await Client.connect(srv.ws_url, _token("b", 1.0))
-        err = await expiring.wait_type("auth_error", timeout=5)
+        err = await expiring.wait_type("auth_error", timeout=10)
         assert err["payload"]["code"] == "token_expired"
         assert await expiring.wait_closed() == 4001
+        assert time.time() > expires - 0.1  # (timers run on the monotonic clock)
         assert (await refreshed.request("ping", "pong"))["type"] == "pong"
         other = await refreshed.request("auth", "auth_success", token=_token("mallory", 60))
         assert other["type"] == "auth_error"  # a session cannot change operator
