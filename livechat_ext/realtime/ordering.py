@@ -155,14 +155,18 @@ class RoomOrder:
         task.add_done_callback(self._tasks.discard)
 
     async def _fill_gap(self, room: str, stream: _Stream) -> None:
-        """Read the messages the room is waiting for. While the store cannot be
-        read the frames keep waiting (and it is asked again); what the store does
-        not have (never expected: a seq is taken with its message) is given up."""
+        """Read every message the room is waiting for, in one read: all the gaps
+        below the newest waiting frame (after a broker outage every other message
+        of a busy room can be missing; one read per gap would hand them out one
+        a second). While the store cannot be read the frames keep waiting (and it
+        is asked again); what the store does not have (never expected: a seq is
+        taken with its message) is given up."""
         assert stream.next is not None
         found: list[tuple[int, str]] | None = []
         if self.fill is not None:
+            newest = max(seq for seq, *_ in stream.waiting)
             try:
-                found = await self.fill(room, stream.next - 1, stream.waiting[0][0])
+                found = await self.fill(room, stream.next - 1, newest)
             except Exception:
                 log.exception("could not read the messages %s is waiting for", room)
                 found = None
@@ -172,14 +176,22 @@ class RoomOrder:
         if found is None:
             stream.timer = asyncio.get_running_loop().call_later(self.wait, self._gap, room, stream)
             return
-        for seq, frame in found:
-            if stream.next is not None and seq >= stream.next:
-                stream.next = seq + 1
-                self._deliver(room, frame, None, None)
-        if not found and stream.next is not None and stream.waiting[0][0] > stream.next:
+        assert stream.next is not None
+        waiting = {seq for seq, *_ in stream.waiting}
+        for seq, frame in found:  # the waiting frames keep their own (exclude, scope)
+            if seq >= stream.next and seq not in waiting:
+                heapq.heappush(stream.waiting, (seq, next(self._arrival), frame, None, None))
+                waiting.add(seq)
+        # the read covered every seq up to its last message (all of the range when
+        # it found none): a gap in there is not in the store
+        read_to = found[-1][0] if found else None
+        self._flush(room, stream)
+        while stream.waiting and stream.next is not None and stream.waiting[0][0] > stream.next:
+            if read_to is not None and stream.next > read_to:
+                break  # beyond what this read reached (a long gap): the timer reads on
             log.warning("%s: messages %d to %d not found", room, stream.next, stream.waiting[0][0])
             stream.next = stream.waiting[0][0]
-        self._flush(room, stream)
+            self._flush(room, stream)
 
     def close_all(self) -> None:
         for room in list(self._streams):

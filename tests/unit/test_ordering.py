@@ -113,6 +113,55 @@ async def test_a_predecessor_that_never_comes_is_read_from_the_store() -> None:
     order.close(ROOM)
 
 
+async def test_every_gap_is_read_at_once() -> None:
+    """After a broker outage every other message of a busy room can be missing:
+    one read fills all the gaps below the newest waiting frame, instead of one
+    read (and one wait) per gap."""
+    sockets = Sockets()
+    asked: list[tuple[int, int]] = []
+
+    async def fill(room: str, after_seq: int, before_seq: int) -> list[tuple[int, str]]:
+        asked.append((after_seq, before_seq))
+        return [(seq, f"m{seq} from the store") for seq in range(after_seq + 1, before_seq)]
+
+    order = opened(sockets, last_seq=0, wait=0.0)
+    order.fill = fill
+    for seq in (2, 4, 6, 8):  # 1, 3, 5 and 7 were lost on the way
+        order.offer(ROOM, seq, f"m{seq}", None)
+    await sockets.count(8)
+    assert sockets.frames == [
+        "m1 from the store", "m2", "m3 from the store", "m4",
+        "m5 from the store", "m6", "m7 from the store", "m8",
+    ]  # fmt: skip
+    assert asked == [(0, 8)]
+    order.close(ROOM)
+
+
+async def test_a_long_gap_is_read_page_by_page_and_a_missing_seq_is_given_up() -> None:
+    """A read that stops short (the history limit) is read on from where it
+    stopped; a seq inside what a read covered that the store does not have is
+    skipped, never waited for again."""
+    sockets = Sockets()
+    stored = {1, 2, 4, 5, 6}  # 3 is in no store (never expected)
+    asked: list[tuple[int, int]] = []
+
+    async def fill(room: str, after_seq: int, before_seq: int) -> list[tuple[int, str]]:
+        asked.append((after_seq, before_seq))
+        seqs = [seq for seq in sorted(stored) if after_seq < seq < before_seq]
+        return [(seq, f"m{seq} from the store") for seq in seqs[:3]]  # a limit of 3
+
+    order = opened(sockets, last_seq=0, wait=0.0)
+    order.fill = fill
+    order.offer(ROOM, 7, "m7", None)
+    await sockets.count(6)
+    assert sockets.frames == [
+        "m1 from the store", "m2 from the store", "m4 from the store",
+        "m5 from the store", "m6 from the store", "m7",
+    ]  # fmt: skip
+    assert asked == [(0, 7), (4, 7)]
+    order.close(ROOM)
+
+
 async def test_while_the_store_cannot_be_read_the_frames_keep_waiting() -> None:
     sockets = Sockets()
     answers: list[Exception | None] = [ConnectionError("the database is down"), None]
