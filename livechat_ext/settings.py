@@ -158,11 +158,12 @@ class LiveChatSettings(BaseSettings):
         description="Seconds after an operator's last message during which `is_live` stays true.",
     )
     direct_write: bool = Field(
-        default=False,
+        default=True,
         description="Write a room's frame, built once, straight to each socket's uvicorn "
         "transport where nothing wraps the ASGI send (a third less CPU per delivered frame; "
-        "see bench/README.md). Off by default until a stall seen in a two-node Redis-restart "
-        "test with it on is understood.",
+        "see bench/README.md). Any other server, a host middleware that wraps sends, "
+        "permessage-deflate or a paused socket takes the ASGI send anyway; false sends "
+        "every frame through ASGI.",
     )
     conversation_update_interval: float = Field(
         default=1.0,

@@ -211,9 +211,18 @@ async def test_each_operator_gets_content_urls_signed_for_them(tmp_path):
             await op.close()
 
 
-async def test_off_by_default_every_frame_takes_the_asgi_send(tmp_path, built):
-    """`LIVECHAT_DIRECT_WRITE` is off unless a host turns it on."""
-    async with serve(LiveChat(make_settings(tmp_path))) as srv:
+async def test_on_by_default_and_off_every_frame_takes_the_asgi_send(tmp_path, built):
+    """The direct write is on unless a host turns it off (`LIVECHAT_DIRECT_WRITE=false`):
+    then every socket's frame is built by the server, once per socket."""
+    for part in ("on", "off"):
+        (tmp_path / part).mkdir()
+    async with serve(LiveChat(make_settings(tmp_path / "on"))) as srv:
+        clients = await _room(srv)
+        await _message(srv.live_chat, clients, "written directly")
+        assert _builds_of(built, "written directly") == 1
+        for client in clients:
+            await client.close()
+    async with serve(LiveChat(make_settings(tmp_path / "off", direct_write=False))) as srv:
         clients = await _room(srv)
         await _message(srv.live_chat, clients, "through asgi")
         assert _builds_of(built, "through asgi") == OPERATORS
