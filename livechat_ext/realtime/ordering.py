@@ -43,7 +43,7 @@ class _Stream:
     readers: int = 0  # joins reading the store before `next` is known
     low: int | None = None  # the lowest last_seq those joins read
     waiting: list[tuple[int, int, str, str | None, str | None]] = field(default_factory=list)
-    timer: asyncio.TimerHandle | None = None
+    timer: asyncio.Handle | None = None
     filling: bool = False
     after: list[tuple[int, Callable[[], object]]] = field(default_factory=list)
 
@@ -188,7 +188,12 @@ class RoomOrder:
         self._flush(room, stream)
         while stream.waiting and stream.next is not None and stream.waiting[0][0] > stream.next:
             if read_to is not None and stream.next > read_to:
-                break  # beyond what this read reached (a long gap): the timer reads on
+                # the read stopped short of a long gap (the history limit): read on
+                # at once, not after another wait
+                if stream.timer is not None:
+                    stream.timer.cancel()
+                stream.timer = asyncio.get_running_loop().call_soon(self._gap, room, stream)
+                break
             log.warning("%s: messages %d to %d not found", room, stream.next, stream.waiting[0][0])
             stream.next = stream.waiting[0][0]
             self._flush(room, stream)

@@ -64,9 +64,7 @@ def test_assign_views_and_resolve_between_two_operators(pages: Any, demo: DemoSe
     expect(bob.locator("#resolve")).to_have_text("Resolve")
 
 
-def test_a_note_looks_like_a_note_and_never_reaches_the_user(
-    pages: Any, demo: DemoServer
-) -> None:
+def test_a_note_looks_like_a_note_and_never_reaches_the_user(pages: Any, demo: DemoServer) -> None:
     from playwright.sync_api import expect
 
     user = demo.new_user("Ren")
