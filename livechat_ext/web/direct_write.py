@@ -94,8 +94,9 @@ def direct_writer(send: Send) -> Write | None:
             or not writable.is_set()
             or conn.state is not open_
             or transport.is_closing()
-            # bytes the socket has not taken yet: the ASGI send queues behind
-            # them (writing around them lost a two-node test's frames, 1 run in 2)
+            # bytes the socket has not taken yet: the ASGI send queues behind them
+            # (a guard from the hunt for a two-node test's lost frames, which were
+            # the room order's; harmless: those frames take the ASGI send)
             or transport.get_write_buffer_size()
         ):
             return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from livechat_ext.realtime.ordering import RoomOrder
+from livechat_ext.realtime.ordering import Fill, RoomOrder
 
 ROOM = "conversation:U1"
 
@@ -35,6 +35,16 @@ def opened(sockets: Sockets, last_seq: int = 0, wait: float = 60.0) -> RoomOrder
     order.reading(ROOM)
     order.baseline(ROOM, last_seq)
     return order
+
+
+def every_message(asked: list[tuple[int, int]]) -> Fill:
+    """A store that has every message: a fill that notes each range it is asked."""
+
+    async def fill(room: str, after_seq: int, before_seq: int) -> list[tuple[int, str]]:
+        asked.append((after_seq, before_seq))
+        return [(seq, f"m{seq} from the store") for seq in range(after_seq + 1, before_seq)]
+
+    return fill
 
 
 async def test_a_message_that_overtook_its_predecessor_waits_for_it() -> None:
@@ -97,10 +107,7 @@ async def test_a_join_whose_read_failed_leaves_the_start_to_the_others() -> None
 async def test_a_predecessor_that_never_comes_is_read_from_the_store() -> None:
     sockets = Sockets()
     asked: list[tuple[int, int]] = []
-
-    async def fill(room: str, after_seq: int, before_seq: int) -> list[tuple[int, str]]:
-        asked.append((after_seq, before_seq))
-        return [(seq, f"m{seq} from the store") for seq in range(after_seq + 1, before_seq)]
+    fill = every_message(asked)
 
     order = opened(sockets, last_seq=1, wait=0.0)
     order.fill = fill
@@ -119,10 +126,7 @@ async def test_every_gap_is_read_at_once() -> None:
     read (and one wait) per gap."""
     sockets = Sockets()
     asked: list[tuple[int, int]] = []
-
-    async def fill(room: str, after_seq: int, before_seq: int) -> list[tuple[int, str]]:
-        asked.append((after_seq, before_seq))
-        return [(seq, f"m{seq} from the store") for seq in range(after_seq + 1, before_seq)]
+    fill = every_message(asked)
 
     order = opened(sockets, last_seq=0, wait=0.0)
     order.fill = fill
