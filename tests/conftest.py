@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -46,10 +47,41 @@ def _address(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS_LOW = 10_000
+_PORTS_HIGH = max(_ephemeral_low(), _PORTS_LOW + 1000)
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_WORKERS = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), _WORKER + 1)
+_SLICE = (_PORTS_HIGH - _PORTS_LOW) // _WORKERS
+_next_port = _PORTS_LOW + _WORKER * _SLICE + random.randrange(_SLICE)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, for a server a test starts (often in another
+    process, so the port cannot stay bound until then). It lies below the kernel's
+    ephemeral range, where no outgoing connection can take it in the meantime,
+    and in a slice of its own for each pytest-xdist worker, so two workers never
+    hand out the same one."""
+    global _next_port
+    start = _PORTS_LOW + _WORKER * _SLICE
+    for _ in range(_SLICE):
+        port = _next_port
+        _next_port = start + (_next_port + 1 - start) % _SLICE
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken, or lingering after an earlier test: the next one
+            return port
+    raise RuntimeError(f"no free port in {start}..{start + _SLICE - 1}")
 
 
 @pytest.fixture
