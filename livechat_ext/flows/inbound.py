@@ -466,8 +466,11 @@ class Inbound:
                 line_user_id, display_name=profile.display_name, picture_url=profile.picture_url
             )
         except (DeliveryError, OSError, StoreError) as exc:
-            log.warning(
-                "profile of %s not available (%s)", line_user_id, describe(exc), exc_info=exc
+            log.warning(  # LINE's own failure says all in a line; others get their traceback
+                "profile of %s not available (%s)",
+                line_user_id,
+                describe(exc),
+                exc_info=None if isinstance(exc, DeliveryError) else exc,
             )
             self._profile_failed(line_user_id, missing=False)  # a later message tries again
             return None

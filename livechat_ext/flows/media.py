@@ -227,7 +227,12 @@ class Media:
                 await asyncio.shield(self.store.release_media(key))  # only if still pending
             raise
         except Exception as exc:
-            log.warning("fetching content %s failed (%s)", key, describe(exc), exc_info=exc)
+            log.warning(  # LINE's own failure says all in a line; others get their traceback
+                "fetching content %s failed (%s)",
+                key,
+                describe(exc),
+                exc_info=None if isinstance(exc, DeliveryError) else exc,
+            )
             with contextlib.suppress(Exception):
                 await self.store.release_media(key)  # a later pass or a request tries again
         finally:

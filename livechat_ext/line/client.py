@@ -270,9 +270,9 @@ class LineClient:
                     method, url, json=json_body, headers=headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:
-                logger.warning(
-                    "LINE %s %s attempt %d: %s", method, path, attempt, describe(exc), exc_info=exc
-                )
+                # one line: the traceback is httpx's and httpcore's own frames only,
+                # and a closed keep-alive connection or a timeout is routine
+                logger.warning("LINE %s %s attempt %d: %s", method, path, attempt, describe(exc))
                 failure = DeliveryError(
                     f"LINE unreachable: {type(exc).__name__}", transient=True, detail=str(exc)
                 )

@@ -211,14 +211,22 @@ async def test_server_error_then_success_retries_with_same_key(
     "failure", [httpx.ReadTimeout("read timed out"), httpx.ConnectError("refused")]
 )
 async def test_network_error_then_success(
-    client: LineClient, respx_mock: respx.MockRouter, failure: httpx.TransportError
+    client: LineClient,
+    respx_mock: respx.MockRouter,
+    failure: httpx.TransportError,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     route = respx_mock.post(PUSH_URL).mock(side_effect=[failure, sent("8")])
 
-    result = await client.push_text(USER, "hi", retry_key=KEY)
+    with caplog.at_level(logging.WARNING, logger="livechat_ext.line"):
+        result = await client.push_text(USER, "hi", retry_key=KEY)
 
     assert result.message_ids == ["8"]
     assert retry_keys(route) == [KEY, KEY]
+    # the failed attempt is one line naming the error, with no traceback of httpx's
+    (record,) = [r for r in caplog.records if r.name == "livechat_ext.line"]
+    assert type(failure).__name__ in record.getMessage()
+    assert record.exc_info is None and "Traceback" not in caplog.text
 
 
 async def test_exhausted_retries_raise_transient_error(
