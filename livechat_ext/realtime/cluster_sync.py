@@ -43,6 +43,7 @@ class ClusterSync:
         self._on_rejoin = on_rejoin
         self._on_beat = on_beat
         self._queue: asyncio.Queue[_Change] = asyncio.Queue()
+        self._unfinished = 0  # submitted changes not yet run to their end
         self._loops = Loops("cluster sync")
         self._beaten = False
 
@@ -59,7 +60,14 @@ class ClusterSync:
 
     def submit(self, change: _Change) -> None:
         """Queue a cluster write; writes run in the order submitted."""
+        self._unfinished += 1
         self._queue.put_nowait(change)
+
+    @property
+    def idle(self) -> bool:
+        """No submitted change is queued or running (an empty queue is not that:
+        the change taken from it may still be awaiting the cluster)."""
+        return self._unfinished == 0
 
     def republish_soon(self) -> None:
         """The cluster may have missed a change: the next heartbeat republishes
@@ -75,6 +83,8 @@ class ClusterSync:
                 log.exception("cluster update failed; the next heartbeat republishes state")
                 self.republish_soon()
             finally:
+                if change is not _nothing:
+                    self._unfinished -= 1
                 self._queue.task_done()
 
     async def _run_beats(self) -> None:
