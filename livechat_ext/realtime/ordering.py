@@ -30,6 +30,9 @@ log = logging.getLogger("livechat_ext.realtime.ordering")
 
 GAP_WAIT = 1.0
 """Seconds a frame waits for its predecessor before that one is read from the store."""
+_FILLED_KEEP = 1000
+"""Seqs read from the store that a room remembers, in case their own frame still comes."""
+_RECEIVED = '{"type":"message_received",'
 
 Deliver = Callable[[str, str, str | None, str | None], object]
 """(room, frame, exclude, scope): hand a frame to the room's sockets now."""
@@ -46,6 +49,9 @@ class _Stream:
     timer: asyncio.Handle | None = None
     filling: bool = False
     after: list[tuple[int, Callable[[], object]]] = field(default_factory=list)
+    # seqs handed out from the store: their own `message_received` may still come
+    # (published late, after a broker outage) and must not be sent a second time
+    filled: dict[int, None] = field(default_factory=dict)
 
 
 class RoomOrder:
@@ -113,8 +119,13 @@ class RoomOrder:
     def offer(
         self, room: str, seq: int, frame: str, exclude: str | None, scope: str | None = None
     ) -> None:
-        """Deliver a message's frame now, or once the messages before it were."""
+        """Deliver a message's frame now, or once the messages before it were.
+        A `message_received` of a message already read from the store is dropped
+        (PROTOCOL.md: never sent twice); its changes (`message_updated`) go out."""
         stream = self._streams.get(room)
+        if stream is not None and seq in stream.filled and frame.startswith(_RECEIVED):
+            del stream.filled[seq]
+            return
         if stream is None or (seq < stream.next if stream.next is not None else not stream.readers):
             self._deliver(room, frame, exclude, scope)  # nothing to order it after
             return
@@ -182,6 +193,9 @@ class RoomOrder:
             if seq >= stream.next and seq not in waiting:
                 heapq.heappush(stream.waiting, (seq, next(self._arrival), frame, None, None))
                 waiting.add(seq)
+                stream.filled[seq] = None
+        while len(stream.filled) > _FILLED_KEEP:
+            del stream.filled[next(iter(stream.filled))]  # the oldest: long overdue
         # the read covered every seq up to its last message (all of the range when
         # it found none): a gap in there is not in the store
         read_to = found[-1][0] if found else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import httpx
 
@@ -268,6 +269,11 @@ async def test_redis_restart_during_traffic_loses_no_stored_message(tmp_path, st
                 ),
                 timeout=15,
             )
+            # what B queued during the outage reaches A after A read those messages
+            # from the store: none of them is received a second time (PROTOCOL.md)
+            frames = op.of_type("message_received")
+            received = Counter(f["payload"]["message"]["seq"] for f in frames)
+            assert not [seq for seq, n in received.items() if n > 1], "received twice"
             await op.close()
     finally:
         redis.stop()

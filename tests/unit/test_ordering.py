@@ -115,8 +115,26 @@ async def test_a_predecessor_that_never_comes_is_read_from_the_store() -> None:
     await sockets.count(3)
     assert sockets.frames == ["m2 from the store", "m3 from the store", "m4"]
     assert asked == [(1, 4)]
-    order.offer(ROOM, 2, "m2", None)  # the lost frame turns up late: a repeat, at once
-    assert sockets.frames[-1] == "m2"
+    order.close(ROOM)
+
+
+async def test_a_message_read_from_the_store_is_not_received_twice() -> None:
+    """After a broker outage the publisher sends what it queued: a message the
+    room already read from the store comes again. Its `message_received` is not
+    sent a second time (PROTOCOL.md); a change of it (`message_updated`) is."""
+    sockets = Sockets()
+    order = opened(sockets, last_seq=1, wait=0.0)
+    order.fill = every_message([])
+    received = '{"type":"message_received","payload":{"message":{"seq":%d}}}'
+    updated = '{"type":"message_updated","payload":{"message":{"seq":2,"read":true}}}'
+    order.offer(ROOM, 4, received % 4, None)  # 2 and 3 were lost on the way
+    await sockets.count(3)
+    assert sockets.frames == ["m2 from the store", "m3 from the store", received % 4]
+
+    order.offer(ROOM, 2, received % 2, None)  # the lost frames turn up late
+    order.offer(ROOM, 3, received % 3, None)
+    order.offer(ROOM, 2, updated, None)
+    assert sockets.frames[3:] == [updated]
     order.close(ROOM)
 
 
